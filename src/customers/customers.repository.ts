@@ -1,0 +1,154 @@
+import type { Queryable } from '../platform/db';
+import type { Identity, IdentityKind } from '../interactions/events.types';
+
+export interface CustomerRecord {
+  id: string;
+  name: string | null;
+  attributes: Record<string, unknown>;
+  tags: string[];
+  mergedInto: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+interface CustomerRow {
+  id: string;
+  name: string | null;
+  attributes: Record<string, unknown>;
+  tags: string[];
+  merged_into: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const COLUMNS = 'id, name, attributes, tags, merged_into, created_at, updated_at';
+
+const toRecord = (r: CustomerRow): CustomerRecord => ({
+  id: r.id,
+  name: r.name,
+  attributes: r.attributes,
+  tags: r.tags,
+  mergedInto: r.merged_into,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+export async function findCustomer(db: Queryable, id: string, forUpdate = false): Promise<CustomerRecord | null> {
+  const { rows } = await db.query<CustomerRow>(`SELECT ${COLUMNS} FROM customers WHERE id = $1${forUpdate ? ' FOR UPDATE' : ''}`, [id]);
+  return rows[0] ? toRecord(rows[0]) : null;
+}
+
+/** Follow merges to the customer that currently stands for `id` (itself when never merged). */
+export async function findRootId(db: Queryable, id: string): Promise<string | null> {
+  const { rows } = await db.query<{ id: string }>(
+    `WITH RECURSIVE chain(id, merged_into, depth) AS (
+       SELECT id, merged_into, 0 FROM customers WHERE id = $1
+       UNION ALL
+       SELECT c.id, c.merged_into, chain.depth + 1 FROM customers c JOIN chain ON c.id = chain.merged_into WHERE chain.depth < 32
+     )
+     SELECT id FROM chain WHERE merged_into IS NULL LIMIT 1`,
+    [id],
+  );
+  return rows[0]?.id ?? null;
+}
+
+/** The customer and everyone merged into it (directly or through a chain). */
+export async function findMergedSet(db: Queryable, rootId: string): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `WITH RECURSIVE tree(id, depth) AS (
+       SELECT id, 0 FROM customers WHERE id = $1
+       UNION ALL
+       SELECT c.id, tree.depth + 1 FROM customers c JOIN tree ON c.merged_into = tree.id WHERE tree.depth < 32
+     )
+     SELECT id FROM tree`,
+    [rootId],
+  );
+  return rows.map((r) => r.id);
+}
+
+export async function listIdentities(db: Queryable, customerIds: string[]): Promise<Identity[]> {
+  const { rows } = await db.query<{ kind: IdentityKind; value: string }>(
+    'SELECT kind, value FROM customer_identities WHERE customer_id = ANY($1::uuid[]) ORDER BY created_at, value',
+    [customerIds],
+  );
+  return rows.map((r) => ({ kind: r.kind, value: r.value }));
+}
+
+export async function findIdentityOwner(db: Queryable, identity: Identity): Promise<string | null> {
+  const { rows } = await db.query<{ customer_id: string }>('SELECT customer_id FROM customer_identities WHERE kind = $1 AND value = $2', [
+    identity.kind,
+    identity.value,
+  ]);
+  return rows[0]?.customer_id ?? null;
+}
+
+/** Insert a customer with a chosen or generated id; returns the id, or null if that id already exists. */
+export async function insertCustomer(db: Queryable, id: string | null): Promise<string | null> {
+  const { rows } = await db.query<{ id: string }>(
+    'INSERT INTO customers (id) VALUES (COALESCE($1::uuid, gen_random_uuid())) ON CONFLICT (id) DO NOTHING RETURNING id',
+    [id],
+  );
+  return rows[0]?.id ?? null;
+}
+
+export async function deleteCustomer(db: Queryable, id: string): Promise<void> {
+  await db.query('DELETE FROM customers WHERE id = $1', [id]);
+}
+
+/** Attach an identity unless someone has it; returns whether this call attached it. */
+export async function insertIdentity(db: Queryable, customerId: string, identity: Identity): Promise<boolean> {
+  const { rowCount } = await db.query(
+    'INSERT INTO customer_identities (customer_id, kind, value) VALUES ($1, $2, $3) ON CONFLICT (kind, value) DO NOTHING',
+    [customerId, identity.kind, identity.value],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+export interface CustomerSearch {
+  identity?: Identity;
+  q?: string;
+  limit: number;
+}
+
+/** Root customers matching an identity or a name/identity fragment. */
+export async function searchCustomers(db: Queryable, s: CustomerSearch): Promise<string[]> {
+  if (s.identity) {
+    const owner = await findIdentityOwner(db, s.identity);
+    if (!owner) return [];
+    const root = await findRootId(db, owner);
+    return root ? [root] : [];
+  }
+  const pattern = `%${(s.q ?? '').replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT DISTINCT c.id, c.created_at FROM customers c
+       LEFT JOIN customer_identities ci ON ci.customer_id = c.id
+      WHERE c.merged_into IS NULL AND (c.name ILIKE $1 OR ci.value ILIKE $1)
+      ORDER BY c.created_at DESC LIMIT $2`,
+    [pattern, s.limit],
+  );
+  return rows.map((r) => r.id);
+}
+
+export interface CustomerPatch {
+  name?: string | null;
+  attributes?: Record<string, unknown>;
+  tags?: string[];
+}
+
+/** Apply a patch: attributes are merged key by key (a null value removes the key). */
+export async function updateCustomer(db: Queryable, id: string, p: CustomerPatch): Promise<void> {
+  await db.query(
+    `UPDATE customers SET
+       name = CASE WHEN $2 THEN $3 ELSE name END,
+       attributes = CASE WHEN $4::jsonb IS NULL THEN attributes ELSE jsonb_strip_nulls(attributes || $4::jsonb) END,
+       tags = COALESCE($5::text[], tags),
+       updated_at = now()
+     WHERE id = $1`,
+    [id, p.name !== undefined, p.name ?? null, p.attributes === undefined ? null : JSON.stringify(p.attributes), p.tags ?? null],
+  );
+}
+
+export async function markMerged(db: Queryable, sourceId: string, targetId: string, userId: string | null): Promise<void> {
+  await db.query('UPDATE customers SET merged_into = $2, updated_at = now() WHERE id = $1', [sourceId, targetId]);
+  await db.query('INSERT INTO customer_merges (target_id, source_id, merged_by) VALUES ($1, $2, $3)', [targetId, sourceId, userId]);
+}

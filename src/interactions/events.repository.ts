@@ -1,0 +1,81 @@
+import type { Queryable } from '../platform/db';
+import type { Channel, Direction, EventPayload, EventType, StoredEvent } from './events.types';
+
+interface EventRow {
+  id: string;
+  customer_id: string;
+  interaction_id: string | null;
+  seq: number | null;
+  type: EventType;
+  channel: Channel | null;
+  direction: Direction;
+  payload: EventPayload;
+  occurred_at: Date;
+}
+
+const COLUMNS = 'id::text AS id, customer_id, interaction_id, seq, type, channel, direction, payload, occurred_at';
+
+export function toStoredEvent(r: EventRow): StoredEvent {
+  return {
+    id: r.id,
+    customerId: r.customer_id,
+    interactionId: r.interaction_id,
+    seq: r.seq,
+    type: r.type,
+    channel: r.channel,
+    direction: r.direction,
+    payload: r.payload,
+    occurredAt: r.occurred_at,
+  };
+}
+
+export async function findEventByKey(db: Queryable, key: string): Promise<StoredEvent | null> {
+  const { rows } = await db.query<EventRow>(`SELECT ${COLUMNS} FROM events WHERE idempotency_key = $1`, [key]);
+  return rows[0] ? toStoredEvent(rows[0]) : null;
+}
+
+export interface NewEvent {
+  customerId: string;
+  interactionId: string | null;
+  seq: number | null;
+  type: EventType;
+  channel: Channel | null;
+  direction: Direction;
+  idempotencyKey: string;
+  payload: EventPayload;
+  occurredAt: Date;
+}
+
+/** Insert unless the idempotency key exists; null means another writer already stored it. */
+export async function insertEvent(db: Queryable, e: NewEvent): Promise<StoredEvent | null> {
+  const { rows } = await db.query<EventRow>(
+    `INSERT INTO events (customer_id, interaction_id, seq, type, channel, direction, idempotency_key, payload, occurred_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+     ON CONFLICT (idempotency_key) DO NOTHING
+     RETURNING ${COLUMNS}`,
+    [e.customerId, e.interactionId, e.seq, e.type, e.channel, e.direction, e.idempotencyKey, e.payload, e.occurredAt],
+  );
+  return rows[0] ? toStoredEvent(rows[0]) : null;
+}
+
+/** Events of the given customers, newest first, strictly older than `beforeId`. */
+export async function listCustomerEvents(db: Queryable, customerIds: string[], limit: number, beforeId?: string): Promise<StoredEvent[]> {
+  const { rows } = await db.query<EventRow>(
+    `SELECT ${COLUMNS} FROM events
+      WHERE customer_id = ANY($1::uuid[]) AND ($2::bigint IS NULL OR id < $2::bigint)
+      ORDER BY id DESC LIMIT $3`,
+    [customerIds, beforeId ?? null, limit],
+  );
+  return rows.map(toStoredEvent);
+}
+
+/** Message events of one interaction after a sequence number, oldest first (chat replay). */
+export async function listInteractionMessagesAfter(db: Queryable, interactionId: string, afterSeq: number): Promise<StoredEvent[]> {
+  const { rows } = await db.query<EventRow>(
+    `SELECT ${COLUMNS} FROM events
+      WHERE interaction_id = $1 AND seq > $2 AND type IN ('message.received', 'message.sent')
+      ORDER BY seq`,
+    [interactionId, afterSeq],
+  );
+  return rows.map(toStoredEvent);
+}

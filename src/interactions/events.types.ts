@@ -1,0 +1,110 @@
+import type { Queryable } from '../platform/db';
+
+/**
+ * The interaction event stream's vocabulary. Every channel maps its inbound items to an
+ * `IngestCommand`; what is stored and published is a `StoredEvent`.
+ */
+export const CHANNELS = ['voice', 'sms', 'email', 'chat'] as const;
+export type Channel = (typeof CHANNELS)[number];
+
+export type Direction = 'in' | 'out' | 'internal';
+
+export type InteractionState = 'ivr' | 'queued' | 'offered' | 'active' | 'wrapup' | 'closed';
+
+/** Dotted, past-tense names. */
+export type EventType =
+  | 'interaction.queued'
+  | 'interaction.closed'
+  | 'message.received'
+  | 'message.sent'
+  | 'note.added'
+  | 'customer.updated'
+  | 'customer.merged';
+
+export type IdentityKind = 'phone' | 'email' | 'chat';
+
+export interface Identity {
+  kind: IdentityKind;
+  value: string;
+}
+
+export interface EventPayload {
+  text?: string;
+  /** Who wrote a message: the customer, an agent (by id), or the system. */
+  from?: 'customer' | 'agent' | 'system';
+  agentId?: string;
+  userId?: string;
+  reason?: string;
+  [key: string]: unknown;
+}
+
+/** Where the event belongs. */
+export type InteractionTarget =
+  /** An interaction that must already exist and still be open. */
+  | { kind: 'existing'; id: string }
+  /** Continue the open conversation with this natural key, or open a new interaction. */
+  | {
+      kind: 'conversation';
+      key: string;
+      open: { id?: string; direction: 'in' | 'out'; entryAddress: string; subject?: string };
+    }
+  /** A customer-level item with no interaction (a note). */
+  | { kind: 'none' };
+
+export type CustomerTarget = { identity: Identity; preferredId?: string } | { id: string };
+
+export interface IngestCommand {
+  idempotencyKey: string;
+  type: EventType;
+  channel: Channel | null;
+  direction: Direction;
+  occurredAt: Date;
+  payload: EventPayload;
+  customer: CustomerTarget;
+  interaction: InteractionTarget;
+  /** Close the interaction in the same transaction (end of chat, completed call). */
+  close?: boolean;
+  /**
+   * A state change that must commit together with the event (a profile edit, a merge). It runs
+   * inside the ingest transaction, before the event is appended; throwing rolls both back.
+   */
+  apply?: (tx: Queryable, ctx: { customerId: string; interaction: InteractionRecord | null }) => Promise<void>;
+}
+
+export interface StoredEvent {
+  id: string;
+  customerId: string;
+  interactionId: string | null;
+  seq: number | null;
+  type: EventType;
+  channel: Channel | null;
+  direction: Direction;
+  payload: EventPayload;
+  occurredAt: Date;
+}
+
+export interface InteractionRecord {
+  id: string;
+  customerId: string;
+  channel: Channel;
+  direction: 'in' | 'out';
+  state: InteractionState;
+  queueId: string | null;
+  agentId: string | null;
+  entryPointId: string | null;
+  priority: number;
+  subject: string | null;
+  createdAt: Date;
+  queuedAt: Date | null;
+  closedAt: Date | null;
+}
+
+export interface IngestResult {
+  duplicate: boolean;
+  /** The event the command asked for (the earlier one, when duplicate). */
+  event: StoredEvent;
+  /** Every event this call appended, in order (empty when duplicate). */
+  appended: StoredEvent[];
+  interaction: InteractionRecord | null;
+  customerId: string;
+}

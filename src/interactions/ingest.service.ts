@@ -1,0 +1,126 @@
+/**
+ * The one write path. Every channel, agent action and note becomes an event here: in one
+ * transaction the customer is resolved, the interaction opened or continued, and the event
+ * appended under its idempotency key; only after commit is anything published.
+ */
+import type { Pool, PoolClient } from 'pg';
+import { withTransaction } from '../platform/db';
+import { AppError, notFound } from '../platform/errors';
+import { resolveCustomer } from '../customers/resolve';
+import { findEventByKey, insertEvent } from './events.repository';
+import type { IngestCommand, IngestResult, InteractionRecord, StoredEvent } from './events.types';
+import {
+  closeInteraction,
+  insertConversation,
+  lockInteraction,
+  lockOpenConversation,
+  matchEntryPoint,
+  nextSeq,
+} from './interactions.repository';
+import type { EventPublisher } from './publisher';
+
+/** Thrown inside the transaction to roll it back when the key turns out to be taken. */
+class DuplicateKey extends Error {}
+
+export class IngestService {
+  constructor(
+    private readonly pool: Pool,
+    private readonly publisher: EventPublisher,
+  ) {}
+
+  async ingest(cmd: IngestCommand): Promise<IngestResult> {
+    const earlier = await findEventByKey(this.pool, cmd.idempotencyKey);
+    if (earlier) return this.duplicateOf(earlier);
+    let result: IngestResult;
+    try {
+      result = await withTransaction(this.pool, (tx) => this.write(tx, cmd));
+    } catch (err) {
+      if (!(err instanceof DuplicateKey)) throw err;
+      const winner = await findEventByKey(this.pool, cmd.idempotencyKey);
+      if (!winner) throw new AppError('SB_CONFLICT', 'concurrent write; retry');
+      return this.duplicateOf(winner);
+    }
+    await this.publisher.publish(result.appended);
+    return result;
+  }
+
+  private duplicateOf(event: StoredEvent): IngestResult {
+    return { duplicate: true, event, appended: [], interaction: null, customerId: event.customerId };
+  }
+
+  private async write(tx: PoolClient, cmd: IngestCommand): Promise<IngestResult> {
+    const customerId = await resolveCustomer(tx, cmd.customer);
+    const appended: StoredEvent[] = [];
+    let interaction: InteractionRecord | null = null;
+
+    if (cmd.interaction.kind === 'existing') {
+      interaction = await lockInteraction(tx, cmd.interaction.id);
+      if (!interaction) throw notFound('interaction', cmd.interaction.id);
+      if (interaction.state === 'closed') throw new AppError('SB_INTERACTION_CLOSED', `interaction ${interaction.id} is closed`);
+    } else if (cmd.interaction.kind === 'conversation') {
+      if (!cmd.channel) throw new AppError('SB_VALIDATION', 'a conversation needs a channel');
+      const { key, open } = cmd.interaction;
+      interaction = await lockOpenConversation(tx, key);
+      if (!interaction) {
+        const entry = await matchEntryPoint(tx, cmd.channel, open.entryAddress);
+        const opened = await insertConversation(tx, {
+          id: open.id,
+          customerId,
+          channel: cmd.channel,
+          direction: open.direction,
+          state: open.direction === 'in' ? 'queued' : 'active',
+          queueId: entry?.queueId ?? null,
+          entryPointId: entry?.id ?? null,
+          conversationKey: key,
+          priority: 0,
+          subject: open.subject ?? null,
+          now: cmd.occurredAt,
+        });
+        // Another writer opened it first: wait for its lock and continue that conversation.
+        interaction = opened ?? (await lockOpenConversation(tx, key));
+        if (!interaction) throw new AppError('SB_CONFLICT', 'conversation changed concurrently; retry');
+        if (opened && opened.state === 'queued') {
+          const queued = await this.append(tx, cmd, opened, customerId, {
+            idempotencyKey: `${cmd.idempotencyKey}#queued`,
+            type: 'interaction.queued',
+            direction: 'internal',
+            payload: { queueId: opened.queueId, entryPointId: opened.entryPointId },
+          });
+          appended.push(queued);
+        }
+      }
+    }
+
+    if (cmd.apply) await cmd.apply(tx, { customerId, interaction });
+    const event = await this.append(tx, cmd, interaction, customerId, cmd);
+    appended.push(event);
+    if (cmd.close && interaction) {
+      await closeInteraction(tx, interaction.id, cmd.occurredAt);
+      interaction = { ...interaction, state: 'closed', closedAt: cmd.occurredAt };
+    }
+    return { duplicate: false, event, appended, interaction, customerId };
+  }
+
+  private async append(
+    tx: PoolClient,
+    cmd: IngestCommand,
+    interaction: InteractionRecord | null,
+    customerId: string,
+    what: Pick<IngestCommand, 'idempotencyKey' | 'type' | 'direction' | 'payload'>,
+  ): Promise<StoredEvent> {
+    const seq = interaction ? await nextSeq(tx, interaction.id) : null;
+    const stored = await insertEvent(tx, {
+      customerId,
+      interactionId: interaction?.id ?? null,
+      seq,
+      type: what.type,
+      channel: cmd.channel,
+      direction: what.direction,
+      idempotencyKey: what.idempotencyKey,
+      payload: what.payload,
+      occurredAt: cmd.occurredAt,
+    });
+    if (!stored) throw new DuplicateKey();
+    return stored;
+  }
+}

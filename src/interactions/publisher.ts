@@ -1,0 +1,49 @@
+/**
+ * After-commit publication. Committed events are appended to a capped Redis stream for
+ * consumers in any process, and handed to in-process listeners (which fan out to sockets
+ * through the socket.io Redis adapter). A publish failure never un-commits anything: it is
+ * logged, and live consumers catch up from Postgres (chat replay, routing sweep).
+ */
+import type { Redis } from 'ioredis';
+import type { Logger } from '../platform/logger';
+import type { StoredEvent } from './events.types';
+
+export type EventListener = (event: StoredEvent) => void | Promise<void>;
+
+export const STREAM_MAXLEN = 100000;
+
+export class EventPublisher {
+  private readonly listeners: EventListener[] = [];
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly streamKey: string,
+    private readonly log: Logger,
+  ) {}
+
+  on(listener: EventListener): void {
+    this.listeners.push(listener);
+  }
+
+  async publish(events: StoredEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    try {
+      const pipeline = this.redis.pipeline();
+      for (const e of events) {
+        pipeline.xadd(this.streamKey, 'MAXLEN', '~', String(STREAM_MAXLEN), '*', 'event', JSON.stringify(e));
+      }
+      await pipeline.exec();
+    } catch (err) {
+      this.log.warn({ err, count: events.length }, 'event stream publish failed; consumers will catch up from Postgres');
+    }
+    for (const e of events) {
+      for (const listener of this.listeners) {
+        try {
+          await listener(e);
+        } catch (err) {
+          this.log.warn({ err, eventId: e.id, type: e.type }, 'event listener failed');
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * Postgres: the pool, the transaction helper, and database creation. SQL itself lives in
+ * repositories; they take a `Queryable` so callers decide whether it runs inside a transaction.
+ */
+import { Pool, type PoolClient, type QueryResultRow } from 'pg';
+import type { Config } from './config';
+
+export interface Queryable {
+  query<R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]): Promise<{ rows: R[]; rowCount: number | null }>;
+}
+
+export function createPool(config: Config): Pool {
+  const pool = new Pool({
+    connectionString: config.databaseUrl,
+    max: config.dbPoolSize,
+    connectionTimeoutMillis: config.dbConnectTimeoutMs,
+    idleTimeoutMillis: 30000,
+    statement_timeout: config.dbStatementTimeoutMs,
+    query_timeout: config.dbStatementTimeoutMs + 1000,
+    application_name: 'switchboard',
+  });
+  // An idle client losing its connection must not crash the process; the pool replaces it.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+/** Run `fn` in one transaction; commit on success, roll back on any error. */
+export async function withTransaction<T>(pool: Pool, fn: (tx: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken = false;
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    try {
+      await client.query('ROLLBACK');
+    } catch {
+      broken = true;
+    }
+    throw err;
+  } finally {
+    client.release(broken);
+  }
+}
+
+/** Create the database named in DATABASE_URL if it does not exist. Safe when several processes race. */
+export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
+  const url = new URL(databaseUrl);
+  const name = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  if (!name) throw new Error('DATABASE_URL names no database');
+  const admin = new URL(databaseUrl);
+  admin.pathname = '/postgres';
+  const pool = new Pool({ connectionString: admin.toString(), max: 1, connectionTimeoutMillis: 5000 });
+  pool.on('error', () => undefined);
+  try {
+    const { rowCount } = await pool.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (rowCount) return false;
+    await pool.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
+    return true;
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    // 42P04 duplicate_database; 23505 when two CREATE DATABASE race on pg_database's unique index.
+    if (code === '42P04' || code === '23505') return false;
+    throw err;
+  } finally {
+    await pool.end();
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * The socket.io server. Fan-out across processes goes through the Redis streams adapter, so an
+ * event committed in one process reaches sockets connected to any other.
+ */
+import type { Server as HttpServer } from 'node:http';
+import { createAdapter } from '@socket.io/redis-streams-adapter';
+import type { Redis } from 'ioredis';
+import { Server, type Socket } from 'socket.io';
+import { AppError, toErrorBody, type ErrorBody } from './errors';
+import type { Config } from './config';
+import { redisKey } from './redis';
+import { roleAllows, type Role, type StaffClaims, type TokenService } from './auth/tokens';
+
+export function createIo(server: HttpServer, config: Config, redis: Redis): Server {
+  return new Server(server, {
+    adapter: createAdapter(redis, { streamName: redisKey(config, 'socket.io') }),
+    maxHttpBufferSize: config.bodyLimitBytes,
+    serveClient: false,
+    cors: { origin: true, credentials: true },
+  });
+}
+
+export type Ack<T extends object = object> = (response: ({ ok: true } & T) | { ok: false; error: ErrorBody }) => void;
+
+/**
+ * Wrap a client→server handler: the ack gets the handler's result, or the error in the
+ * documented shape; a missing ack callback is tolerated; nothing thrown escapes.
+ */
+export function handle<P, R extends object>(
+  socket: Socket,
+  event: string,
+  fn: (payload: P) => Promise<R>,
+  onError: (err: unknown) => void,
+): void {
+  socket.on(event, async (payload: P, ack?: unknown) => {
+    const reply = typeof ack === 'function' ? (ack as Ack<R>) : () => undefined;
+    try {
+      const result = await fn(payload);
+      reply({ ok: true, ...result });
+    } catch (err) {
+      if (!(err instanceof AppError)) onError(err);
+      reply({ ok: false, error: toErrorBody(err) });
+    }
+  });
+}
+
+/** Namespace middleware for staff: a valid token with at least `role`. */
+export function staffAuth(tokens: TokenService, role: Role) {
+  return (socket: Socket, next: (err?: Error) => void): void => {
+    const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
+    const claims = typeof token === 'string' ? tokens.verifyStaff(token) : null;
+    if (!claims) return next(connectError('SB_UNAUTHORIZED', 'missing, invalid or expired token'));
+    if (!roleAllows(claims.role, role)) return next(connectError('SB_FORBIDDEN', `this namespace needs the ${role} role`));
+    (socket.data as { user?: StaffClaims }).user = claims;
+    next();
+  };
+}
+
+export function connectError(code: ErrorBody['code'], message: string): Error {
+  const err = new Error(message) as Error & { data: { code: string; message: string } };
+  err.data = { code, message };
+  return err;
+}

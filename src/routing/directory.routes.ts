@@ -1,0 +1,132 @@
+/** Admin REST for the routing directory: queues and entry points. */
+import type { FastifyInstance } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
+import type { Pool } from 'pg';
+import { AppError } from '../platform/errors';
+import { ChannelSchema, ErrorResponse, Uuid } from '../platform/schemas';
+import { CHANNELS } from '../interactions/events.types';
+import { existingQueueIds, insertQueue, listQueues, type QueueRecord } from './queues.repository';
+import { listEntryPoints, upsertEntryPoint, type EntryPointRecord } from './entry-points.repository';
+import { normalizeEmail, normalizePhone } from '../customers/identity';
+
+const STRATEGIES = ['longest-idle', 'least-occupied', 'round-robin', 'skills-weighted'] as const;
+
+const CreateQueueBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 100, pattern: '\\S' }),
+    skills: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z0-9._-]{1,50}$' }), Type.Integer({ minimum: 0, maximum: 100 }), { maxProperties: 50 })),
+    priority: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
+    slaSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400 })),
+    channels: Type.Optional(Type.Array(ChannelSchema, { minItems: 1, uniqueItems: true })),
+    script: Type.Optional(Type.String({ maxLength: 20000 })),
+    strategy: Type.Optional(Type.Union(STRATEGIES.map((s) => Type.Literal(s)))),
+    maxWaitSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400 })),
+  },
+  { additionalProperties: false },
+);
+const Queue = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  skills: Type.Record(Type.String(), Type.Integer()),
+  priority: Type.Integer(),
+  slaSeconds: Type.Integer(),
+  channels: Type.Array(Type.String()),
+  script: Type.Union([Type.String(), Type.Null()]),
+  strategy: Type.String(),
+  maxWaitSeconds: Type.Union([Type.Integer(), Type.Null()]),
+  createdAt: Type.String(),
+});
+
+const EntryPointBody = Type.Object(
+  {
+    channel: ChannelSchema,
+    address: Type.String({ minLength: 1, maxLength: 254 }),
+    queueId: Type.Optional(Uuid),
+    flowId: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+  },
+  { additionalProperties: false },
+);
+const EntryPoint = Type.Object({
+  id: Type.String(),
+  channel: Type.String(),
+  address: Type.String(),
+  queueId: Type.Union([Type.String(), Type.Null()]),
+  flowId: Type.Union([Type.String(), Type.Null()]),
+  createdAt: Type.String(),
+});
+
+const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 409: ErrorResponse };
+const queueView = (q: QueueRecord) => ({ ...q, createdAt: q.createdAt.toISOString() });
+const entryView = (e: EntryPointRecord) => ({ ...e, createdAt: e.createdAt.toISOString() });
+
+/** The address an inbound contact will carry, normalized the way channels normalize it. */
+export function normalizeEntryAddress(channel: (typeof CHANNELS)[number], address: string, region: string): string | null {
+  if (address === '*') return '*';
+  switch (channel) {
+    case 'voice':
+    case 'sms':
+      return normalizePhone(address, region);
+    case 'email':
+      return normalizeEmail(address);
+    case 'chat':
+      return /^[A-Za-z0-9._-]{1,64}$/.test(address) ? address : null;
+  }
+}
+
+export function directoryRoutes(app: FastifyInstance, deps: { db: Pool; defaultPhoneRegion: string }): void {
+  app.post<{ Body: Static<typeof CreateQueueBody> }>(
+    '/api/queues',
+    { config: { auth: 'admin' }, schema: { tags: ['queues'], body: CreateQueueBody, response: { 201: Queue, ...errors } } },
+    async (req, reply) => {
+      const b = req.body;
+      const q = await insertQueue(deps.db, {
+        name: b.name.trim(),
+        skills: b.skills ?? {},
+        priority: b.priority ?? 0,
+        slaSeconds: b.slaSeconds ?? 20,
+        channels: b.channels ?? [...CHANNELS],
+        script: b.script ?? null,
+        strategy: b.strategy ?? 'longest-idle',
+        maxWaitSeconds: b.maxWaitSeconds ?? null,
+      });
+      if (!q) throw new AppError('SB_ALREADY_EXISTS', `a queue named ${b.name.trim()} exists`);
+      return reply.code(201).send(queueView(q));
+    },
+  );
+
+  app.get(
+    '/api/queues',
+    { config: { auth: 'supervisor' }, schema: { tags: ['queues'], response: { 200: Type.Array(Queue), ...errors } } },
+    async () => (await listQueues(deps.db)).map(queueView),
+  );
+
+  app.post<{ Body: Static<typeof EntryPointBody> }>(
+    '/api/entry-points',
+    {
+      config: { auth: 'admin' },
+      schema: {
+        tags: ['entry-points'],
+        description: '201 when created; 200 when an existing (channel, address) entry point was repointed.',
+        body: EntryPointBody,
+        response: { 200: EntryPoint, 201: EntryPoint, ...errors },
+      },
+    },
+    async (req, reply) => {
+      const b = req.body;
+      const address = normalizeEntryAddress(b.channel, b.address, deps.defaultPhoneRegion);
+      if (!address) throw new AppError('SB_VALIDATION', `body.address is not a valid ${b.channel} address`);
+      if (!b.queueId && !b.flowId) throw new AppError('SB_VALIDATION', 'body.queueId or body.flowId is required');
+      if (b.queueId && (await existingQueueIds(deps.db, [b.queueId])).size === 0) {
+        throw new AppError('SB_VALIDATION', `body.queueId names an unknown queue: ${b.queueId}`);
+      }
+      const { record, created } = await upsertEntryPoint(deps.db, { channel: b.channel, address, queueId: b.queueId ?? null, flowId: b.flowId ?? null });
+      return reply.code(created ? 201 : 200).send(entryView(record));
+    },
+  );
+
+  app.get(
+    '/api/entry-points',
+    { config: { auth: 'supervisor' }, schema: { tags: ['entry-points'], response: { 200: Type.Array(EntryPoint), ...errors } } },
+    async () => (await listEntryPoints(deps.db)).map(entryView),
+  );
+}
