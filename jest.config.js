@@ -1,22 +1,16 @@
 /** Two projects: unit (pure code, no I/O) and integration (real Postgres, Redis, servers). */
 const transform = {
-  '^.+\\.(t|j)sx?$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } } }],
+  '^.+\\.(t|j|mj)sx?$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }],
 };
+// A few dependencies ship ESM only; Jest runs CommonJS, so swc compiles them too.
+const transformIgnorePatterns = ['/node_modules/(?!(content-disposition|cookie|typebox)/)'];
+const common = { testEnvironment: 'node', transform, transformIgnorePatterns, moduleFileExtensions: ['ts', 'js', 'mjs', 'cjs', 'json'] };
+
 module.exports = {
   projects: [
-    {
-      displayName: 'unit',
-      testEnvironment: 'node',
-      transform,
-      testMatch: ['<rootDir>/test/unit/**/*.test.ts'],
-    },
-    {
-      displayName: 'integration',
-      testEnvironment: 'node',
-      transform,
-      testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
-      slowTestThreshold: 30,
-    },
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
+    { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'], slowTestThreshold: 30 },
   ],
   testTimeout: 60000,
+  maxWorkers: 2,
 };

@@ -80,54 +80,60 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     throw err;
   }
 
-  const metrics = createMetrics();
-  const tokens = new TokenService(config.jwtSecret);
-  const io = createIo(app.server, config, adapterRedis);
-  const publisher = new EventPublisher(redis, redisKey(config, 'events'), log);
-  const ingest = new IngestService(db, publisher);
-  publisher.on((e) => {
-    metrics.eventsIngested.inc({ type: e.type, channel: e.channel ?? 'none' });
-  });
-  const customers = new CustomersService(db, ingest);
-  const agents = new AgentsService(db);
-  app.decorate('services', { config, log, db, redis, io, tokens, metrics, publisher, ingest, customers, agents, prepared });
-
-  // Platform
-  registerErrorHandling(app);
-  await app.register(swagger, {
-    openapi: {
-      info: { title: 'Switchboard', version: '0.1.0', description: 'Omnichannel contact-center API (see API.md)' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
-      security: [{ bearer: [] }],
-    },
-  });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
-  await app.register(authPlugin, { tokens });
-  app.addHook('onResponse', async (req, reply) => {
-    metrics.httpDuration.observe(
-      { method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
-      reply.elapsedTime / 1000,
-    );
-  });
-  healthRoutes(app, { db, redis, metrics });
-  authRoutes(app, { db, tokens });
-
-  // Domain
-  customerRoutes(app, { customers, defaultPhoneRegion: config.defaultPhoneRegion });
-  interactionRoutes(app, { db });
-  directoryRoutes(app, { db, defaultPhoneRegion: config.defaultPhoneRegion });
-  agentRoutes(app, { agents });
-  registerStaffNamespaces({ io, tokens, metrics });
-
-  // Channels
-  registerChatGateway({ io, db, tokens, ingest, publisher, log, metrics, maxMessageLength: config.maxMessageLength });
-
-  app.addHook('onClose', async () => {
-    await new Promise<void>((resolve) => {
-      io.close(() => resolve());
+  try {
+    const metrics = createMetrics();
+    const tokens = new TokenService(config.jwtSecret);
+    const io = createIo(app.server, config, adapterRedis);
+    const publisher = new EventPublisher(redis, redisKey(config, 'events'), log);
+    const ingest = new IngestService(db, publisher);
+    publisher.on((e) => {
+      metrics.eventsIngested.inc({ type: e.type, channel: e.channel ?? 'none' });
     });
+    const customers = new CustomersService(db, ingest);
+    const agents = new AgentsService(db);
+    app.decorate('services', { config, log, db, redis, io, tokens, metrics, publisher, ingest, customers, agents, prepared });
+
+    // Platform
+    registerErrorHandling(app);
+    await app.register(swagger, {
+      openapi: {
+        info: { title: 'Switchboard', version: '0.1.0', description: 'Omnichannel contact-center API (see API.md)' },
+        components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+        security: [{ bearer: [] }],
+      },
+    });
+    await app.register(swaggerUi, { routePrefix: '/docs' });
+    await app.register(authPlugin, { tokens });
+    app.addHook('onResponse', async (req, reply) => {
+      metrics.httpDuration.observe(
+        { method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+        reply.elapsedTime / 1000,
+      );
+    });
+    healthRoutes(app, { db, redis, metrics });
+    authRoutes(app, { db, tokens });
+
+    // Domain
+    customerRoutes(app, { customers, defaultPhoneRegion: config.defaultPhoneRegion });
+    interactionRoutes(app, { db });
+    directoryRoutes(app, { db, defaultPhoneRegion: config.defaultPhoneRegion });
+    agentRoutes(app, { agents });
+    registerStaffNamespaces({ io, tokens, metrics });
+
+    // Channels
+    registerChatGateway({ io, db, tokens, ingest, publisher, log, metrics, maxMessageLength: config.maxMessageLength });
+
+    app.addHook('onClose', async () => {
+      await new Promise<void>((resolve) => {
+        io.close(() => resolve());
+      });
+      await closeResources();
+    });
+  } catch (err) {
     await closeResources();
-  });
+    throw err;
+  }
+
   return app;
 }
 

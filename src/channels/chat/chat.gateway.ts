@@ -36,7 +36,11 @@ interface VisitorData {
 type ChatSocket = Socket<ChatClientToServer, ChatServerToClient, Record<string, never>, VisitorData>;
 type ChatNamespace = Namespace<ChatClientToServer, ChatServerToClient, Record<string, never>, VisitorData>;
 
-export const chatRoom = (interactionId: string): string => `chat:${interactionId}`;
+/**
+ * A visitor's sockets (every tab) share one room per customer, so a conversation opened by one
+ * tab reaches the others at once; every message names its interactionId.
+ */
+export const chatRoom = (customerId: string): string => `chat:${customerId}`;
 
 export interface ChatDeps {
   io: Server;
@@ -99,7 +103,7 @@ export function registerChatGateway(deps: ChatDeps): ChatNamespace {
   function onConnect(socket: ChatSocket): void {
     const data = socket.data;
     // Handlers are attached synchronously, before anything is awaited, so no early event is lost.
-    void socket.join(chatRoom(data.interactionId));
+    void socket.join(chatRoom(data.customerId));
     socket.emit('session', { visitorToken: data.visitorToken, customerId: data.customerId, interactionId: data.interactionId });
     if (data.open) void replay(socket);
 
@@ -118,13 +122,11 @@ export function registerChatGateway(deps: ChatDeps): ChatNamespace {
         }),
       );
       const interactionId = result.event.interactionId!;
-      if (interactionId !== data.interactionId && !result.duplicate) {
-        // Another tab of this visitor opened the conversation first: follow it.
-        void socket.leave(chatRoom(data.interactionId));
+      if (!result.duplicate) {
+        // Another tab of this visitor may have opened the conversation first: follow it.
         data.interactionId = interactionId;
-        await socket.join(chatRoom(interactionId));
+        data.open = true;
       }
-      data.open = true;
       return { messageId: result.event.id, duplicate: result.duplicate, interactionId, seq: result.event.seq };
     }, (err) => log.warn({ err }, 'chat message failed'));
 
@@ -134,10 +136,8 @@ export function registerChatGateway(deps: ChatDeps): ChatNamespace {
         await deps.ingest.ingest(chatEndCommand({ visitorId: data.visitorId, customerId: data.customerId, interactionId: openNow, now: new Date() }));
       }
       const next = randomUUID();
-      void socket.leave(chatRoom(data.interactionId));
       data.interactionId = next;
       data.open = false;
-      await socket.join(chatRoom(next));
       return { interactionId: openNow ?? null, nextInteractionId: next };
     }, (err) => log.warn({ err }, 'chat end failed'));
   }
@@ -158,8 +158,8 @@ export function registerChatGateway(deps: ChatDeps): ChatNamespace {
   deps.publisher.on((e: StoredEvent) => {
     if (e.channel !== 'chat' || !e.interactionId) return;
     const m = toChatMessage(e);
-    if (m) nsp.to(chatRoom(e.interactionId)).emit('message', m);
-    else if (e.type === 'interaction.closed') nsp.to(chatRoom(e.interactionId)).emit('ended', { interactionId: e.interactionId, at: e.occurredAt.toISOString() });
+    if (m) nsp.to(chatRoom(e.customerId)).emit('message', m);
+    else if (e.type === 'interaction.closed') nsp.to(chatRoom(e.customerId)).emit('ended', { interactionId: e.interactionId, at: e.occurredAt.toISOString() });
   });
 
   return nsp;
