@@ -39,6 +39,10 @@ export function classify(err: FastifyError): { status: number; code: ErrorCode; 
   if (err instanceof SyntaxError || (err.statusCode === 400 && err.code?.startsWith('FST_ERR_CTP'))) {
     return { status: 400, code: 'SB_MALFORMED_JSON', message: 'request body is not valid JSON' };
   }
+  const pgCode = (err as { code?: string }).code;
+  if (pgCode === '22021' || pgCode === '22P05' || pgCode === '22001') {
+    return { status: 400, code: 'SB_VALIDATION', message: 'a value cannot be stored as given (invalid characters or too long)' };
+  }
   if (err.statusCode === 413) return { status: 413, code: 'SB_BODY_TOO_LARGE', message: 'request body is too large' };
   if (err.statusCode === 415) return { status: 415, code: 'SB_UNSUPPORTED_MEDIA_TYPE', message: err.message };
   if (err.statusCode === 429) return { status: 429, code: 'SB_RATE_LIMITED', message: 'too many requests' };
@@ -49,7 +53,26 @@ export function classify(err: FastifyError): { status: number; code: ErrorCode; 
   return { status: ERROR_CODES[body.code], code: body.code, message: body.message };
 }
 
+/** Postgres text cannot hold NUL; say so up front instead of failing in the database. */
+function findNul(value: unknown, path: string, depth = 0): string | null {
+  if (typeof value === 'string') return value.includes('\u0000') ? path : null;
+  if (depth > 32 || typeof value !== 'object' || value === null) return null;
+  for (const [k, v] of Object.entries(value)) {
+    if (k.includes('\u0000')) return path;
+    const hit = findNul(v, Array.isArray(value) ? `${path}[${k}]` : `${path}.${k}`, depth + 1);
+    if (hit) return hit;
+  }
+  return null;
+}
+
 export function registerErrorHandling(app: FastifyInstance): void {
+  // Only JSON (and, on Twilio routes, forms) is accepted: anything else is 415, not a parse guess.
+  app.removeContentTypeParser('text/plain');
+  app.addHook('preValidation', async (req) => {
+    if (req.body === undefined || req.body === null) return;
+    const at = findNul(req.body, 'body');
+    if (at) throw new AppError('SB_VALIDATION', `${at} must not contain NUL characters`);
+  });
   app.setErrorHandler((err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
     const { status, code, message } = classify(err);
     if (status >= 500) {
