@@ -24,6 +24,7 @@ async function main(): Promise<void> {
     if (err) log.error({ err }, 'shutting down after an error');
     else log.info({ signal }, 'shutting down');
     await app.close();
+    log.info('stopped');
   });
   await app.listen({ port: config.port, host: config.host });
 }
