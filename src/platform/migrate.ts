@@ -37,7 +37,7 @@ export async function migrate(pool: Pool, dir: string = MIGRATIONS_DIR): Promise
           await client.query('COMMIT');
         } catch (err) {
           await client.query('ROLLBACK');
-          throw new Error(`migration ${file} failed: ${(err as Error).message}`);
+          throw new Error(`migration ${file} failed: ${(err as Error).message}`, { cause: err });
         }
         applied.push(file);
       }

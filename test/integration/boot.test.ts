@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { Pool } from 'pg';
 import { startService, type ServiceProcess } from '../support/process';
-import { PG_BASE, dropDatabase, testEnv } from '../support/env';
+import { dropDatabase, testEnv } from '../support/env';
 import { clearRedisPrefix } from '../support/app';
 import { loadConfig } from '../../src/platform/config';
 

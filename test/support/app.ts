@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { io as ioClient, type Socket } from 'socket.io-client';
 import { Redis } from 'ioredis';
-import { buildApp } from '../../src/app';
+import { buildApp, type BuildOptions } from '../../src/app';
 import type { Config } from '../../src/platform/config';
 import { ADMIN_PASSWORD, dropDatabase, testConfig } from './env';
 
@@ -14,8 +14,12 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function startApp(overrides: Record<string, string> = {}, config: Config = testConfig(overrides)): Promise<TestApp> {
-  const app = await buildApp(config);
+export async function startApp(
+  overrides: Record<string, string> = {},
+  config: Config = testConfig(overrides),
+  options: BuildOptions = {},
+): Promise<TestApp> {
+  const app = await buildApp(config, options);
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;

@@ -1,0 +1,65 @@
+import { bearer, chatClient, login, startApp, type TestApp } from '../support/app';
+
+describe('admin REST: queues, agents, entry points', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startApp();
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+  const call = (method: 'GET' | 'POST' | 'PATCH', url: string, payload?: object) => t.app.inject({ method, url, payload, headers: bearer(t.adminToken) });
+
+  it('creates queues with defaults and refuses a duplicate name', async () => {
+    const res = await call('POST', '/api/queues', { name: 'Sales', skills: { spanish: 3 }, priority: 5, slaSeconds: 30, channels: ['chat', 'sms'], script: 'Greet warmly.' });
+    expect(res.statusCode).toBe(201);
+    expect(res.json()).toMatchObject({ name: 'Sales', skills: { spanish: 3 }, priority: 5, slaSeconds: 30, channels: ['chat', 'sms'], script: 'Greet warmly.', strategy: 'longest-idle' });
+    const plain = await call('POST', '/api/queues', { name: 'General' });
+    expect(plain.json()).toMatchObject({ priority: 0, slaSeconds: 20, channels: ['voice', 'sms', 'email', 'chat'], skills: {} });
+    const dup = await call('POST', '/api/queues', { name: 'Sales' });
+    expect(dup.statusCode).toBe(409);
+    expect(dup.json().error.code).toBe('SB_ALREADY_EXISTS');
+    expect((await call('GET', '/api/queues')).json().map((q: { name: string }) => q.name)).toEqual(['General', 'Sales']);
+  });
+
+  it('creates an agent with a login, skills, queues and capacity; patches and sets state', async () => {
+    const queues = (await call('GET', '/api/queues')).json();
+    const res = await call('POST', '/api/agents', { name: 'Ana', username: 'ana', password: 'ana-password', skills: { spanish: 4 }, queueIds: [queues[1].id], capacity: { chat: 5 } });
+    expect(res.statusCode).toBe(201);
+    const agent = res.json();
+    expect(agent).toMatchObject({ name: 'Ana', username: 'ana', role: 'agent', skills: { spanish: 4 }, queueIds: [queues[1].id], capacity: { voice: 1, chat: 5, sms: 3, email: 5 }, state: 'offline', load: { voice: 0, chat: 0, sms: 0, email: 0 } });
+    const token = await login(t.app, 'ana', 'ana-password');
+    expect(token).toEqual(expect.any(String));
+
+    const dup = await call('POST', '/api/agents', { name: 'Other', username: 'ana', password: 'other-password', queueIds: [] });
+    expect(dup.statusCode).toBe(409);
+    expect((await t.app.services.db.query("SELECT count(*)::int AS n FROM agents WHERE name = 'Other'")).rows[0].n).toBe(0);
+
+    const patched = await call('PATCH', `/api/agents/${agent.id}`, { queueIds: [queues[0].id, queues[1].id], capacity: { email: 2 }, password: 'new-password-1' });
+    expect(patched.statusCode).toBe(200);
+    expect(patched.json()).toMatchObject({ capacity: { chat: 5, email: 2 }, queueIds: [queues[0].id, queues[1].id].sort() });
+    await login(t.app, 'ana', 'new-password-1');
+
+    const away = await call('POST', `/api/agents/${agent.id}/state`, { state: 'away', reason: 'lunch' });
+    expect(away.json()).toMatchObject({ state: 'away', stateReason: 'lunch' });
+    const list = await call('GET', '/api/agents');
+    expect(list.json()).toHaveLength(1);
+  });
+
+  it('routes a chat widget to its own queue, and repoints an address with a second POST', async () => {
+    const [general, sales] = (await call('GET', '/api/queues')).json();
+    const first = await call('POST', '/api/entry-points', { channel: 'chat', address: 'pricing-page', queueId: general.id });
+    expect(first.statusCode).toBe(201);
+    const again = await call('POST', '/api/entry-points', { channel: 'chat', address: 'pricing-page', queueId: sales.id });
+    expect(again.statusCode).toBe(200);
+    expect(again.json()).toMatchObject({ id: first.json().id, queueId: sales.id });
+    const phone = await call('POST', '/api/entry-points', { channel: 'sms', address: '(415) 555-0123', queueId: sales.id });
+    expect(phone.json().address).toBe('+14155550123');
+
+    const c = await chatClient(t.url, { widget: 'pricing-page' });
+    await c.send('w1', 'how much?');
+    const { rows } = await t.app.services.db.query('SELECT queue_id, entry_point_id FROM interactions WHERE id = $1', [c.session.interactionId]);
+    expect(rows[0]).toEqual({ queue_id: sales.id, entry_point_id: first.json().id });
+    c.close();
+  });
+});
