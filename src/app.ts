@@ -28,8 +28,19 @@ import { CustomersService } from './customers/customers.service';
 import { customerRoutes } from './customers/customers.routes';
 import { AgentsService } from './agents/agents.service';
 import { agentRoutes } from './agents/agents.routes';
-import { registerStaffNamespaces } from './agents/agent.gateway';
+import { registerAgentGateway } from './agents/agent.gateway';
+import { AgentStateService } from './agents/agent-state.service';
+import { WorkService } from './agents/work.service';
+import { Presence } from './agents/presence';
 import { directoryRoutes } from './routing/directory.routes';
+import { AcdContext } from './routing/acd.context';
+import { OffersService } from './routing/offers.service';
+import { RouterService } from './routing/router.service';
+import { registerSweepSteps } from './routing/sweep';
+import { listOffersOf } from './routing/routing.repository';
+import { BullOfferTimers } from './queue/offer-timers';
+import { SupervisorGateway } from './supervisor/supervisor.gateway';
+import { supervisorRoutes } from './supervisor/supervisor.routes';
 import { registerChatGateway } from './channels/chat/chat.gateway';
 
 export interface AppServices {
@@ -44,6 +55,12 @@ export interface AppServices {
   ingest: IngestService;
   customers: CustomersService;
   agents: AgentsService;
+  acd: AcdContext;
+  offers: OffersService;
+  router: RouterService;
+  agentState: AgentStateService;
+  work: WorkService;
+  presence: Presence;
   prepared: PrepareResult;
 }
 
@@ -69,8 +86,10 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const db = createPool(config);
   const redis = createRedis(config, 'commands');
   const adapterRedis = createBlockingRedis(config, 'socket.io');
+  const bullRedis = createBlockingRedis(config, 'bullmq');
+  const workerRedis = createBlockingRedis(config, 'bullmq-worker');
   const closeResources = async () => {
-    await Promise.allSettled([db.end(), redis.quit(), adapterRedis.quit()]);
+    await Promise.allSettled([db.end(), redis.quit(), adapterRedis.quit(), bullRedis.quit(), workerRedis.quit()]);
   };
   let prepared: PrepareResult;
   try {
@@ -91,7 +110,15 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     });
     const customers = new CustomersService(db, ingest);
     const agents = new AgentsService(db);
-    app.decorate('services', { config, log, db, redis, io, tokens, metrics, publisher, ingest, customers, agents, prepared });
+    const acd = new AcdContext(db, ingest, log.child({ module: 'acd' }), config.offerTimeoutSeconds);
+    const offers = new OffersService(acd);
+    const router = new RouterService(acd, log.child({ module: 'router' }));
+    const agentState = new AgentStateService(acd, offers);
+    const work = new WorkService(acd, offers, ingest);
+    const presence = new Presence(redis, config.redisKeyPrefix, config.agentGraceSeconds * 1000, log);
+    const timers = new BullOfferTimers(bullRedis, `${config.redisKeyPrefix}-bull`, log);
+    acd.timers = timers;
+    app.decorate('services', { config, log, db, redis, io, tokens, metrics, publisher, ingest, customers, agents, acd, offers, router, agentState, work, presence, prepared });
 
     // Platform
     registerErrorHandling(app);
@@ -115,15 +142,44 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
 
     // Domain
     customerRoutes(app, { customers, defaultPhoneRegion: config.defaultPhoneRegion });
-    interactionRoutes(app, { db });
+    interactionRoutes(app, {
+      db,
+      routingHistory: async (id) =>
+        (await listOffersOf(db, id)).map((o) => ({
+          offerId: o.id,
+          agentId: o.agentId,
+          queueId: o.queueId,
+          state: o.state,
+          explanation: o.explanation,
+          createdAt: o.createdAt.toISOString(),
+          decidedAt: o.decidedAt?.toISOString() ?? null,
+          decidedReason: o.decidedReason,
+        })),
+    });
     directoryRoutes(app, { db, defaultPhoneRegion: config.defaultPhoneRegion });
-    agentRoutes(app, { agents });
-    registerStaffNamespaces({ io, tokens, metrics });
+    agentRoutes(app, { agents, agentState });
+    supervisorRoutes(app, { db, work });
+    acd.notifier = registerAgentGateway({ io, db, tokens, metrics, log, publisher, customers, offers, agentState, work, presence, maxMessageLength: config.maxMessageLength });
+    const supervisor = new SupervisorGateway({ io, db, tokens, metrics, log, intervalMs: 1000 });
+    presence.start(io.of('/agent'));
+    // A new waiting interaction, from any channel, is a reason to route now.
+    publisher.on((e) => {
+      if (e.type === 'interaction.queued') router.trigger();
+    });
+    if (config.nodeRole !== 'api') {
+      registerSweepSteps(router, { db, offers, work, agentState, presence, graceSeconds: config.agentGraceSeconds, ingest, log });
+      timers.startWorker((offerId) => offers.expire(offerId), workerRedis);
+      router.startSweeping(config.routerSweepMs);
+    }
 
     // Channels
-    registerChatGateway({ io, db, tokens, ingest, publisher, log, metrics, maxMessageLength: config.maxMessageLength });
+    registerChatGateway({ io, db, tokens, ingest, publisher, log, metrics, maxMessageLength: config.maxMessageLength, customerLeft: (id) => work.customerLeft(id) });
 
     app.addHook('onClose', async () => {
+      supervisor.stop();
+      presence.stop();
+      await router.stop();
+      await timers.close();
       await new Promise<void>((resolve) => {
         io.close(() => resolve());
       });

@@ -1,31 +1,176 @@
 /**
- * The `/agent` and `/supervisor` namespaces' front door: only staff with the right role get in,
- * and each agent socket joins its own room. Offers, replies and stats arrive with the ACD.
+ * The `/agent` namespace (an agent's console) and the `/supervisor` front door. Agents set
+ * their state, receive offers with a screen pop, accept or reject them, and work their
+ * interactions; every client event is acknowledged with the result or an error.
  */
-import type { Server, Socket } from 'socket.io';
-import { connectError, staffAuth } from '../platform/sockets';
-import type { StaffClaims, TokenService } from '../platform/auth/tokens';
+import type { Namespace, Server, Socket } from 'socket.io';
+import { AppError } from '../platform/errors';
+import type { Logger } from '../platform/logger';
 import type { Metrics } from '../platform/metrics';
+import { connectError, handle, staffAuth } from '../platform/sockets';
+import type { StaffClaims, TokenService } from '../platform/auth/tokens';
+import type { CustomersService } from '../customers/customers.service';
+import type { EventPublisher } from '../interactions/publisher';
+import { findInteraction } from '../interactions/interactions.repository';
+import { toChatMessage } from '../interactions/history.mapper';
+import type { AgentNotifier, RevokeReason } from '../routing/acd.context';
+import type { CreatedOffer } from '../routing/routing.repository';
+import type { OffersService } from '../routing/offers.service';
+import type { AgentClientToServer, AgentServerToClient, OfferPayload } from './agent.types';
+import type { AgentStateService } from './agent-state.service';
+import type { WorkService } from './work.service';
+import type { Presence } from './presence';
+import { parseInteractionRef, parseOfferRef, parseReply, parseStateSet, parseTransfer, parseWrapup, type Parsed } from './agent.mapper';
 
 export const agentRoom = (agentId: string): string => `agent:${agentId}`;
 
-export function registerStaffNamespaces(deps: { io: Server; tokens: TokenService; metrics: Metrics }): void {
-  const agent = deps.io.of('/agent');
-  agent.use(staffAuth(deps.tokens, 'agent'));
-  agent.use((socket: Socket, next) => {
-    const user = (socket.data as { user: StaffClaims }).user;
-    if (!user.agentId) return next(connectError('SB_FORBIDDEN', 'this user has no agent profile'));
+type AgentSocket = Socket<AgentClientToServer, AgentServerToClient, Record<string, never>, { user: StaffClaims }>;
+type AgentNamespace = Namespace<AgentClientToServer, AgentServerToClient, Record<string, never>, { user: StaffClaims }>;
+
+export interface AgentGatewayDeps {
+  io: Server;
+  db: import('pg').Pool;
+  tokens: TokenService;
+  metrics: Metrics;
+  log: Logger;
+  publisher: EventPublisher;
+  customers: CustomersService;
+  offers: OffersService;
+  agentState: AgentStateService;
+  work: WorkService;
+  presence: Presence;
+  maxMessageLength: number;
+}
+
+function must<T>(r: Parsed<T>): T {
+  if (!r.ok) throw new AppError('SB_VALIDATION', r.message);
+  return r.value;
+}
+
+export function registerAgentGateway(deps: AgentGatewayDeps): AgentNotifier {
+  const nsp = deps.io.of('/agent') as unknown as AgentNamespace;
+  const log = deps.log.child({ namespace: 'agent' });
+  nsp.use(staffAuth(deps.tokens, 'agent') as never);
+  nsp.use((socket, next) => {
+    if (!socket.data.user.agentId) return next(connectError('SB_FORBIDDEN', 'this user has no agent profile'));
     next();
   });
-  agent.on('connection', (socket) => {
+
+  nsp.on('connection', (socket: AgentSocket) => {
     deps.metrics.socketConnections.inc({ namespace: 'agent' });
-    void socket.join(agentRoom((socket.data as { user: StaffClaims }).user.agentId!));
+    const agentId = socket.data.user.agentId!;
+    void socket.join(agentRoom(agentId));
+    deps.presence.connected(agentId);
+    const onError = (err: unknown) => log.warn({ err, agentId }, 'agent action failed');
+
+    handle(socket, 'state:set', async (p: unknown) => {
+      const { state, reason } = must(parseStateSet(p));
+      return { state: await deps.agentState.set(agentId, state, reason, 'agent') };
+    }, onError);
+    handle(socket, 'offer:accept', async (p: unknown) => {
+      const interaction = await deps.offers.accept(agentId, must(parseOfferRef(p)).offerId);
+      return { interaction: { ...interaction, createdAt: interaction.createdAt.toISOString() } };
+    }, onError);
+    handle(socket, 'offer:reject', async (p: unknown) => {
+      await deps.offers.reject(agentId, must(parseOfferRef(p)).offerId);
+      return {};
+    }, onError);
+    handle(socket, 'interaction:reply', async (p: unknown) => {
+      const r = must(parseReply(p, deps.maxMessageLength));
+      const result = await deps.work.reply(agentId, r.interactionId, r.clientMessageId, r.text);
+      return { messageId: result.event.id, duplicate: result.duplicate };
+    }, onError);
+    handle(socket, 'interaction:end', async (p: unknown) => {
+      const i = await deps.work.end(agentId, must(parseInteractionRef(p)).interactionId);
+      return { state: i.state };
+    }, onError);
+    handle(socket, 'interaction:wrapup', async (p: unknown) => {
+      const w = must(parseWrapup(p));
+      const i = await deps.work.wrapup(agentId, w.interactionId, w.disposition, w.notes);
+      return { state: i.state };
+    }, onError);
+    handle(socket, 'interaction:transfer', async (p: unknown) => {
+      const t = must(parseTransfer(p));
+      const i = await deps.work.transfer({ agentId, supervisor: false }, t.interactionId, { queueId: t.queueId });
+      return { state: i.state, queueId: i.queueId };
+    }, onError);
+
+    void resume(socket, agentId).catch((err) => log.warn({ err, agentId }, 'agent session resume failed'));
   });
 
+  /** A (re)connecting console gets its state and every offer still pending for it. */
+  async function resume(socket: AgentSocket, agentId: string): Promise<void> {
+    const { rows } = await deps.db.query<{ state: string; state_reason: string | null }>('SELECT state, state_reason FROM agents WHERE id = $1', [agentId]);
+    if (rows[0]) socket.emit('state', { state: rows[0].state, reason: rows[0].state_reason });
+    const pending = await deps.db.query<{ id: string; interaction_id: string; agent_id: string; queue_id: string | null; channel: CreatedOffer['channel']; expires_at: Date; created_at: Date }>(
+      `SELECT id, interaction_id, agent_id, queue_id, channel, expires_at, created_at FROM offers WHERE agent_id = $1 AND state = 'pending' AND expires_at > clock_timestamp()`,
+      [agentId],
+    );
+    for (const o of pending.rows) {
+      const payload = await screenPop({ id: o.id, interactionId: o.interaction_id, agentId: o.agent_id, queueId: o.queue_id, channel: o.channel, expiresAt: o.expires_at, createdAt: o.created_at });
+      if (payload) socket.emit('offer', payload);
+    }
+  }
+
+  async function screenPop(o: CreatedOffer): Promise<OfferPayload | null> {
+    const i = await findInteraction(deps.db, o.interactionId);
+    if (!i) return null;
+    const [customer, history, queue] = await Promise.all([
+      deps.customers.get(i.customerId),
+      deps.customers.history(i.customerId, 10),
+      o.queueId ? deps.db.query<{ script: string | null }>('SELECT script FROM queues WHERE id = $1', [o.queueId]) : null,
+    ]);
+    const lastIn = history.items.find((h) => h.interactionId === i.id && h.type === 'message.received');
+    return {
+      offerId: o.id,
+      expiresAt: o.expiresAt.toISOString(),
+      interaction: { id: i.id, channel: i.channel, queueId: i.queueId, ...(i.subject ? { subject: i.subject } : {}), ...(lastIn?.text ? { preview: lastIn.text.slice(0, 200) } : {}) },
+      customer: {
+        id: customer.id,
+        ...(customer.name ? { name: customer.name } : {}),
+        identities: customer.identities,
+        attributes: customer.attributes,
+        tags: customer.tags,
+        recentHistory: history.items,
+      },
+      ...(queue?.rows[0]?.script ? { script: queue.rows[0].script } : {}),
+    };
+  }
+
+  // Customer messages (and replies from another tab) reach the owning agent.
+  deps.publisher.on((e, interaction) => {
+    if (!interaction?.agentId || !['offered', 'active', 'wrapup'].includes(interaction.state)) return;
+    const m = toChatMessage(e);
+    if (m) nsp.to(agentRoom(interaction.agentId)).emit('interaction:message', { interactionId: m.interactionId, messageId: m.messageId, from: m.from, text: m.text, at: m.at });
+  });
+
+  return {
+    async offer(o) {
+      try {
+        const payload = await screenPop(o);
+        if (payload) nsp.to(agentRoom(o.agentId)).emit('offer', payload);
+      } catch (err) {
+        log.warn({ err, offerId: o.id }, 'offer push failed; the console gets it on reconnect');
+      }
+    },
+    revoked(agentId: string, offerId: string, reason: RevokeReason) {
+      nsp.to(agentRoom(agentId)).emit('offer:revoked', { offerId, reason });
+    },
+    agentState(agentId, state, reason) {
+      nsp.to(agentRoom(agentId)).emit('state', { state, reason });
+    },
+    interactionChanged(agentId, interactionId, state) {
+      nsp.to(agentRoom(agentId)).emit('interaction:state', { interactionId, state });
+    },
+  };
+}
+
+export function registerSupervisorNamespace(deps: { io: Server; tokens: TokenService; metrics: Metrics }): Namespace {
   const supervisor = deps.io.of('/supervisor');
   supervisor.use(staffAuth(deps.tokens, 'supervisor'));
   supervisor.on('connection', (socket) => {
     deps.metrics.socketConnections.inc({ namespace: 'supervisor' });
     void socket.join('supervisors');
   });
+  return supervisor;
 }

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { ErrorResponse, IdParams, Uuid } from '../platform/schemas';
 import type { AgentsService } from './agents.service';
+import type { AgentStateService } from './agent-state.service';
 import type { AgentRecord } from './agents.repository';
 
 const Level = Type.Integer({ minimum: 0, maximum: 100 });
@@ -71,7 +72,7 @@ const Agent = Type.Object({
 const view = (a: AgentRecord) => ({ ...a, stateChangedAt: a.stateChangedAt.toISOString(), lastIdleAt: a.lastIdleAt.toISOString() });
 const errors = { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse };
 
-export function agentRoutes(app: FastifyInstance, deps: { agents: AgentsService }): void {
+export function agentRoutes(app: FastifyInstance, deps: { agents: AgentsService; agentState: AgentStateService }): void {
   const { agents } = deps;
 
   app.post<{ Body: Static<typeof CreateBody> }>(
@@ -101,6 +102,10 @@ export function agentRoutes(app: FastifyInstance, deps: { agents: AgentsService 
   app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof StateBody> }>(
     '/api/agents/:id/state',
     { config: { auth: 'supervisor' }, schema: { tags: ['agents'], params: IdParams, body: StateBody, response: { 200: Agent, ...errors } } },
-    async (req) => view(await agents.setState(req.params.id, req.body.state, req.body.reason ?? null)),
+    async (req) => {
+      await agents.get(req.params.id);
+      await deps.agentState.set(req.params.id, req.body.state, req.body.reason ?? null, `supervisor:${req.user!.sub}`);
+      return view(await agents.get(req.params.id));
+    },
   );
 }

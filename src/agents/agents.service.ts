@@ -11,10 +11,8 @@ import {
   insertAgent,
   listAgents,
   setAgentQueues,
-  setAgentState,
   updateAgent,
   type AgentRecord,
-  type AgentState,
   type Capacity,
 } from './agents.repository';
 
@@ -80,12 +78,6 @@ export class AgentsService {
       });
       if (passwordHash !== undefined || p.role !== undefined) await updateUserByAgent(tx, id, { passwordHash, role: p.role });
     });
-    return this.get(id);
-  }
-
-  async setState(id: string, state: AgentState, reason: string | null): Promise<AgentRecord> {
-    await this.get(id);
-    await setAgentState(this.db, id, state, state === 'away' ? reason : null, new Date());
     return this.get(id);
   }
 

@@ -116,10 +116,9 @@ export class CustomersService {
       apply: async (tx) => {
       // Lock both in a fixed order so two opposite merges cannot deadlock or form a cycle.
       const [first, second] = [targetId, sourceId].sort();
-      const a = await findCustomer(tx, first!, true);
-      const b = await findCustomer(tx, second!, true);
-      const target = a?.id === targetId ? a : b;
-      const source = a?.id === sourceId ? a : b;
+      const locked = [await findCustomer(tx, first!, true), await findCustomer(tx, second!, true)];
+      const target = locked.find((c) => c?.id === targetId);
+      const source = locked.find((c) => c?.id === sourceId);
       if (!target) throw notFound('customer', targetId);
       if (!source) throw notFound('customer', sourceId);
       if (target.mergedInto) throw new AppError('SB_ALREADY_MERGED', `customer ${targetId} was merged into another customer`);

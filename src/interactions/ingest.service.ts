@@ -33,22 +33,31 @@ export class IngestService {
     if (earlier) return this.duplicateOf(earlier);
     let result: IngestResult;
     try {
-      result = await withTransaction(this.pool, (tx) => this.write(tx, cmd));
+      result = await withTransaction(this.pool, (tx) => this.appendWithin(tx, cmd));
     } catch (err) {
       if (!(err instanceof DuplicateKey)) throw err;
       const winner = await findEventByKey(this.pool, cmd.idempotencyKey);
       if (!winner) throw new AppError('SB_CONFLICT', 'concurrent write; retry');
       return this.duplicateOf(winner);
     }
-    await this.publisher.publish(result.appended);
+    await this.publish(result);
     return result;
+  }
+
+  /** Publish what an `appendWithin` call appended, once its transaction has committed. */
+  async publish(result: IngestResult): Promise<void> {
+    await this.publisher.publish(result.appended, result.interaction);
   }
 
   private duplicateOf(event: StoredEvent): IngestResult {
     return { duplicate: true, event, appended: [], interaction: null, customerId: event.customerId };
   }
 
-  private async write(tx: PoolClient, cmd: IngestCommand): Promise<IngestResult> {
+  /**
+   * The same write inside a caller's transaction (routing decisions that change several rows
+   * and append their events atomically). The caller commits, then calls `publish`.
+   */
+  async appendWithin(tx: PoolClient, cmd: IngestCommand): Promise<IngestResult> {
     const customerId = await resolveCustomer(tx, cmd.customer);
     const appended: StoredEvent[] = [];
     let interaction: InteractionRecord | null = null;

@@ -24,7 +24,10 @@ const Interaction = Type.Object(
   { additionalProperties: true },
 );
 
-export function interactionRoutes(app: FastifyInstance, deps: { db: Pool }): void {
+/** How an interaction was routed: its offers, oldest first, each with why that agent was chosen. */
+export type RoutingHistory = (interactionId: string) => Promise<Array<Record<string, unknown>>>;
+
+export function interactionRoutes(app: FastifyInstance, deps: { db: Pool; routingHistory: RoutingHistory }): void {
   app.get<{ Params: Static<typeof IdParams> }>(
     '/api/interactions/:id',
     {
@@ -38,8 +41,11 @@ export function interactionRoutes(app: FastifyInstance, deps: { db: Pool }): voi
       if (!roleAllows(user.role, 'supervisor') && i.agentId !== user.agentId) {
         throw new AppError('SB_FORBIDDEN', 'agents may read only interactions they own');
       }
+      const offers = await deps.routingHistory(i.id);
       return {
         ...i,
+        offers,
+        routing: offers.length > 0 ? offers[offers.length - 1]!.explanation : null,
         createdAt: i.createdAt.toISOString(),
         queuedAt: i.queuedAt?.toISOString() ?? null,
         closedAt: i.closedAt?.toISOString() ?? null,

@@ -6,9 +6,10 @@
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from '../platform/logger';
-import type { StoredEvent } from './events.types';
+import type { InteractionRecord, StoredEvent } from './events.types';
 
-export type EventListener = (event: StoredEvent) => void | Promise<void>;
+/** `interaction` is the interaction as locked by the write (its agent, queue and state before the change). */
+export type EventListener = (event: StoredEvent, interaction: InteractionRecord | null) => void | Promise<void>;
 
 export const STREAM_MAXLEN = 100000;
 
@@ -25,7 +26,7 @@ export class EventPublisher {
     this.listeners.push(listener);
   }
 
-  async publish(events: StoredEvent[]): Promise<void> {
+  async publish(events: StoredEvent[], interaction: InteractionRecord | null = null): Promise<void> {
     if (events.length === 0) return;
     try {
       const pipeline = this.redis.pipeline();
@@ -39,7 +40,7 @@ export class EventPublisher {
     for (const e of events) {
       for (const listener of this.listeners) {
         try {
-          await listener(e);
+          await listener(e, interaction);
         } catch (err) {
           this.log.warn({ err, eventId: e.id, type: e.type }, 'event listener failed');
         }

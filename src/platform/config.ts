@@ -43,6 +43,10 @@ export interface Config {
   /** Milliseconds a statement may run before Postgres cancels it. */
   dbStatementTimeoutMs: number;
   dbPoolSize: number;
+  /** Seconds an agent may be disconnected before going offline (offers revoked, work re-routed). */
+  agentGraceSeconds: number;
+  /** Milliseconds between routing sweeps (the repair loop behind event-driven routing). */
+  routerSweepMs: number;
   /** Region assumed for phone numbers written without a country code (ISO 3166 alpha-2). */
   defaultPhoneRegion: string;
 }
@@ -146,6 +150,8 @@ export function loadConfig(env: Env = process.env): Config {
     dbConnectTimeoutMs: int('DB_CONNECT_TIMEOUT_MS', 3000, 100, 60000),
     dbStatementTimeoutMs: int('DB_STATEMENT_TIMEOUT_MS', 10000, 100, 600000),
     dbPoolSize: int('DB_POOL_SIZE', 10, 1, 200),
+    agentGraceSeconds: int('AGENT_GRACE_SECONDS', 30, 1, 3600),
+    routerSweepMs: int('ROUTER_SWEEP_MS', 1000, 50, 60000),
     defaultPhoneRegion: (str('DEFAULT_PHONE_REGION') ?? 'US').toUpperCase(),
   };
   if (!/^[A-Z]{2}$/.test(config.defaultPhoneRegion)) problems.push('DEFAULT_PHONE_REGION must be a two-letter country code');

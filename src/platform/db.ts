@@ -25,8 +25,12 @@ export function createPool(config: Config): Pool {
 }
 
 /** Run `fn` in one transaction; commit on success, roll back on any error. */
+/** A checked-out client whose connection drops between queries emits 'error'; the next query fails anyway. */
+const ignoreClientError = (): void => undefined;
+
 export async function withTransaction<T>(pool: Pool, fn: (tx: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  client.on('error', ignoreClientError);
   let broken = false;
   try {
     await client.query('BEGIN');
@@ -41,6 +45,7 @@ export async function withTransaction<T>(pool: Pool, fn: (tx: PoolClient) => Pro
     }
     throw err;
   } finally {
+    client.off('error', ignoreClientError);
     client.release(broken);
   }
 }

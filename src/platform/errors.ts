@@ -16,6 +16,12 @@ export const ERROR_CODES = {
   SB_ALREADY_EXISTS: 409,
   SB_ALREADY_MERGED: 409,
   SB_INTERACTION_CLOSED: 409,
+  SB_OFFER_EXPIRED: 409,
+  SB_OFFER_TAKEN: 409,
+  SB_OFFER_UNKNOWN: 404,
+  SB_INVALID_STATE: 409,
+  SB_AGENT_UNAVAILABLE: 409,
+  SB_NOT_OWNER: 403,
   SB_BODY_TOO_LARGE: 413,
   SB_MESSAGE_TOO_LONG: 413,
   SB_UNSUPPORTED_MEDIA_TYPE: 415,
@@ -56,11 +62,12 @@ const UNAVAILABLE_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT
 
 /** True when an error means a dependency is down (the caller should retry), not a bug. */
 export function isUnavailable(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
+  // Not `instanceof Error`: errors raised by Node's core (sockets) may come from another realm.
+  if (typeof err !== 'object' || err === null || typeof (err as { message?: unknown }).message !== 'string') return false;
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string' && (UNAVAILABLE_SQLSTATES.has(code) || UNAVAILABLE_NODE_CODES.has(code))) return true;
   return /timeout exceeded when trying to connect|Connection terminated|connection timeout|Client has encountered a connection error|Connection is closed|Query read timeout/i.test(
-    err.message,
+    (err as { message: string }).message,
   );
 }
 

@@ -17,6 +17,8 @@ export interface MigrationResult {
 export async function migrate(pool: Pool, dir: string = MIGRATIONS_DIR): Promise<MigrationResult> {
   const files = (await readdir(dir)).filter((f) => f.endsWith('.sql')).sort();
   const client = await pool.connect();
+  const onError = (): void => undefined; // a dropped connection fails the next query instead
+  client.on('error', onError);
   const applied: string[] = [];
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
@@ -45,6 +47,7 @@ export async function migrate(pool: Pool, dir: string = MIGRATIONS_DIR): Promise
       await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
     }
   } finally {
+    client.off('error', onError);
     client.release();
   }
   return { applied };

@@ -11,6 +11,21 @@ import { normalizeEmail, normalizePhone } from '../customers/identity';
 
 const STRATEGIES = ['longest-idle', 'least-occupied', 'round-robin', 'skills-weighted'] as const;
 
+const AfterSeconds = Type.Integer({ minimum: 0, maximum: 86400 });
+const EscalationStepSchema = Type.Union([
+  Type.Object({ afterSeconds: AfterSeconds, action: Type.Literal('raise-priority'), by: Type.Integer({ minimum: 1, maximum: 1000 }) }, { additionalProperties: false }),
+  Type.Object({ afterSeconds: AfterSeconds, action: Type.Literal('relax-skills'), by: Type.Integer({ minimum: 1, maximum: 100 }) }, { additionalProperties: false }),
+  Type.Object({ afterSeconds: AfterSeconds, action: Type.Literal('overflow'), queueId: Uuid }, { additionalProperties: false }),
+]);
+const PriorityRuleSchema = Type.Object(
+  {
+    attribute: Type.String({ minLength: 1, maxLength: 100 }),
+    equals: Type.Union([Type.String({ maxLength: 200 }), Type.Number(), Type.Boolean()]),
+    raiseBy: Type.Integer({ minimum: -1000, maximum: 1000 }),
+  },
+  { additionalProperties: false },
+);
+
 const CreateQueueBody = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 100, pattern: '\\S' }),
@@ -21,6 +36,8 @@ const CreateQueueBody = Type.Object(
     script: Type.Optional(Type.String({ maxLength: 20000 })),
     strategy: Type.Optional(Type.Union(STRATEGIES.map((s) => Type.Literal(s)))),
     maxWaitSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400 })),
+    escalation: Type.Optional(Type.Array(EscalationStepSchema, { maxItems: 20 })),
+    priorityRules: Type.Optional(Type.Array(PriorityRuleSchema, { maxItems: 20 })),
   },
   { additionalProperties: false },
 );
@@ -34,6 +51,8 @@ const Queue = Type.Object({
   script: Type.Union([Type.String(), Type.Null()]),
   strategy: Type.String(),
   maxWaitSeconds: Type.Union([Type.Integer(), Type.Null()]),
+  escalation: Type.Array(Type.Record(Type.String(), Type.Unknown())),
+  priorityRules: Type.Array(Type.Record(Type.String(), Type.Unknown())),
   createdAt: Type.String(),
 });
 
@@ -79,6 +98,16 @@ export function directoryRoutes(app: FastifyInstance, deps: { db: Pool; defaultP
     { config: { auth: 'admin' }, schema: { tags: ['queues'], body: CreateQueueBody, response: { 201: Queue, ...errors } } },
     async (req, reply) => {
       const b = req.body;
+      const escalation = b.escalation ?? [];
+      for (let k = 1; k < escalation.length; k++) {
+        if (escalation[k]!.afterSeconds < escalation[k - 1]!.afterSeconds) {
+          throw new AppError('SB_VALIDATION', `body.escalation[${k}].afterSeconds must not be earlier than the step before it`);
+        }
+      }
+      const targets = escalation.flatMap((e) => ('queueId' in e ? [e.queueId] : []));
+      const known = await existingQueueIds(deps.db, targets);
+      const unknown = targets.find((t) => !known.has(t));
+      if (unknown) throw new AppError('SB_VALIDATION', `body.escalation overflows to an unknown queue: ${unknown}`);
       const q = await insertQueue(deps.db, {
         name: b.name.trim(),
         skills: b.skills ?? {},
@@ -88,6 +117,8 @@ export function directoryRoutes(app: FastifyInstance, deps: { db: Pool; defaultP
         script: b.script ?? null,
         strategy: b.strategy ?? 'longest-idle',
         maxWaitSeconds: b.maxWaitSeconds ?? null,
+        escalation,
+        priorityRules: b.priorityRules ?? [],
       });
       if (!q) throw new AppError('SB_ALREADY_EXISTS', `a queue named ${b.name.trim()} exists`);
       return reply.code(201).send(queueView(q));

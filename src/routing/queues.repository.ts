@@ -1,5 +1,6 @@
 import type { Queryable } from '../platform/db';
 import type { Channel } from '../interactions/events.types';
+import type { EscalationStep, PriorityRule } from './escalation';
 
 export interface QueueRecord {
   id: string;
@@ -11,6 +12,8 @@ export interface QueueRecord {
   script: string | null;
   strategy: string;
   maxWaitSeconds: number | null;
+  escalation: EscalationStep[];
+  priorityRules: PriorityRule[];
   createdAt: Date;
 }
 
@@ -24,10 +27,12 @@ interface QueueRow {
   script: string | null;
   strategy: string;
   max_wait_seconds: number | null;
+  escalation: EscalationStep[];
+  priority_rules: PriorityRule[];
   created_at: Date;
 }
 
-const COLUMNS = 'id, name, skills, priority, sla_seconds, channels, script, strategy, max_wait_seconds, created_at';
+const COLUMNS = 'id, name, skills, priority, sla_seconds, channels, script, strategy, max_wait_seconds, escalation, priority_rules, created_at';
 
 const toRecord = (r: QueueRow): QueueRecord => ({
   id: r.id,
@@ -39,6 +44,8 @@ const toRecord = (r: QueueRow): QueueRecord => ({
   script: r.script,
   strategy: r.strategy,
   maxWaitSeconds: r.max_wait_seconds,
+  escalation: r.escalation,
+  priorityRules: r.priority_rules,
   createdAt: r.created_at,
 });
 
@@ -51,14 +58,16 @@ export interface NewQueue {
   script: string | null;
   strategy: string;
   maxWaitSeconds: number | null;
+  escalation: EscalationStep[];
+  priorityRules: PriorityRule[];
 }
 
 /** Null when the name is taken. */
 export async function insertQueue(db: Queryable, q: NewQueue): Promise<QueueRecord | null> {
   const { rows } = await db.query<QueueRow>(
-    `INSERT INTO queues (name, skills, priority, sla_seconds, channels, script, strategy, max_wait_seconds)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (name) DO NOTHING RETURNING ${COLUMNS}`,
-    [q.name, q.skills, q.priority, q.slaSeconds, q.channels, q.script, q.strategy, q.maxWaitSeconds],
+    `INSERT INTO queues (name, skills, priority, sla_seconds, channels, script, strategy, max_wait_seconds, escalation, priority_rules)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (name) DO NOTHING RETURNING ${COLUMNS}`,
+    [q.name, q.skills, q.priority, q.slaSeconds, q.channels, q.script, q.strategy, q.maxWaitSeconds, JSON.stringify(q.escalation), JSON.stringify(q.priorityRules)],
   );
   return rows[0] ? toRecord(rows[0]) : null;
 }

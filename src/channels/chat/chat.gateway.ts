@@ -19,7 +19,7 @@ import { findInteraction } from '../../interactions/interactions.repository';
 import { findRootId } from '../../customers/customers.repository';
 import { toChatMessage } from '../../interactions/history.mapper';
 import type { ChatClientToServer, ChatHandshakeAuth, ChatServerToClient } from './chat.types';
-import { WIDGET_RE, chatConversationKey, chatEndCommand, chatMessageCommand, parseChatMessage } from './chat.mapper';
+import { WIDGET_RE, chatConversationKey, chatMessageCommand, parseChatMessage } from './chat.mapper';
 import { findOpenConversationId } from './chat.repository';
 
 interface VisitorData {
@@ -51,6 +51,8 @@ export interface ChatDeps {
   log: Logger;
   metrics: Metrics;
   maxMessageLength: number;
+  /** The visitor left: abandon waiting work, or start the agent's wrap-up. */
+  customerLeft: (interactionId: string) => Promise<void>;
 }
 
 export function registerChatGateway(deps: ChatDeps): ChatNamespace {
@@ -132,9 +134,7 @@ export function registerChatGateway(deps: ChatDeps): ChatNamespace {
 
     handle(socket, 'end', async () => {
       const openNow = await findOpenConversationId(deps.db, chatConversationKey(data.visitorId));
-      if (openNow) {
-        await deps.ingest.ingest(chatEndCommand({ visitorId: data.visitorId, customerId: data.customerId, interactionId: openNow, now: new Date() }));
-      }
+      if (openNow) await deps.customerLeft(openNow);
       const next = randomUUID();
       data.interactionId = next;
       data.open = false;
@@ -159,7 +159,7 @@ export function registerChatGateway(deps: ChatDeps): ChatNamespace {
     if (e.channel !== 'chat' || !e.interactionId) return;
     const m = toChatMessage(e);
     if (m) nsp.to(chatRoom(e.customerId)).emit('message', m);
-    else if (e.type === 'interaction.closed') nsp.to(chatRoom(e.customerId)).emit('ended', { interactionId: e.interactionId, at: e.occurredAt.toISOString() });
+    else if (e.type === 'interaction.ended' || (e.type === 'interaction.closed' && e.payload.outcome === 'abandoned')) nsp.to(chatRoom(e.customerId)).emit('ended', { interactionId: e.interactionId, at: e.occurredAt.toISOString() });
   });
 
   return nsp;

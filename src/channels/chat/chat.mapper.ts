@@ -49,17 +49,3 @@ export function chatMessageCommand(args: {
     },
   };
 }
-
-export function chatEndCommand(args: { visitorId: string; customerId: string; interactionId: string; now: Date }): IngestCommand {
-  return {
-    idempotencyKey: `chat:${args.visitorId}:end:${args.interactionId}`,
-    type: 'interaction.closed',
-    channel: 'chat',
-    direction: 'internal',
-    occurredAt: args.now,
-    payload: { reason: 'customer-left', from: 'customer' },
-    customer: { id: args.customerId },
-    interaction: { kind: 'existing', id: args.interactionId },
-    close: true,
-  };
-}

@@ -1,0 +1,46 @@
+/**
+ * Ring-no-answer timers as delayed BullMQ jobs. The processor re-checks the offer in Postgres,
+ * so a timer that fires late, twice, or after the offer was answered changes nothing; the
+ * routing sweep expires overdue offers too, should a timer be lost.
+ */
+import { Queue, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../platform/logger';
+import type { OfferTimers } from '../routing/acd.context';
+import { JOBS, QUEUES, type OfferTimeoutJob } from './jobs';
+
+export class BullOfferTimers implements OfferTimers {
+  private readonly queue: Queue<OfferTimeoutJob>;
+  private worker: Worker<OfferTimeoutJob> | null = null;
+
+  constructor(
+    private readonly connection: Redis,
+    private readonly prefix: string,
+    private readonly log: Logger,
+  ) {
+    this.queue = new Queue<OfferTimeoutJob>(QUEUES.offerTimeouts, { connection, prefix });
+  }
+
+  async schedule(offerId: string, expiresAt: Date): Promise<void> {
+    await this.queue.add(JOBS.offerTimeout.name, { offerId }, {
+      jobId: JOBS.offerTimeout.id(offerId),
+      delay: Math.max(0, expiresAt.getTime() - Date.now()),
+      attempts: 5,
+      backoff: { type: 'exponential', delay: 200 },
+      removeOnComplete: { age: 3600 },
+      removeOnFail: { age: 24 * 3600 },
+    });
+  }
+
+  startWorker(expire: (offerId: string) => Promise<boolean>, workerConnection: Redis): void {
+    this.worker = new Worker<OfferTimeoutJob>(QUEUES.offerTimeouts, async (job) => {
+      await expire(job.data.offerId);
+    }, { connection: workerConnection, prefix: this.prefix, concurrency: 4 });
+    this.worker.on('error', (err) => this.log.warn({ err }, 'offer timer worker error'));
+  }
+
+  async close(): Promise<void> {
+    await this.worker?.close();
+    await this.queue.close();
+  }
+}

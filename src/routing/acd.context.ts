@@ -1,0 +1,98 @@
+/**
+ * What every ACD operation shares: one transaction at a time, the events it appends through
+ * the ingest path, and the notifications (socket pushes, routing triggers, timers) that may
+ * only go out after that transaction commits.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Pool, PoolClient } from 'pg';
+import { withTransaction } from '../platform/db';
+import { AppError, notFound } from '../platform/errors';
+import type { Logger } from '../platform/logger';
+import type { IngestService } from '../interactions/ingest.service';
+import type { EventPayload, EventType, IngestResult, InteractionRecord } from '../interactions/events.types';
+import { lockInteraction } from '../interactions/interactions.repository';
+import type { CreatedOffer } from './routing.repository';
+
+export type RevokeReason = 'timeout' | 'abandoned' | 'cancelled';
+
+/** Pushes to agents; implemented by the /agent gateway. */
+export interface AgentNotifier {
+  offer(offer: CreatedOffer): Promise<void>;
+  revoked(agentId: string, offerId: string, reason: RevokeReason): void;
+  agentState(agentId: string, state: string, reason: string | null): void;
+  interactionChanged(agentId: string, interactionId: string, state: string): void;
+}
+
+/** Delayed jobs (offer timeouts); implemented with BullMQ. */
+export interface OfferTimers {
+  schedule(offerId: string, expiresAt: Date): Promise<void>;
+}
+
+export class Effects {
+  readonly results: IngestResult[] = [];
+  readonly offers: CreatedOffer[] = [];
+  readonly revoked: Array<{ agentId: string; offerId: string; reason: RevokeReason }> = [];
+  readonly agentStates: Array<{ agentId: string; state: string; reason: string | null }> = [];
+  readonly changed: Array<{ agentId: string; interactionId: string; state: string }> = [];
+  route = false;
+}
+
+export class AcdContext {
+  notifier: AgentNotifier | null = null;
+  timers: OfferTimers | null = null;
+  /** Set by the router: ask for a routing pass soon. */
+  requestRouting: () => void = () => undefined;
+
+  constructor(
+    readonly db: Pool,
+    readonly ingest: IngestService,
+    readonly log: Logger,
+    readonly offerTimeoutSeconds: number,
+  ) {}
+
+  /** Run `fn` in one transaction; after commit publish its events and send its notifications. */
+  async run<T>(fn: (tx: PoolClient, fx: Effects) => Promise<T>): Promise<T> {
+    const fx = new Effects();
+    const result = await withTransaction(this.db, (tx) => fn(tx, fx));
+    await this.flush(fx);
+    return result;
+  }
+
+  private async flush(fx: Effects): Promise<void> {
+    for (const r of fx.results) await this.ingest.publish(r);
+    for (const o of fx.offers) {
+      try {
+        await this.timers?.schedule(o.id, o.expiresAt);
+      } catch (err) {
+        this.log.warn({ err, offerId: o.id }, 'offer timer not scheduled; the sweep will expire it');
+      }
+      await this.notifier?.offer(o);
+    }
+    for (const r of fx.revoked) this.notifier?.revoked(r.agentId, r.offerId, r.reason);
+    for (const s of fx.agentStates) this.notifier?.agentState(s.agentId, s.state, s.reason);
+    for (const c of fx.changed) this.notifier?.interactionChanged(c.agentId, c.interactionId, c.state);
+    if (fx.route) this.requestRouting();
+  }
+
+  async lock(tx: PoolClient, interactionId: string): Promise<InteractionRecord> {
+    const i = await lockInteraction(tx, interactionId);
+    if (!i) throw notFound('interaction', interactionId);
+    return i;
+  }
+
+  /** Append a history event for a locked interaction inside the operation's transaction. */
+  async append(tx: PoolClient, fx: Effects, i: InteractionRecord, type: EventType, payload: EventPayload, key = `${type}:${i.id}:${randomUUID()}`): Promise<void> {
+    if (i.state === 'closed') throw new AppError('SB_INTERACTION_CLOSED', `interaction ${i.id} is closed`);
+    const result = await this.ingest.appendWithin(tx, {
+      idempotencyKey: key,
+      type,
+      channel: i.channel,
+      direction: 'internal',
+      occurredAt: new Date(),
+      payload,
+      customer: { id: i.customerId },
+      interaction: { kind: 'existing', id: i.id },
+    });
+    fx.results.push(result);
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * The offer lifecycle after the router made it: accept and reject (compare-and-set on the
+ * offer row, interaction locked first), ring-no-answer expiry, and revocation.
+ */
+import type { PoolClient } from 'pg';
+import { AppError } from '../platform/errors';
+import type { InteractionRecord } from '../interactions/events.types';
+import { findInteraction } from '../interactions/interactions.repository';
+import type { AcdContext, Effects, RevokeReason } from './acd.context';
+import { findOffer, logAgentState, markAccepted, markDeclined, pendingOfferOf, takeRouterLock, transition } from './routing.repository';
+
+export class OffersService {
+  constructor(private readonly acd: AcdContext) {}
+
+  async accept(agentId: string, offerId: string): Promise<InteractionRecord> {
+    const offer = await findOffer(this.acd.db, offerId);
+    if (!offer || offer.agentId !== agentId) throw new AppError('SB_OFFER_UNKNOWN', `offer ${offerId} is not yours or does not exist`);
+    return this.acd.run(async (tx, fx) => {
+      const i = await this.acd.lock(tx, offer.interactionId);
+      if (!(await markAccepted(tx, offerId, agentId))) throw await this.whyNot(tx, offerId);
+      await transition(tx, i.id, ['offered'], { state: 'active', acceptedNow: true });
+      await this.acd.append(tx, fx, i, 'offer.accepted', { offerId, agentId }, `offer.accepted:${offerId}`);
+      return (await findInteraction(tx, i.id))!;
+    });
+  }
+
+  async reject(agentId: string, offerId: string): Promise<void> {
+    const offer = await findOffer(this.acd.db, offerId);
+    if (!offer || offer.agentId !== agentId) throw new AppError('SB_OFFER_UNKNOWN', `offer ${offerId} is not yours or does not exist`);
+    await this.acd.run(async (tx, fx) => {
+      const i = await this.acd.lock(tx, offer.interactionId);
+      if (!(await markDeclined(tx, offerId, 'rejected', 'agent-rejected', { agentId }))) throw await this.whyNot(tx, offerId);
+      await transition(tx, i.id, ['offered'], { state: 'queued', agentId: null });
+      await this.acd.append(tx, fx, i, 'offer.rejected', { offerId, agentId }, `offer.rejected:${offerId}`);
+      fx.route = true;
+    });
+  }
+
+  /**
+   * Ring-no-answer: re-checked in Postgres, so a late or repeated timer does nothing. The
+   * interaction goes back to the head of its queue (its age is kept); the agent goes away.
+   */
+  async expire(offerId: string): Promise<boolean> {
+    const offer = await findOffer(this.acd.db, offerId);
+    if (!offer || offer.state !== 'pending') return false;
+    return this.acd.run(async (tx, fx) => {
+      await takeRouterLock(tx);
+      const i = await this.acd.lock(tx, offer.interactionId);
+      if (!(await markDeclined(tx, offerId, 'expired', 'no-answer', { onlyIfDue: true }))) return false;
+      await transition(tx, i.id, ['offered'], { state: 'queued', agentId: null });
+      await this.acd.append(tx, fx, i, 'offer.expired', { offerId, agentId: offer.agentId }, `offer.expired:${offerId}`);
+      const { rowCount } = await tx.query(
+        `UPDATE agents SET state = 'away', state_reason = 'no-answer', state_changed_at = clock_timestamp() WHERE id = $1 AND state = 'available'`,
+        [offer.agentId],
+      );
+      if (rowCount) {
+        await logAgentState(tx, offer.agentId, 'away', 'no-answer', 'system');
+        fx.agentStates.push({ agentId: offer.agentId, state: 'away', reason: 'no-answer' });
+      }
+      fx.revoked.push({ agentId: offer.agentId, offerId, reason: 'timeout' });
+      fx.route = true;
+      return true;
+    });
+  }
+
+  /** Withdraw the pending offer of a locked interaction, if any (customer left, agent went away). */
+  async revokePending(tx: PoolClient, fx: Effects, i: InteractionRecord, reason: RevokeReason): Promise<void> {
+    const pending = await pendingOfferOf(tx, i.id);
+    if (!pending) return;
+    if (!(await markDeclined(tx, pending.id, 'revoked', reason))) return;
+    await this.acd.append(tx, fx, i, 'offer.revoked', { offerId: pending.id, agentId: pending.agentId, reason }, `offer.revoked:${pending.id}`);
+    fx.revoked.push({ agentId: pending.agentId, offerId: pending.id, reason });
+  }
+
+  private async whyNot(tx: PoolClient, offerId: string): Promise<AppError> {
+    const now = await findOffer(tx, offerId);
+    if (!now) return new AppError('SB_OFFER_UNKNOWN', `offer ${offerId} does not exist`);
+    if (now.state === 'expired' || (now.state === 'pending' && now.expired)) return new AppError('SB_OFFER_EXPIRED', `offer ${offerId} expired`);
+    if (now.state === 'accepted') return new AppError('SB_OFFER_TAKEN', `offer ${offerId} was already accepted`);
+    return new AppError('SB_OFFER_TAKEN', `offer ${offerId} is no longer pending (${now.state})`);
+  }
+}

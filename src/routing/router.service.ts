@@ -1,0 +1,117 @@
+/**
+ * The router: event-triggered routing passes plus a sweep that repairs whatever events missed
+ * (lost triggers, crashed processes, expired timers). Stateless: every pass reads Postgres under
+ * the routing lock and writes with conditional updates, so any number of processes can run it.
+ */
+import type { Logger } from '../platform/logger';
+import { findInteraction } from '../interactions/interactions.repository';
+import type { AcdContext } from './acd.context';
+import { planAssignments } from './selection';
+import { createOffer, loadAvailableAgents, loadRoutingQueues, loadWaiting, takeRouterLock } from './routing.repository';
+
+/** How many waiting interactions one pass considers (the best ones); another pass follows if it filled them all. */
+export const PASS_LIMIT = 500;
+
+export interface SweepStep {
+  name: string;
+  run(): Promise<unknown>;
+}
+
+export class RouterService {
+  private running: Promise<void> | null = null;
+  private again = false;
+  private stopped = false;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private sweeping: Promise<void> | null = null;
+  private readonly steps: SweepStep[] = [];
+
+  constructor(
+    private readonly acd: AcdContext,
+    private readonly log: Logger,
+  ) {
+    acd.requestRouting = () => this.trigger();
+  }
+
+  /** Ask for a routing pass; passes requested while one runs collapse into one more. */
+  trigger(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.loop().finally(() => {
+      this.running = null;
+    });
+  }
+
+  private async loop(): Promise<void> {
+    do {
+      this.again = false;
+      try {
+        const { offered, full } = await this.pass();
+        if (full && offered > 0) this.again = true;
+      } catch (err) {
+        this.log.warn({ err }, 'routing pass failed; the sweep retries');
+        return;
+      }
+    } while (this.again && !this.stopped);
+  }
+
+  /** One routing pass: match waiting work to free agents and record the offers. */
+  async pass(): Promise<{ offered: number; full: boolean }> {
+    return this.acd.run(async (tx, fx) => {
+      await takeRouterLock(tx);
+      const agents = (await loadAvailableAgents(tx)).filter((a) => a.queueIds.length > 0 && Object.entries(a.capacity).some(([ch, cap]) => a.load[ch as keyof typeof a.load] < cap));
+      if (agents.length === 0) return { offered: 0, full: false };
+      const queues = await loadRoutingQueues(tx);
+      const queueIds = [...new Set(agents.flatMap((a) => a.queueIds))];
+      const waiting = await loadWaiting(tx, queues, queueIds, PASS_LIMIT);
+      if (waiting.length === 0) return { offered: 0, full: false };
+      const plan = planAssignments(waiting, agents, (q) => queues.get(q)?.strategy ?? 'longest-idle', Date.now());
+      let offered = 0;
+      for (const a of plan) {
+        const offer = await createOffer(tx, { interactionId: a.interactionId, agentId: a.agentId, explanation: a.explanation, timeoutSeconds: this.acd.offerTimeoutSeconds });
+        if (!offer) continue;
+        const i = (await findInteraction(tx, a.interactionId))!;
+        await this.acd.append(tx, fx, i, 'offer.created', { offerId: offer.id, agentId: a.agentId, explanation: a.explanation }, `offer.created:${offer.id}`);
+        fx.offers.push(offer);
+        offered++;
+      }
+      return { offered, full: waiting.length === PASS_LIMIT };
+    });
+  }
+
+  /** Add a repair step to the sweep (expiry, wrap-up timeouts, escalation, presence). */
+  addSweepStep(step: SweepStep): void {
+    this.steps.push(step);
+  }
+
+  async sweepOnce(): Promise<void> {
+    for (const step of this.steps) {
+      try {
+        await step.run();
+      } catch (err) {
+        this.log.warn({ err, step: step.name }, 'sweep step failed');
+      }
+    }
+    this.trigger();
+    await this.running;
+  }
+
+  startSweeping(intervalMs: number): void {
+    this.sweepTimer = setInterval(() => {
+      if (this.sweeping) return;
+      this.sweeping = this.sweepOnce().finally(() => {
+        this.sweeping = null;
+      });
+    }, intervalMs);
+    this.sweepTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    await this.sweeping;
+    await this.running;
+  }
+}

@@ -1,0 +1,295 @@
+/**
+ * SQL of the ACD. Every state change is a conditional UPDATE on the state it expects; the
+ * database (not memory) decides who wins. Timestamps come from clock_timestamp() so the
+ * recorded order of offers and releases matches the order they happened in.
+ */
+import type { Queryable } from '../platform/db';
+import type { Channel } from '../interactions/events.types';
+import type { AgentCandidate, Explanation, Slots, Strategy, WaitingInteraction } from './selection';
+import type { EscalationStep, PriorityRule } from './escalation';
+
+/** Serializes routing passes and agent state changes across every process. */
+export const ROUTER_LOCK_KEY = 4242_0002;
+export async function takeRouterLock(tx: Queryable): Promise<void> {
+  await tx.query('SELECT pg_advisory_xact_lock($1)', [ROUTER_LOCK_KEY]);
+}
+
+const ZERO: Slots = { voice: 0, chat: 0, sms: 0, email: 0 };
+
+export interface RoutingQueue {
+  id: string;
+  name: string;
+  skills: Record<string, number>;
+  strategy: Strategy;
+  priority: number;
+  slaSeconds: number;
+  escalation: EscalationStep[];
+  priorityRules: PriorityRule[];
+}
+
+export async function loadRoutingQueues(db: Queryable): Promise<Map<string, RoutingQueue>> {
+  const { rows } = await db.query<{
+    id: string; name: string; skills: Record<string, number>; strategy: Strategy; priority: number; sla_seconds: number;
+    escalation: EscalationStep[]; priority_rules: PriorityRule[];
+  }>('SELECT id, name, skills, strategy, priority, sla_seconds, escalation, priority_rules FROM queues');
+  return new Map(rows.map((r) => [r.id, { id: r.id, name: r.name, skills: r.skills, strategy: r.strategy, priority: r.priority, slaSeconds: r.sla_seconds, escalation: r.escalation, priorityRules: r.priority_rules }]));
+}
+
+/** Available agents with their load and idle time (the later of becoming available and last freeing a slot). */
+export async function loadAvailableAgents(db: Queryable): Promise<AgentCandidate[]> {
+  const { rows } = await db.query<{
+    id: string; skills: Record<string, number>; capacity: Slots; queue_ids: string[]; load: Partial<Slots> | null;
+    idle_ms: string; offer_ms: string | null;
+  }>(
+    `SELECT a.id, a.skills, a.capacity,
+            COALESCE((SELECT array_agg(aq.queue_id) FROM agent_queues aq WHERE aq.agent_id = a.id), '{}') AS queue_ids,
+            (SELECT jsonb_object_agg(channel, n) FROM (
+               SELECT channel, count(*) AS n FROM interactions i
+                WHERE i.agent_id = a.id AND i.state IN ('offered','active','wrapup') GROUP BY channel) l) AS load,
+            (extract(epoch FROM GREATEST(a.last_idle_at,
+               COALESCE((SELECT max(o.released_at) FROM offers o WHERE o.agent_id = a.id), a.last_idle_at))) * 1000)::bigint::text AS idle_ms,
+            (extract(epoch FROM a.last_offer_at) * 1000)::bigint::text AS offer_ms
+       FROM agents a WHERE a.state = 'available'`,
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    skills: r.skills,
+    capacity: { ...ZERO, ...r.capacity },
+    queueIds: r.queue_ids,
+    load: { ...ZERO, ...(r.load ?? {}) },
+    lastIdleAt: Number(r.idle_ms),
+    lastOfferAt: r.offer_ms ? Number(r.offer_ms) : 0,
+  }));
+}
+
+/**
+ * An interaction's priority: its queue's, plus what escalation added, plus every queue priority
+ * rule its customer's attributes match ({attribute, equals, raiseBy}).
+ */
+export const EFFECTIVE_PRIORITY = `q.priority + i.priority + COALESCE((
+  SELECT sum((r ->> 'raiseBy')::int) FROM jsonb_array_elements(q.priority_rules) r
+   WHERE c.attributes -> (r ->> 'attribute') = r -> 'equals'), 0)`;
+
+/** Waiting interactions in the given queues, best first, with who already declined each. */
+export async function loadWaiting(db: Queryable, queues: Map<string, RoutingQueue>, queueIds: string[], limit: number): Promise<WaitingInteraction[]> {
+  const { rows } = await db.query<{ id: string; queue_id: string; channel: Channel; priority: number; queued_ms: string; skill_relax: number; declined: string[] }>(
+    `SELECT w.* FROM (
+       SELECT i.id, i.queue_id, i.channel, i.queued_at, i.skill_relax,
+              (${EFFECTIVE_PRIORITY}) AS priority,
+              (extract(epoch FROM i.queued_at) * 1000)::bigint::text AS queued_ms,
+              COALESCE((SELECT array_agg(DISTINCT o.agent_id) FROM offers o
+                         WHERE o.interaction_id = i.id AND o.state IN ('rejected','expired')), '{}') AS declined
+         FROM interactions i JOIN queues q ON q.id = i.queue_id JOIN customers c ON c.id = i.customer_id
+        WHERE i.state = 'queued' AND i.queue_id = ANY($1::uuid[])) w
+      ORDER BY w.priority DESC, w.queued_at, w.id
+      LIMIT $2`,
+    [queueIds, limit],
+  );
+  return rows.map((r) => {
+    const skills = queues.get(r.queue_id)?.skills ?? {};
+    const relaxed = r.skill_relax > 0 ? Object.fromEntries(Object.entries(skills).map(([k, v]) => [k, Math.max(0, v - r.skill_relax)])) : skills;
+    return { id: r.id, queueId: r.queue_id, channel: r.channel, priority: r.priority, queuedAt: Number(r.queued_ms), requiredSkills: relaxed, declinedBy: r.declined };
+  });
+}
+
+export interface CreatedOffer {
+  id: string;
+  interactionId: string;
+  agentId: string;
+  queueId: string | null;
+  channel: Channel;
+  expiresAt: Date;
+  createdAt: Date;
+}
+
+/**
+ * Claim a waiting interaction for an agent and record the offer, in one statement: only if the
+ * interaction is still waiting, the agent still available, and a slot of that channel free.
+ */
+export async function createOffer(
+  tx: Queryable,
+  o: { interactionId: string; agentId: string; explanation: Explanation | Record<string, unknown>; timeoutSeconds: number; requireAvailable?: boolean },
+): Promise<CreatedOffer | null> {
+  const { rows } = await tx.query<{ id: string; interaction_id: string; agent_id: string; queue_id: string | null; channel: Channel; expires_at: Date; created_at: Date }>(
+    `WITH agent AS (
+       SELECT a.id, a.capacity FROM agents a WHERE a.id = $2 AND (a.state = 'available' OR NOT $5)
+     ), claimed AS (
+       UPDATE interactions i SET state = 'offered', agent_id = $2, updated_at = clock_timestamp()
+        FROM agent
+        WHERE i.id = $1 AND i.state = 'queued'
+          AND (SELECT count(*) FROM interactions x
+                WHERE x.agent_id = $2 AND x.channel = i.channel AND x.state IN ('offered','active','wrapup'))
+              < COALESCE((agent.capacity ->> i.channel)::int, 0)
+       RETURNING i.id, i.queue_id, i.channel, i.queued_at
+     )
+     INSERT INTO offers (interaction_id, agent_id, queue_id, channel, state, explanation, queued_at, expires_at)
+     SELECT id, $2, queue_id, channel, 'pending', $3, queued_at, clock_timestamp() + make_interval(secs => $4) FROM claimed
+     RETURNING id, interaction_id, agent_id, queue_id, channel, expires_at, created_at`,
+    [o.interactionId, o.agentId, JSON.stringify(o.explanation), o.timeoutSeconds, o.requireAvailable ?? true],
+  );
+  const r = rows[0];
+  if (!r) return null;
+  await tx.query('UPDATE agents SET last_offer_at = clock_timestamp() WHERE id = $1', [o.agentId]);
+  return { id: r.id, interactionId: r.interaction_id, agentId: r.agent_id, queueId: r.queue_id, channel: r.channel, expiresAt: r.expires_at, createdAt: r.created_at };
+}
+
+export interface OfferRecord {
+  id: string;
+  interactionId: string;
+  agentId: string;
+  queueId: string | null;
+  channel: Channel;
+  state: 'pending' | 'accepted' | 'rejected' | 'expired' | 'revoked';
+  explanation: Record<string, unknown>;
+  createdAt: Date;
+  expiresAt: Date;
+  decidedAt: Date | null;
+  decidedReason: string | null;
+  expired: boolean;
+}
+
+export async function findOffer(db: Queryable, id: string): Promise<OfferRecord | null> {
+  const { rows } = await db.query<{
+    id: string; interaction_id: string; agent_id: string; queue_id: string | null; channel: Channel; state: OfferRecord['state'];
+    explanation: Record<string, unknown>; created_at: Date; expires_at: Date; decided_at: Date | null; decided_reason: string | null; expired: boolean;
+  }>(
+    `SELECT id, interaction_id, agent_id, queue_id, channel, state, explanation, created_at, expires_at, decided_at, decided_reason,
+            expires_at <= clock_timestamp() AS expired
+       FROM offers WHERE id = $1`,
+    [id],
+  );
+  const r = rows[0];
+  return r
+    ? { id: r.id, interactionId: r.interaction_id, agentId: r.agent_id, queueId: r.queue_id, channel: r.channel, state: r.state, explanation: r.explanation, createdAt: r.created_at, expiresAt: r.expires_at, decidedAt: r.decided_at, decidedReason: r.decided_reason, expired: r.expired }
+    : null;
+}
+
+export async function listOffersOf(db: Queryable, interactionId: string): Promise<OfferRecord[]> {
+  const { rows } = await db.query<{ id: string }>('SELECT id FROM offers WHERE interaction_id = $1 ORDER BY created_at', [interactionId]);
+  const offers = await Promise.all(rows.map((r) => findOffer(db, r.id)));
+  return offers.filter((o): o is OfferRecord => o !== null);
+}
+
+/** pending → accepted, only for its agent and before it expires. */
+export async function markAccepted(tx: Queryable, offerId: string, agentId: string): Promise<boolean> {
+  const { rowCount } = await tx.query(
+    `UPDATE offers SET state = 'accepted', decided_at = clock_timestamp()
+      WHERE id = $1 AND agent_id = $2 AND state = 'pending' AND expires_at > clock_timestamp()`,
+    [offerId, agentId],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+/** pending → rejected | expired | revoked; the agent's hold ends at once. */
+export async function markDeclined(
+  tx: Queryable,
+  offerId: string,
+  to: 'rejected' | 'expired' | 'revoked',
+  reason: string,
+  opts: { agentId?: string; onlyIfDue?: boolean } = {},
+): Promise<OfferRecord | null> {
+  const { rows } = await tx.query<{ id: string }>(
+    `UPDATE offers SET state = $2, decided_at = clock_timestamp(), released_at = clock_timestamp(), decided_reason = $3
+      WHERE id = $1 AND state = 'pending' AND ($4::uuid IS NULL OR agent_id = $4) AND (NOT $5 OR expires_at <= clock_timestamp())
+      RETURNING id`,
+    [offerId, to, reason, opts.agentId ?? null, opts.onlyIfDue ?? false],
+  );
+  return rows[0] ? findOffer(tx, offerId) : null;
+}
+
+export async function pendingOfferOf(tx: Queryable, interactionId: string): Promise<OfferRecord | null> {
+  const { rows } = await tx.query<{ id: string }>(`SELECT id FROM offers WHERE interaction_id = $1 AND state = 'pending'`, [interactionId]);
+  return rows[0] ? findOffer(tx, rows[0].id) : null;
+}
+
+/** The accepted offer whose agent still holds the interaction: its hold ends now. */
+export async function releaseAccepted(tx: Queryable, interactionId: string): Promise<void> {
+  await tx.query(
+    `UPDATE offers SET released_at = clock_timestamp() WHERE interaction_id = $1 AND state = 'accepted' AND released_at IS NULL`,
+    [interactionId],
+  );
+}
+
+export async function overdueOfferIds(db: Queryable, limit = 500): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT id FROM offers WHERE state = 'pending' AND expires_at <= clock_timestamp() ORDER BY expires_at LIMIT $1`,
+    [limit],
+  );
+  return rows.map((r) => r.id);
+}
+
+/** Move an interaction between routing states on the state it is expected to be in. */
+export async function transition(
+  tx: Queryable,
+  id: string,
+  from: string[],
+  set: { state: string; agentId?: string | null; queueId?: string; priority?: number; resetEscalation?: boolean; outcome?: string; disposition?: string | null; wrapupSeconds?: number; acceptedNow?: boolean; endedNow?: boolean; closedNow?: boolean },
+): Promise<boolean> {
+  const { rowCount } = await tx.query(
+    `UPDATE interactions SET
+        state = $3,
+        agent_id = CASE WHEN $4 THEN $5::uuid ELSE agent_id END,
+        queue_id = COALESCE($6::uuid, queue_id),
+        priority = COALESCE($7::int, priority),
+        escalation_step = CASE WHEN $8 THEN 0 ELSE escalation_step END,
+        skill_relax = CASE WHEN $8 THEN 0 ELSE skill_relax END,
+        outcome = COALESCE($9, outcome),
+        disposition = COALESCE($10, disposition),
+        wrapup_deadline = CASE WHEN $11::int IS NULL THEN wrapup_deadline ELSE clock_timestamp() + make_interval(secs => $11::int) END,
+        accepted_at = CASE WHEN $12 THEN clock_timestamp() ELSE accepted_at END,
+        ended_at = CASE WHEN $13 THEN clock_timestamp() ELSE ended_at END,
+        closed_at = CASE WHEN $14 THEN clock_timestamp() ELSE closed_at END,
+        updated_at = clock_timestamp()
+      WHERE id = $1 AND state = ANY($2::text[])`,
+    [
+      id, from, set.state, set.agentId !== undefined, set.agentId ?? null, set.queueId ?? null, set.priority ?? null,
+      set.resetEscalation ?? false, set.outcome ?? null, set.disposition ?? null, set.wrapupSeconds ?? null,
+      set.acceptedNow ?? false, set.endedNow ?? false, set.closedNow ?? false,
+    ],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+export async function interactionsOfAgent(tx: Queryable, agentId: string, states: string[]): Promise<string[]> {
+  const { rows } = await tx.query<{ id: string }>(
+    'SELECT id FROM interactions WHERE agent_id = $1 AND state = ANY($2::text[]) ORDER BY id',
+    [agentId, states],
+  );
+  return rows.map((r) => r.id);
+}
+
+export async function wrapupOverdue(db: Queryable, limit = 500): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT id FROM interactions WHERE state = 'wrapup' AND wrapup_deadline <= clock_timestamp() ORDER BY wrapup_deadline LIMIT $1`,
+    [limit],
+  );
+  return rows.map((r) => r.id);
+}
+
+export async function escalationCandidates(db: Queryable): Promise<Array<{ id: string; queueId: string; step: number; waitedSeconds: number; escalation: EscalationStep[] }>> {
+  const { rows } = await db.query<{ id: string; queue_id: string; escalation_step: number; waited: number; escalation: EscalationStep[] }>(
+    `SELECT i.id, i.queue_id, i.escalation_step, extract(epoch FROM clock_timestamp() - i.queued_at)::float8 AS waited, q.escalation
+       FROM interactions i JOIN queues q ON q.id = i.queue_id
+      WHERE i.state = 'queued' AND jsonb_array_length(q.escalation) > i.escalation_step`,
+  );
+  return rows.map((r) => ({ id: r.id, queueId: r.queue_id, step: r.escalation_step, waitedSeconds: r.waited, escalation: r.escalation }));
+}
+
+export async function applyEscalation(
+  tx: Queryable,
+  id: string,
+  expectedStep: number,
+  change: { nextStep: number; raisePriority?: number; relax?: number; queueId?: string },
+): Promise<boolean> {
+  const { rowCount } = await tx.query(
+    `UPDATE interactions SET escalation_step = CASE WHEN $5::uuid IS NULL THEN $3 ELSE 0 END,
+            priority = priority + $4, skill_relax = skill_relax + $6, queue_id = COALESCE($5::uuid, queue_id), updated_at = clock_timestamp()
+      WHERE id = $1 AND state = 'queued' AND escalation_step = $2`,
+    [id, expectedStep, change.nextStep, change.raisePriority ?? 0, change.queueId ?? null, change.relax ?? 0],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+export async function logAgentState(tx: Queryable, agentId: string, state: string, reason: string | null, actor: string): Promise<void> {
+  await tx.query('INSERT INTO agent_state_log (agent_id, state, reason, actor) VALUES ($1, $2, $3, $4)', [agentId, state, reason, actor]);
+}

@@ -1,0 +1,144 @@
+/**
+ * Pure ACD selection: which waiting interaction goes to which agent, and why. No I/O; `now`
+ * comes in as an argument. The router feeds it rows read under the routing lock and writes
+ * its plan back with conditional updates.
+ */
+import type { Channel } from '../interactions/events.types';
+
+export const STRATEGIES = ['longest-idle', 'least-occupied', 'round-robin', 'skills-weighted'] as const;
+export type Strategy = (typeof STRATEGIES)[number];
+export type Slots = Record<Channel, number>;
+
+export interface WaitingInteraction {
+  id: string;
+  queueId: string;
+  channel: Channel;
+  priority: number;
+  /** Epoch ms the interaction started waiting (kept across re-queues). */
+  queuedAt: number;
+  /** Skills required after escalation relaxed them: {skill: minLevel}. */
+  requiredSkills: Record<string, number>;
+  /** Agents who already rejected or missed this interaction: offered to them only as a last resort. */
+  declinedBy: string[];
+}
+
+export interface AgentCandidate {
+  id: string;
+  queueIds: string[];
+  skills: Record<string, number>;
+  capacity: Slots;
+  load: Slots;
+  /** Epoch ms since the agent has been idle (last became available or last freed a slot). */
+  lastIdleAt: number;
+  /** Epoch ms of the agent's last offer, for round-robin; 0 when never. */
+  lastOfferAt: number;
+}
+
+export interface Explanation {
+  strategy: Strategy;
+  reason: string;
+  eligibleAgents: number;
+  rank: Array<{ agentId: string; score: number }>;
+  declinedFallback: boolean;
+}
+
+export interface Assignment {
+  interactionId: string;
+  agentId: string;
+  explanation: Explanation;
+}
+
+export function meetsSkills(agent: Pick<AgentCandidate, 'skills'>, required: Record<string, number>): boolean {
+  return Object.entries(required).every(([skill, min]) => (agent.skills[skill] ?? -1) >= min);
+}
+
+export function hasFreeSlot(agent: Pick<AgentCandidate, 'capacity' | 'load'>, channel: Channel): boolean {
+  return agent.load[channel] < agent.capacity[channel];
+}
+
+export function isEligible(agent: AgentCandidate, i: WaitingInteraction): boolean {
+  return agent.queueIds.includes(i.queueId) && hasFreeSlot(agent, i.channel) && meetsSkills(agent, i.requiredSkills);
+}
+
+const occupancy = (a: AgentCandidate): number => {
+  const cap = Object.values(a.capacity).reduce((s, n) => s + n, 0);
+  const load = Object.values(a.load).reduce((s, n) => s + n, 0);
+  return cap === 0 ? 1 : load / cap;
+};
+
+/** Lower score = better. Ties fall back to longest idle, then agent id, so every order is total. */
+export function score(strategy: Strategy, a: AgentCandidate, i: WaitingInteraction): number {
+  switch (strategy) {
+    case 'longest-idle':
+      return a.lastIdleAt;
+    case 'least-occupied':
+      return occupancy(a);
+    case 'round-robin':
+      return a.lastOfferAt;
+    case 'skills-weighted':
+      return -Object.keys(i.requiredSkills).reduce((s, skill) => s + (a.skills[skill] ?? 0), 0);
+  }
+}
+
+function describe(strategy: Strategy, a: AgentCandidate, now: number): string {
+  switch (strategy) {
+    case 'longest-idle':
+      return `longest idle among eligible agents (idle ${Math.max(0, Math.round((now - a.lastIdleAt) / 1000))}s)`;
+    case 'least-occupied':
+      return `least occupied among eligible agents (${Math.round(occupancy(a) * 100)}% of capacity in use)`;
+    case 'round-robin':
+      return a.lastOfferAt === 0 ? 'next in rotation (never offered before)' : 'next in rotation (longest since last offer)';
+    case 'skills-weighted':
+      return 'highest combined level in the required skills';
+  }
+}
+
+export function compareWaiting(a: WaitingInteraction, b: WaitingInteraction): number {
+  return b.priority - a.priority || a.queuedAt - b.queuedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+/**
+ * Plan offers: highest priority first, then longest waiting; each goes to the best eligible
+ * agent under its queue's strategy. Capacity is consumed as the plan goes, so one plan never
+ * over-fills an agent.
+ */
+export function planAssignments(
+  waiting: WaitingInteraction[],
+  agents: AgentCandidate[],
+  strategyOf: (queueId: string) => Strategy,
+  now: number,
+): Assignment[] {
+  const pool = agents.map((a) => ({ ...a, load: { ...a.load } }));
+  const plan: Assignment[] = [];
+  for (const i of [...waiting].sort(compareWaiting)) {
+    const eligible = pool.filter((a) => isEligible(a, i));
+    if (eligible.length === 0) continue;
+    const strategy = strategyOf(i.queueId);
+    const fresh = eligible.filter((a) => !i.declinedBy.includes(a.id));
+    const candidates = fresh.length > 0 ? fresh : eligible;
+    const ranked = candidates
+      .map((a) => ({ a, s: score(strategy, a, i) }))
+      .sort((x, y) => x.s - y.s || x.a.lastIdleAt - y.a.lastIdleAt || (x.a.id < y.a.id ? -1 : 1));
+    const chosen = ranked[0]!.a;
+    chosen.load[i.channel] += 1;
+    chosen.lastOfferAt = now;
+    plan.push({
+      interactionId: i.id,
+      agentId: chosen.id,
+      explanation: {
+        strategy,
+        reason: describe(strategy, chosen, now),
+        eligibleAgents: eligible.length,
+        rank: ranked.slice(0, 5).map((r) => ({ agentId: r.a.id, score: r.s })),
+        declinedFallback: fresh.length === 0,
+      },
+    });
+  }
+  return plan;
+}
+
+/** Required skills after relaxing every minimum level by `relax` (never below zero). */
+export function relaxSkills(required: Record<string, number>, relax: number): Record<string, number> {
+  if (relax <= 0) return required;
+  return Object.fromEntries(Object.entries(required).map(([k, v]) => [k, Math.max(0, v - relax)]));
+}
