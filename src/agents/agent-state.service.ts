@@ -23,7 +23,7 @@ export class AgentStateService {
       if (!rows[0]) throw notFound('agent', agentId);
       const effectiveReason = state === 'away' ? reason : null;
       if (await setAgentState(tx, agentId, state, effectiveReason, new Date())) {
-        await logAgentState(tx, agentId, state, effectiveReason, actor);
+        await logAgentState(tx, agentId, state, reason, actor);
         fx.agentStates.push({ agentId, state, reason: effectiveReason });
       }
       if (state === 'available') {

@@ -56,7 +56,7 @@ export type InteractionTarget =
   | {
       kind: 'conversation';
       key: string;
-      open: { id?: string; direction: 'in' | 'out'; entryAddress: string; subject?: string };
+      open: { id?: string; direction: 'in' | 'out'; entryAddress: string; subject?: string; attributes?: Record<string, unknown> };
     }
   /** A customer-level item with no interaction (a note). */
   | { kind: 'none' };
@@ -104,6 +104,8 @@ export interface InteractionRecord {
   entryPointId: string | null;
   priority: number;
   subject: string | null;
+  /** Channel facts that outlive a conversation key (the chat visitor id, for example). */
+  attributes: Record<string, unknown>;
   createdAt: Date;
   queuedAt: Date | null;
   closedAt: Date | null;

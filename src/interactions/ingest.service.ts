@@ -83,6 +83,7 @@ export class IngestService {
           conversationKey: key,
           priority: 0,
           subject: open.subject ?? null,
+          attributes: open.attributes ?? {},
           now: cmd.occurredAt,
         });
         // Another writer opened it first: wait for its lock and continue that conversation.

@@ -12,13 +12,14 @@ interface InteractionRow {
   entry_point_id: string | null;
   priority: number;
   subject: string | null;
+  attributes: Record<string, unknown>;
   created_at: Date;
   queued_at: Date | null;
   closed_at: Date | null;
 }
 
 const COLUMNS =
-  'id, customer_id, channel, direction, state, queue_id, agent_id, entry_point_id, priority, subject, created_at, queued_at, closed_at';
+  'id, customer_id, channel, direction, state, queue_id, agent_id, entry_point_id, priority, subject, attributes, created_at, queued_at, closed_at';
 
 function toRecord(r: InteractionRow): InteractionRecord {
   return {
@@ -32,6 +33,7 @@ function toRecord(r: InteractionRow): InteractionRecord {
     entryPointId: r.entry_point_id,
     priority: r.priority,
     subject: r.subject,
+    attributes: r.attributes,
     createdAt: r.created_at,
     queuedAt: r.queued_at,
     closedAt: r.closed_at,
@@ -68,6 +70,7 @@ export interface NewInteraction {
   conversationKey: string;
   priority: number;
   subject: string | null;
+  attributes: Record<string, unknown>;
   now: Date;
 }
 
@@ -78,12 +81,12 @@ export interface NewInteraction {
 export async function insertConversation(db: Queryable, n: NewInteraction): Promise<InteractionRecord | null> {
   const { rows } = await db.query<InteractionRow>(
     `INSERT INTO interactions (id, customer_id, channel, direction, state, queue_id, entry_point_id, conversation_key,
-                               priority, subject, created_at, queued_at, updated_at)
+                               priority, subject, created_at, queued_at, updated_at, attributes)
      VALUES (COALESCE($1::uuid, gen_random_uuid()), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
-             CASE WHEN $5 = 'queued' THEN $11::timestamptz END, $11)
+             CASE WHEN $5 = 'queued' THEN $11::timestamptz END, $11, $12)
      ON CONFLICT (conversation_key) WHERE state <> 'closed' AND conversation_key IS NOT NULL DO NOTHING
      RETURNING ${COLUMNS}`,
-    [n.id ?? null, n.customerId, n.channel, n.direction, n.state, n.queueId, n.entryPointId, n.conversationKey, n.priority, n.subject, n.now],
+    [n.id ?? null, n.customerId, n.channel, n.direction, n.state, n.queueId, n.entryPointId, n.conversationKey, n.priority, n.subject, n.now, JSON.stringify(n.attributes)],
   );
   return rows[0] ? toRecord(rows[0]) : null;
 }

@@ -37,10 +37,11 @@ type ChatSocket = Socket<ChatClientToServer, ChatServerToClient, Record<string, 
 type ChatNamespace = Namespace<ChatClientToServer, ChatServerToClient, Record<string, never>, VisitorData>;
 
 /**
- * A visitor's sockets (every tab) share one room per customer, so a conversation opened by one
- * tab reaches the others at once; every message names its interactionId.
+ * A visitor's sockets (every tab) share one room, so a conversation opened by one tab reaches
+ * the others at once; every message names its interactionId. The room follows the visitor, not
+ * the customer, so a merge does not cut a chat off.
  */
-export const chatRoom = (customerId: string): string => `chat:${customerId}`;
+export const chatRoom = (visitorId: string): string => `chat:${visitorId}`;
 
 export interface ChatDeps {
   io: Server;
@@ -105,7 +106,7 @@ export function registerChatGateway(deps: ChatDeps): ChatNamespace {
   function onConnect(socket: ChatSocket): void {
     const data = socket.data;
     // Handlers are attached synchronously, before anything is awaited, so no early event is lost.
-    void socket.join(chatRoom(data.customerId));
+    void socket.join(chatRoom(data.visitorId));
     socket.emit('session', { visitorToken: data.visitorToken, customerId: data.customerId, interactionId: data.interactionId });
     if (data.open) void replay(socket);
 
@@ -155,11 +156,12 @@ export function registerChatGateway(deps: ChatDeps): ChatNamespace {
     }
   }
 
-  deps.publisher.on((e: StoredEvent) => {
-    if (e.channel !== 'chat' || !e.interactionId) return;
+  deps.publisher.on((e: StoredEvent, interaction) => {
+    const visitorId = interaction?.attributes.visitorId;
+    if (e.channel !== 'chat' || !e.interactionId || typeof visitorId !== 'string') return;
     const m = toChatMessage(e);
-    if (m) nsp.to(chatRoom(e.customerId)).emit('message', m);
-    else if (e.type === 'interaction.ended' || (e.type === 'interaction.closed' && e.payload.outcome === 'abandoned')) nsp.to(chatRoom(e.customerId)).emit('ended', { interactionId: e.interactionId, at: e.occurredAt.toISOString() });
+    if (m) nsp.to(chatRoom(visitorId)).emit('message', m);
+    else if (e.type === 'interaction.ended' || (e.type === 'interaction.closed' && e.payload.outcome === 'abandoned')) nsp.to(chatRoom(visitorId)).emit('ended', { interactionId: e.interactionId, at: e.occurredAt.toISOString() });
   });
 
   return nsp;

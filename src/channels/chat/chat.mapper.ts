@@ -45,7 +45,7 @@ export function chatMessageCommand(args: {
     interaction: {
       kind: 'conversation',
       key: chatConversationKey(args.visitorId),
-      open: { id: args.pendingInteractionId, direction: 'in', entryAddress: args.widget },
+      open: { id: args.pendingInteractionId, direction: 'in', entryAddress: args.widget, attributes: { visitorId: args.visitorId } },
     },
   };
 }

@@ -1,0 +1,270 @@
+import { bearer, chatClient, startApp, waitFor, type TestApp } from '../support/app';
+import { chatEntry, createAgent, createQueue, type AgentClient } from '../support/agent';
+
+/** A chat customer in `widget` who has sent one message. */
+async function customer(t: TestApp, widget: string, text = 'hello') {
+  const c = await chatClient(t.url, { widget });
+  const ack = await c.send(`first-${Math.random()}`, text);
+  expect(ack.ok).toBe(true);
+  return c;
+}
+
+describe('ACD: offers, accept, work, wrap-up', () => {
+  let t: TestApp;
+  const cleanup: Array<{ close(): void }> = [];
+  beforeAll(async () => {
+    t = await startApp({ OFFER_TIMEOUT_SECONDS: '2', AGENT_GRACE_SECONDS: '1', ROUTER_SWEEP_MS: '200' });
+  });
+  afterEach(() => {
+    cleanup.splice(0).forEach((c) => c.close());
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+  const track = <T extends { close(): void }>(c: T): T => {
+    cleanup.push(c);
+    return c;
+  };
+  const db = () => t.app.services.db;
+  const interaction = async (id: string) => (await db().query('SELECT * FROM interactions WHERE id = $1', [id])).rows[0];
+  const historyTypes = async (id: string) => (await db().query('SELECT type FROM events WHERE interaction_id = $1 ORDER BY seq', [id])).rows.map((r) => r.type);
+  const available = async (a: AgentClient) => expect(await a.emit('state:set', { state: 'available' })).toMatchObject({ ok: true, state: 'available' });
+
+  it('offers a chat with a screen pop across channels; accept, reply, end, wrap-up free the slot', async () => {
+    const q = await createQueue(t, { name: 'flow', script: 'Ask for the order number.' });
+    await chatEntry(t, 'flow', q);
+    const agent = track(await createAgent(t, [q], { capacity: { chat: 1 } }));
+
+    // The customer wrote by SMS before: the screen pop shows it.
+    const earlier = await t.app.services.ingest.ingest({
+      idempotencyKey: 'earlier-sms', type: 'message.received', channel: 'sms', direction: 'in', occurredAt: new Date(Date.now() - 60000),
+      payload: { text: 'my parcel is late', from: 'customer' }, customer: { identity: { kind: 'phone', value: '+14155550111' } },
+      interaction: { kind: 'none' },
+    });
+    const c = track(await chatClient(t.url, { widget: 'flow' }));
+    await c.send('m1', 'where is my parcel?');
+    const merged = await t.app.inject({ method: 'POST', url: `/api/customers/${earlier.customerId}/merge`, headers: bearer(t.adminToken), payload: { sourceId: c.session.customerId } });
+    expect(merged.statusCode).toBe(200);
+    const offered = agent.nextOffer();
+    await available(agent);
+    const offer = await offered;
+    expect(offer).toMatchObject({
+      interaction: { id: c.session.interactionId, channel: 'chat', queueId: q, preview: 'where is my parcel?' },
+      customer: { id: earlier.customerId, identities: expect.arrayContaining([{ kind: 'phone', value: '+14155550111' }]) },
+      script: 'Ask for the order number.',
+    });
+    expect(offer.customer.recentHistory.map((h) => h.text)).toContain('my parcel is late');
+    expect(new Date(offer.expiresAt).getTime()).toBeGreaterThan(Date.now());
+
+    const accepted = await agent.emit('offer:accept', { offerId: offer.offerId });
+    expect(accepted).toMatchObject({ ok: true, interaction: { id: c.session.interactionId, state: 'active', agentId: agent.agentId } });
+    const again = await agent.emit('offer:accept', { offerId: offer.offerId });
+    expect(again).toMatchObject({ ok: false, error: { code: 'SB_OFFER_TAKEN' } });
+
+    // Conversation both ways.
+    const reply = await agent.emit('interaction:reply', { interactionId: c.session.interactionId, clientMessageId: 'r1', text: 'Let me check.' });
+    expect(reply).toMatchObject({ ok: true, duplicate: false });
+    expect(await agent.emit('interaction:reply', { interactionId: c.session.interactionId, clientMessageId: 'r1', text: 'Let me check.' })).toMatchObject({ ok: true, duplicate: true });
+    await waitFor(() => c.messages.some((m) => m.from === 'agent' && m.text === 'Let me check.'), 5000, 'reply at the customer');
+    await c.send('m2', 'thanks');
+    await waitFor(() => agent.messages.some((m) => m.text === 'thanks'), 5000, 'customer message at the agent');
+
+    // The routing explanation is on the interaction.
+    const detail = await t.app.inject({ method: 'GET', url: `/api/interactions/${c.session.interactionId}`, headers: bearer(t.adminToken) });
+    expect(detail.json().routing).toMatchObject({ strategy: 'longest-idle', reason: expect.stringContaining('longest idle'), eligibleAgents: 1 });
+
+    // Full: a second chat waits while the agent's one chat slot is taken.
+    const second = track(await customer(t, 'flow', 'second customer'));
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await interaction(second.session.interactionId)).state).toBe('queued');
+
+    const ended = new Promise((r) => c.socket.once('ended', r));
+    expect(await agent.emit('interaction:end', { interactionId: c.session.interactionId })).toMatchObject({ ok: true, state: 'wrapup' });
+    await ended;
+    expect((await interaction(second.session.interactionId)).state).toBe('queued'); // wrap-up still holds the slot
+    const next = agent.nextOffer();
+    expect(await agent.emit('interaction:wrapup', { interactionId: c.session.interactionId, disposition: 'resolved', notes: 'refund issued' })).toMatchObject({ ok: true, state: 'closed' });
+    expect((await next).interaction.id).toBe(second.session.interactionId);
+
+    const row = await interaction(c.session.interactionId);
+    expect(row).toMatchObject({ state: 'closed', outcome: 'handled', disposition: 'resolved' });
+    expect(await historyTypes(c.session.interactionId)).toEqual([
+      'interaction.queued', 'message.received', 'offer.created', 'offer.accepted', 'message.sent', 'message.received',
+      'interaction.ended', 'interaction.wrappedup', 'interaction.closed',
+    ]);
+    // After the agent ended it, the customer's next message is a new conversation.
+    const after = await c.send('m3', 'one more thing');
+    expect(after.interactionId).not.toBe(c.session.interactionId);
+  });
+
+  it('rejecting sends the interaction to another agent, and rings back to the rejecter only as a last resort', async () => {
+    const q = await createQueue(t, { name: 'reject' });
+    await chatEntry(t, 'reject', q);
+    const a = track(await createAgent(t, [q]));
+    await available(a);
+    const c = track(await customer(t, 'reject'));
+    const first = await a.nextOffer();
+    const b = track(await createAgent(t, [q]));
+    await available(b);
+    const toB = b.nextOffer();
+    const reOffer = a.nextOffer(1500).catch(() => null);
+    expect(await a.emit('offer:reject', { offerId: first.offerId })).toMatchObject({ ok: true });
+    expect((await toB).interaction.id).toBe(c.session.interactionId);
+    expect(await reOffer).toBeNull();
+    // B rejects too: with nobody fresh left, it goes back to one of them.
+    const anyOffer = Promise.race([a.nextOffer(), b.nextOffer()]);
+    await b.emit('offer:reject', { offerId: b.offers[0]!.offerId });
+    expect((await anyOffer).interaction.id).toBe(c.session.interactionId);
+    const offers = (await db().query('SELECT state, decided_reason FROM offers WHERE interaction_id = $1 ORDER BY created_at', [c.session.interactionId])).rows;
+    expect(offers.map((o) => o.state)).toEqual(['rejected', 'rejected', 'pending']);
+    expect(await historyTypes(c.session.interactionId)).toEqual(expect.arrayContaining(['offer.rejected', 'offer.created']));
+  });
+
+  it('ring-no-answer: the offer is revoked on timeout, the agent goes away (no-answer), the work returns to the head of the queue', async () => {
+    const q = await createQueue(t, { name: 'rona' });
+    await chatEntry(t, 'rona', q);
+    const sleepy = track(await createAgent(t, [q]));
+    await available(sleepy);
+    const c = track(await customer(t, 'rona'));
+    const offer = await sleepy.nextOffer();
+    const before = await interaction(c.session.interactionId);
+    const younger = track(await customer(t, 'rona', 'I came later'));
+    await waitFor(() => sleepy.revoked.some((r) => r.offerId === offer.offerId), 6000, 'revocation');
+    expect(sleepy.revoked.find((r) => r.offerId === offer.offerId)!.reason).toBe('timeout');
+    await waitFor(() => sleepy.states.some((s) => s.state === 'away' && s.reason === 'no-answer'), 3000, 'away state');
+    const agentRow = (await db().query('SELECT state, state_reason FROM agents WHERE id = $1', [sleepy.agentId])).rows[0];
+    expect(agentRow).toEqual({ state: 'away', state_reason: 'no-answer' });
+    const after = await interaction(c.session.interactionId);
+    expect(after.queued_at).toEqual(before.queued_at); // keeps its age
+    expect(after.state).toBe('queued');
+    // A fresh agent gets the older interaction first.
+    const fresh = track(await createAgent(t, [q], { capacity: { chat: 1 } }));
+    const got = fresh.nextOffer();
+    await available(fresh);
+    expect((await got).interaction.id).toBe(c.session.interactionId);
+    expect((await interaction(younger.session.interactionId)).state).toBe('queued');
+    expect((await db().query('SELECT state, decided_reason FROM offers WHERE id = $1', [offer.offerId])).rows[0]).toEqual({ state: 'expired', decided_reason: 'no-answer' });
+    expect(await historyTypes(c.session.interactionId)).toContain('offer.expired');
+    // Accepting too late is refused.
+    expect(await sleepy.emit('offer:accept', { offerId: offer.offerId })).toMatchObject({ ok: false, error: { code: 'SB_OFFER_EXPIRED' } });
+  });
+
+  it('disconnect grace: after it, pending offers are revoked and open work goes back to routing with its age', async () => {
+    const q = await createQueue(t, { name: 'grace' });
+    await chatEntry(t, 'grace', q);
+    const leaver = await createAgent(t, [q], { capacity: { chat: 2 } });
+    await available(leaver);
+    const c1 = track(await customer(t, 'grace', 'first'));
+    const o1 = await leaver.nextOffer();
+    await leaver.emit('offer:accept', { offerId: o1.offerId });
+    const c2 = track(await customer(t, 'grace', 'second'));
+    await leaver.nextOffer();
+    const before = await interaction(c1.session.interactionId);
+    leaver.close();
+    // Within the grace period nothing changes.
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await interaction(c1.session.interactionId)).state).toBe('active');
+    await waitFor(async () => (await db().query('SELECT state FROM agents WHERE id = $1', [leaver.agentId])).rows[0].state === 'offline', 5000, 'agent offline');
+    const i1 = await interaction(c1.session.interactionId);
+    expect(i1).toMatchObject({ state: 'queued', agent_id: null });
+    expect(i1.queued_at).toEqual(before.queued_at);
+    expect((await interaction(c2.session.interactionId)).state).toBe('queued');
+    expect(await historyTypes(c1.session.interactionId)).toContain('interaction.requeued');
+    expect(await historyTypes(c2.session.interactionId)).toContain('offer.revoked');
+    const log = (await db().query('SELECT state, reason, actor FROM agent_state_log WHERE agent_id = $1 ORDER BY id', [leaver.agentId])).rows;
+    expect(log.at(-1)).toEqual({ state: 'offline', reason: 'disconnected', actor: 'system' });
+    // A successor picks both up.
+    const successor = track(await createAgent(t, [q]));
+    await available(successor);
+    await waitFor(() => successor.offers.length === 2, 5000, 'both re-offered');
+  });
+
+  it('transfer to another queue: the next agent gets it, with history kept', async () => {
+    const sales = await createQueue(t, { name: 'xfer-sales' });
+    const billing = await createQueue(t, { name: 'xfer-billing' });
+    await chatEntry(t, 'xfer', sales);
+    const s = track(await createAgent(t, [sales]));
+    const b = track(await createAgent(t, [billing]));
+    await available(s);
+    await available(b);
+    const c = track(await customer(t, 'xfer', 'about my invoice'));
+    const o = await s.nextOffer();
+    await s.emit('offer:accept', { offerId: o.offerId });
+    const toBilling = b.nextOffer();
+    expect(await s.emit('interaction:transfer', { interactionId: c.session.interactionId, queueId: billing })).toMatchObject({ ok: true, state: 'queued', queueId: billing });
+    const ob = await toBilling;
+    expect(ob.interaction).toMatchObject({ id: c.session.interactionId, queueId: billing });
+    expect(ob.customer.recentHistory.map((h) => h.type)).toContain('interaction.transferred');
+    await b.emit('offer:accept', { offerId: ob.offerId });
+    // The first agent no longer owns it.
+    expect(await s.emit('interaction:reply', { interactionId: c.session.interactionId, clientMessageId: 'x', text: 'hi' })).toMatchObject({ ok: false, error: { code: 'SB_NOT_OWNER' } });
+    // A supervisor moves it to a named agent.
+    const named = track(await createAgent(t, [billing]));
+    await available(named);
+    const toNamed = named.nextOffer();
+    const moved = await t.app.inject({ method: 'POST', url: `/api/interactions/${c.session.interactionId}/transfer`, headers: bearer(t.adminToken), payload: { agentId: named.agentId } });
+    expect(moved.statusCode).toBe(200);
+    expect((await toNamed).interaction.id).toBe(c.session.interactionId);
+    const detail = await t.app.inject({ method: 'GET', url: `/api/interactions/${c.session.interactionId}`, headers: bearer(t.adminToken) });
+    expect(detail.json().routing).toMatchObject({ strategy: 'supervisor' });
+  });
+
+  it('escalation relaxes skills after a wait, and a VIP rule raises priority', async () => {
+    const q = await createQueue(t, {
+      name: 'esc',
+      skills: { spanish: 5 },
+      escalation: [{ afterSeconds: 1, action: 'relax-skills', by: 3 }],
+      priorityRules: [{ attribute: 'vip', equals: true, raiseBy: 10 }],
+    });
+    await chatEntry(t, 'esc', q);
+    const junior = track(await createAgent(t, [q], { skills: { spanish: 2 }, capacity: { chat: 1 } }));
+    await available(junior);
+    const c = track(await customer(t, 'esc'));
+    const got = await junior.nextOffer(5000);
+    expect(got.interaction.id).toBe(c.session.interactionId);
+    const i = await interaction(c.session.interactionId);
+    expect(i.skill_relax).toBe(3);
+    expect(Date.now() - new Date(i.queued_at).getTime()).toBeGreaterThanOrEqual(1000);
+    expect(await historyTypes(c.session.interactionId)).toContain('interaction.escalated');
+
+    // VIP first: two wait; the VIP, though younger, is offered first.
+    const vipQ = await createQueue(t, { name: 'vip', priorityRules: [{ attribute: 'vip', equals: true, raiseBy: 10 }] });
+    await chatEntry(t, 'vip', vipQ);
+    const regular = track(await customer(t, 'vip', 'regular'));
+    const vip = track(await customer(t, 'vip', 'vip'));
+    await t.app.inject({ method: 'PATCH', url: `/api/customers/${vip.session.customerId}`, headers: bearer(t.adminToken), payload: { attributes: { vip: true } } });
+    const agent = track(await createAgent(t, [vipQ], { capacity: { chat: 1 } }));
+    const first = agent.nextOffer();
+    await available(agent);
+    expect((await first).interaction.id).toBe(vip.session.interactionId);
+    expect((await interaction(regular.session.interactionId)).state).toBe('queued');
+  });
+
+  it('a customer leaving while queued is abandoned; the pending offer is revoked', async () => {
+    const q = await createQueue(t, { name: 'abandon' });
+    await chatEntry(t, 'abandon', q);
+    const a = track(await createAgent(t, [q]));
+    await available(a);
+    const c = track(await customer(t, 'abandon'));
+    const o = await a.nextOffer();
+    await c.emitAck('end', {});
+    await waitFor(() => a.revoked.some((r) => r.offerId === o.offerId && r.reason === 'abandoned'), 3000, 'abandon revocation');
+    expect(await interaction(c.session.interactionId)).toMatchObject({ state: 'closed', outcome: 'abandoned' });
+    expect(await a.emit('offer:accept', { offerId: o.offerId })).toMatchObject({ ok: false });
+  });
+
+  it('answers malformed agent actions with error acks', async () => {
+    const q = await createQueue(t, { name: 'bad-agent' });
+    const a = track(await createAgent(t, [q]));
+    for (const [event, payload, code] of [
+      ['state:set', { state: 'sleeping' }, 'SB_VALIDATION'],
+      ['offer:accept', { offerId: 'nope' }, 'SB_VALIDATION'],
+      ['offer:accept', { offerId: '00000000-0000-0000-0000-000000000000' }, 'SB_OFFER_UNKNOWN'],
+      ['interaction:reply', { interactionId: '00000000-0000-0000-0000-000000000000', clientMessageId: 'x', text: 'hi' }, 'SB_NOT_FOUND'],
+      ['interaction:wrapup', { interactionId: 42 }, 'SB_VALIDATION'],
+      ['interaction:transfer', { interactionId: '00000000-0000-0000-0000-000000000000' }, 'SB_VALIDATION'],
+    ] as const) {
+      expect(await a.emit(event, payload)).toMatchObject({ ok: false, error: { code } });
+    }
+  });
+});

@@ -1,0 +1,123 @@
+import { planAssignments, relaxSkills, type AgentCandidate, type Strategy, type WaitingInteraction } from '../../src/routing/selection';
+
+const NOW = 1_000_000;
+const slots = (v: Partial<Record<'voice' | 'chat' | 'sms' | 'email', number>> = {}) => ({ voice: 0, chat: 0, sms: 0, email: 0, ...v });
+const agent = (id: string, over: Partial<AgentCandidate> = {}): AgentCandidate => ({
+  id,
+  queueIds: ['q'],
+  skills: {},
+  capacity: slots({ voice: 1, chat: 3, sms: 3, email: 5 }),
+  load: slots(),
+  lastIdleAt: NOW - 1000,
+  lastOfferAt: 0,
+  ...over,
+});
+const work = (id: string, over: Partial<WaitingInteraction> = {}): WaitingInteraction => ({
+  id,
+  queueId: 'q',
+  channel: 'chat',
+  priority: 0,
+  queuedAt: NOW - 10_000,
+  requiredSkills: {},
+  declinedBy: [],
+  ...over,
+});
+const plan = (waiting: WaitingInteraction[], agents: AgentCandidate[], strategy: Strategy = 'longest-idle') =>
+  planAssignments(waiting, agents, () => strategy, NOW).map((a) => `${a.interactionId}->${a.agentId}`);
+
+describe('planAssignments', () => {
+  describe('eligibility', () => {
+    it.each<[string, WaitingInteraction[], AgentCandidate[], string[]]>([
+      ['skill met exactly', [work('i', { requiredSkills: { es: 3 } })], [agent('a', { skills: { es: 3 } })], ['i->a']],
+      ['skill level too low', [work('i', { requiredSkills: { es: 3 } })], [agent('a', { skills: { es: 2 } })], []],
+      ['skill missing', [work('i', { requiredSkills: { es: 0 } })], [agent('a')], []],
+      ['all of several skills needed', [work('i', { requiredSkills: { es: 1, billing: 2 } })], [agent('a', { skills: { es: 5 } }), agent('b', { skills: { es: 1, billing: 2 } })], ['i->b']],
+      ['not a member of the queue', [work('i', { queueId: 'other' })], [agent('a')], []],
+      ['no capacity for the channel', [work('i', { channel: 'voice' })], [agent('a', { capacity: slots({ chat: 3 }) })], []],
+      ['channel full', [work('i', { channel: 'voice' })], [agent('a', { load: slots({ voice: 1 }) })], []],
+      ['other channel load does not count', [work('i', { channel: 'voice' })], [agent('a', { load: slots({ chat: 3 }) })], ['i->a']],
+    ])('%s', (_name, waiting, agents, expected) => {
+      expect(plan(waiting, agents)).toEqual(expected);
+    });
+  });
+
+  describe('order of waiting work', () => {
+    it('serves higher priority first, then longest waiting, then id', () => {
+      const waiting = [
+        work('old-low', { priority: 0, queuedAt: NOW - 90_000 }),
+        work('new-high', { priority: 5, queuedAt: NOW - 1_000 }),
+        work('b-tie', { priority: 1, queuedAt: NOW - 5_000 }),
+        work('a-tie', { priority: 1, queuedAt: NOW - 5_000 }),
+      ];
+      const one = [agent('x', { capacity: slots({ chat: 3 }) })];
+      expect(plan(waiting, one)).toEqual(['new-high->x', 'a-tie->x', 'b-tie->x']);
+    });
+  });
+
+  describe('capacity', () => {
+    it('never plans more than an agent has free, per channel', () => {
+      const waiting = Array.from({ length: 10 }, (_, n) => work(`c${n}`, { queuedAt: NOW - 100 + n }));
+      const result = plan(waiting, [agent('a', { load: slots({ chat: 1 }) }), agent('b')]);
+      expect(result.filter((r) => r.endsWith('->a'))).toHaveLength(2);
+      expect(result.filter((r) => r.endsWith('->b'))).toHaveLength(3);
+      expect(result).toHaveLength(5);
+    });
+    it('does not mutate the agents it was given', () => {
+      const a = agent('a');
+      plan([work('i')], [a]);
+      expect(a.load.chat).toBe(0);
+    });
+  });
+
+  describe('strategies', () => {
+    const agents = [
+      agent('idle-long', { lastIdleAt: NOW - 60_000, lastOfferAt: NOW - 1_000, load: slots({ chat: 2 }), skills: { es: 1 } }),
+      agent('idle-short', { lastIdleAt: NOW - 1_000, lastOfferAt: NOW - 50_000, load: slots({ chat: 0 }), skills: { es: 2 } }),
+      agent('expert', { lastIdleAt: NOW - 5_000, lastOfferAt: NOW - 20_000, load: slots({ chat: 1 }), skills: { es: 9 } }),
+    ];
+    it.each<[Strategy, string]>([
+      ['longest-idle', 'idle-long'],
+      ['least-occupied', 'idle-short'],
+      ['round-robin', 'idle-short'],
+      ['skills-weighted', 'expert'],
+    ])('%s picks %s', (strategy, expected) => {
+      expect(plan([work('i', { requiredSkills: { es: 1 } })], agents, strategy)).toEqual([`i->${expected}`]);
+    });
+    it('round-robin moves on after each offer within one plan', () => {
+      const three = [agent('a', { lastOfferAt: 1 }), agent('b', { lastOfferAt: 2 }), agent('c', { lastOfferAt: 3 })];
+      expect(plan([work('1', { queuedAt: 1 }), work('2', { queuedAt: 2 }), work('3', { queuedAt: 3 })], three, 'round-robin')).toEqual(['1->a', '2->b', '3->c']);
+    });
+    it('breaks ties by idle time, then by id', () => {
+      expect(plan([work('i')], [agent('b'), agent('a')], 'least-occupied')).toEqual(['i->a']);
+      expect(plan([work('i')], [agent('b', { lastIdleAt: 1 }), agent('a', { lastIdleAt: 2 })], 'least-occupied')).toEqual(['i->b']);
+    });
+  });
+
+  describe('agents who declined', () => {
+    it('are skipped while someone else can take it', () => {
+      expect(plan([work('i', { declinedBy: ['a'] })], [agent('a', { lastIdleAt: 0 }), agent('b')])).toEqual(['i->b']);
+    });
+    it('are the last resort when no one else can', () => {
+      const [assignment] = planAssignments([work('i', { declinedBy: ['a'] })], [agent('a')], () => 'longest-idle', NOW);
+      expect(assignment).toMatchObject({ agentId: 'a', explanation: { declinedFallback: true } });
+    });
+  });
+
+  it('explains every decision', () => {
+    const [a] = planAssignments([work('i')], [agent('a', { lastIdleAt: NOW - 42_000 }), agent('b')], () => 'longest-idle', NOW);
+    expect(a!.explanation).toEqual({
+      strategy: 'longest-idle',
+      reason: 'longest idle among eligible agents (idle 42s)',
+      eligibleAgents: 2,
+      rank: [{ agentId: 'a', score: NOW - 42_000 }, { agentId: 'b', score: NOW - 1000 }],
+      declinedFallback: false,
+    });
+  });
+});
+
+describe('relaxSkills', () => {
+  it('lowers every minimum, never below zero', () => {
+    expect(relaxSkills({ es: 3, billing: 1 }, 2)).toEqual({ es: 1, billing: 0 });
+    expect(relaxSkills({ es: 3 }, 0)).toEqual({ es: 3 });
+  });
+});
