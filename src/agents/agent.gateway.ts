@@ -98,10 +98,15 @@ export function registerAgentGateway(deps: AgentGatewayDeps): AgentNotifier {
     void resume(socket, agentId).catch((err) => log.warn({ err, agentId }, 'agent session resume failed'));
   });
 
-  /** A (re)connecting console gets its state and every offer still pending for it. */
+  /** A (re)connecting console gets its state, the work it holds, and every offer still pending for it. */
   async function resume(socket: AgentSocket, agentId: string): Promise<void> {
     const { rows } = await deps.db.query<{ state: string; state_reason: string | null }>('SELECT state, state_reason FROM agents WHERE id = $1', [agentId]);
     if (rows[0]) socket.emit('state', { state: rows[0].state, reason: rows[0].state_reason });
+    const held = await deps.db.query<{ id: string; state: string }>(
+      `SELECT id, state FROM interactions WHERE agent_id = $1 AND state IN ('active', 'wrapup') ORDER BY accepted_at`,
+      [agentId],
+    );
+    for (const h of held.rows) socket.emit('interaction:state', { interactionId: h.id, state: h.state });
     const pending = await deps.db.query<{ id: string; interaction_id: string; agent_id: string; queue_id: string | null; channel: CreatedOffer['channel']; expires_at: Date; created_at: Date }>(
       `SELECT id, interaction_id, agent_id, queue_id, channel, expires_at, created_at FROM offers WHERE agent_id = $1 AND state = 'pending' AND expires_at > clock_timestamp()`,
       [agentId],
