@@ -13,7 +13,9 @@ import { roleAllows, type Role, type StaffClaims, type TokenService } from './au
 
 export function createIo(server: HttpServer, config: Config, redis: Redis): Server {
   return new Server(server, {
-    adapter: createAdapter(redis, { streamName: redisKey(config, 'socket.io') }),
+    // A short block time only bounds how long shutdown waits for the adapter's read loop;
+    // messages are delivered as soon as they arrive either way.
+    adapter: createAdapter(redis, { streamName: redisKey(config, 'socket.io'), blockTimeInMs: 500 }),
     maxHttpBufferSize: config.bodyLimitBytes,
     serveClient: false,
     cors: { origin: true, credentials: true },

@@ -240,6 +240,42 @@ describe('ACD: offers, accept, work, wrap-up', () => {
     expect((await interaction(regular.session.interactionId)).state).toBe('queued');
   });
 
+  it('wrap-up times out on its own and frees the slot; overflow and raise-priority escalate waiting work', async () => {
+    const q = await createQueue(t, { name: 'wrap-timeout' });
+    await chatEntry(t, 'wrap-timeout', q);
+    const a = track(await createAgent(t, [q], { wrapupSeconds: 1 }));
+    await available(a);
+    const c = track(await customer(t, 'wrap-timeout'));
+    const o = await a.nextOffer();
+    await a.emit('offer:accept', { offerId: o.offerId });
+    await a.emit('interaction:end', { interactionId: c.session.interactionId });
+    await waitFor(async () => (await interaction(c.session.interactionId)).state === 'closed', 5000, 'wrap-up timeout');
+    const closed = (await db().query("SELECT payload FROM events WHERE interaction_id = $1 AND type = 'interaction.wrappedup'", [c.session.interactionId])).rows[0];
+    expect(closed.payload).toMatchObject({ reason: 'wrapup-timeout' });
+    const released = (await db().query('SELECT released_at FROM offers WHERE id = $1', [o.offerId])).rows[0];
+    expect(released.released_at).not.toBeNull();
+
+    const overflowTarget = await createQueue(t, { name: 'overflow-target' });
+    const source = await createQueue(t, {
+      name: 'overflow-source',
+      escalation: [
+        { afterSeconds: 0, action: 'raise-priority', by: 7 },
+        { afterSeconds: 1, action: 'overflow', queueId: overflowTarget },
+      ],
+    });
+    await chatEntry(t, 'overflow', source);
+    const waiting = track(await customer(t, 'overflow'));
+    await waitFor(async () => (await interaction(waiting.session.interactionId)).queue_id === overflowTarget, 5000, 'overflow');
+    const row = await interaction(waiting.session.interactionId);
+    expect(row.state).toBe('queued');
+    const steps = (await db().query("SELECT payload FROM events WHERE interaction_id = $1 AND type = 'interaction.escalated' ORDER BY seq", [waiting.session.interactionId])).rows;
+    expect(steps.map((e) => e.payload.action)).toEqual(['raise-priority', 'overflow']);
+    const target = track(await createAgent(t, [overflowTarget]));
+    const offered = target.nextOffer();
+    await available(target);
+    expect((await offered).interaction.id).toBe(waiting.session.interactionId);
+  });
+
   it('a customer leaving while queued is abandoned; the pending offer is revoked', async () => {
     const q = await createQueue(t, { name: 'abandon' });
     await chatEntry(t, 'abandon', q);
