@@ -49,18 +49,7 @@ const toRecord = (r: QueueRow): QueueRecord => ({
   createdAt: r.created_at,
 });
 
-export interface NewQueue {
-  name: string;
-  skills: Record<string, number>;
-  priority: number;
-  slaSeconds: number;
-  channels: Channel[];
-  script: string | null;
-  strategy: string;
-  maxWaitSeconds: number | null;
-  escalation: EscalationStep[];
-  priorityRules: PriorityRule[];
-}
+export type NewQueue = Omit<QueueRecord, 'id' | 'createdAt'>;
 
 /** Null when the name is taken. */
 export async function insertQueue(db: Queryable, q: NewQueue): Promise<QueueRecord | null> {

@@ -3,10 +3,9 @@
  * accepted exactly once, never two pending offers for one interaction, no agent ever over
  * capacity (checked over time from the recorded offers), and no stranded work after kill -9.
  */
-import net from 'node:net';
 import { io as ioClient, type Socket } from 'socket.io-client';
 import { Pool } from 'pg';
-import { startService, type ServiceProcess } from '../support/process';
+import { freePort, startService, type ServiceProcess } from '../support/process';
 import { dropDatabase, testEnv, ADMIN_PASSWORD } from '../support/env';
 import { clearRedisPrefix, waitFor } from '../support/app';
 import { loadConfig } from '../../src/platform/config';
@@ -15,13 +14,6 @@ const AGENTS = 40;
 const INTERACTIONS = 500;
 const CAPACITY = 3;
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function post(base: string, path: string, token: string | null, body: unknown) {
   const res = await fetch(`${base}${path}`, {

@@ -1,17 +1,9 @@
-import net from 'node:net';
 import { Pool } from 'pg';
-import { startService, type ServiceProcess } from '../support/process';
+import { freePort, startService, type ServiceProcess } from '../support/process';
 import { dropDatabase, testEnv } from '../support/env';
 import { clearRedisPrefix } from '../support/app';
 import { loadConfig } from '../../src/platform/config';
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 const listening = (rec: Record<string, unknown>) => typeof rec.msg === 'string' && rec.msg.startsWith('Server listening');
 const migrated = (rec: Record<string, unknown>) => rec.msg === 'migrations applied' || rec.msg === 'schema up to date';
