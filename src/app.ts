@@ -42,6 +42,11 @@ import { BullOfferTimers } from './queue/offer-timers';
 import { SupervisorGateway } from './supervisor/supervisor.gateway';
 import { supervisorRoutes } from './supervisor/supervisor.routes';
 import { registerChatGateway } from './channels/chat/chat.gateway';
+import { registerTwilioScope } from './channels/twilio/twilio.plugin';
+import { createTwilioSms } from './channels/twilio/twilio.client';
+import { SmsOutbox } from './channels/sms/outbox.service';
+import { smsOutbound } from './channels/sms/sms.outbound';
+import { smsRoutes } from './channels/sms/sms.routes';
 
 export interface AppServices {
   config: Config;
@@ -61,6 +66,7 @@ export interface AppServices {
   agentState: AgentStateService;
   work: WorkService;
   presence: Presence;
+  smsOutbox: SmsOutbox;
   prepared: PrepareResult;
 }
 
@@ -114,11 +120,14 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     const offers = new OffersService(acd);
     const router = new RouterService(acd, log.child({ module: 'router' }));
     const agentState = new AgentStateService(acd, offers);
-    const work = new WorkService(acd, offers, ingest);
+    const { accountSid, authToken, apiUrl } = config.twilio;
+    const smsProvider = accountSid && authToken ? createTwilioSms({ accountSid, authToken, apiUrl }) : null;
+    const smsOutbox = new SmsOutbox(db, smsProvider, (id) => `${config.publicBaseUrl}/twilio/sms/status?outboxId=${id}`, bullRedis, `${config.redisKeyPrefix}-bull`, log.child({ channel: 'sms' }));
+    const work = new WorkService(acd, offers, ingest, smsProvider ? { sms: smsOutbound(smsOutbox) } : {});
     const presence = new Presence(redis, config.redisKeyPrefix, config.agentGraceSeconds * 1000, log);
     const timers = new BullOfferTimers(bullRedis, `${config.redisKeyPrefix}-bull`, log);
     acd.timers = timers;
-    app.decorate('services', { config, log, db, redis, io, tokens, metrics, publisher, ingest, customers, agents, acd, offers, router, agentState, work, presence, prepared });
+    app.decorate('services', { config, log, db, redis, io, tokens, metrics, publisher, ingest, customers, agents, acd, offers, router, agentState, work, presence, smsOutbox, prepared });
 
     // Platform
     registerErrorHandling(app);
@@ -169,10 +178,14 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     if (config.nodeRole !== 'api') {
       registerSweepSteps(router, { db, offers, work, agentState, presence, graceSeconds: config.agentGraceSeconds, ingest, log });
       timers.startWorker((offerId) => offers.expire(offerId), workerRedis);
+      smsOutbox.startWorker(workerRedis);
       router.startSweeping(config.routerSweepMs);
     }
 
     // Channels
+    await registerTwilioScope(app, { authToken: config.twilio.authToken, publicBaseUrl: config.publicBaseUrl }, (scope) => {
+      smsRoutes(scope, { db, ingest, defaultPhoneRegion: config.defaultPhoneRegion });
+    });
     registerChatGateway({ io, db, tokens, ingest, publisher, log, metrics, maxMessageLength: config.maxMessageLength, customerLeft: (id) => work.customerLeft(id) });
 
     app.addHook('onClose', async () => {
@@ -180,6 +193,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       presence.stop();
       await router.stop();
       await timers.close();
+      await smsOutbox.close();
       await new Promise<void>((resolve) => {
         io.close(() => resolve());
       });

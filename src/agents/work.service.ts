@@ -14,18 +14,31 @@ import { createOffer, loadRoutingQueues, releaseAccepted, takeRouterLock, transi
 
 export type TransferTarget = { queueId: string } | { agentId: string };
 
+/**
+ * Delivery of agent replies over a provider channel (SMS, email): `prepare` runs inside the
+ * reply's transaction (it writes the outbox row and returns what the event records);
+ * `dispatch` runs after commit, and again for a retried reply, idempotently.
+ */
+export interface OutboundChannel {
+  prepare(tx: PoolClient, interaction: InteractionRecord, text: string): Promise<{ outboxId: string }>;
+  dispatch(outboxId: string): Promise<void>;
+}
+
 export class WorkService {
   constructor(
     private readonly acd: AcdContext,
     private readonly offers: OffersService,
     private readonly ingest: IngestService,
+    private readonly outbound: Partial<Record<InteractionRecord['channel'], OutboundChannel>> = {},
   ) {}
 
   async reply(agentId: string, interactionId: string, clientMessageId: string, text: string) {
     const current = await findInteraction(this.acd.db, interactionId);
     if (!current) throw notFound('interaction', interactionId);
-    if (current.channel !== 'chat') throw new AppError('SB_VALIDATION', `replies over ${current.channel} are not available yet`);
-    return this.ingest.ingest({
+    const outbound = this.outbound[current.channel];
+    if (current.channel !== 'chat' && !outbound) throw new AppError('SB_VALIDATION', `replies over ${current.channel} are not available`);
+    let outboxId: string | null = null;
+    const result = await this.ingest.ingest({
       idempotencyKey: `agent:${agentId}:reply:${clientMessageId}`,
       type: 'message.sent',
       channel: current.channel,
@@ -34,11 +47,19 @@ export class WorkService {
       payload: { text, from: 'agent', agentId },
       customer: { id: current.customerId },
       interaction: { kind: 'existing', id: interactionId },
-      apply: async (_tx, { interaction }) => {
+      apply: async (tx, { interaction }, payload) => {
         if (interaction!.agentId !== agentId) throw new AppError('SB_NOT_OWNER', `interaction ${interactionId} is not yours`);
         if (interaction!.state !== 'active') throw new AppError('SB_INVALID_STATE', `interaction ${interactionId} is ${interaction!.state}; replies need it active`);
+        if (outbound) {
+          outboxId = (await outbound.prepare(tx as PoolClient, interaction!, text)).outboxId;
+          payload.outboxId = outboxId;
+        }
       },
     });
+    // A retried reply dispatches the outbox row of the first one (the job id makes it once).
+    const toDispatch = outboxId ?? (result.duplicate ? (result.event.payload.outboxId as string | undefined) : undefined);
+    if (outbound && toDispatch) await outbound.dispatch(toDispatch);
+    return result;
   }
 
   /** The conversation is over; wrap-up starts and its clock runs. */

@@ -58,15 +58,23 @@ export async function insertEvent(db: Queryable, e: NewEvent): Promise<StoredEve
   return rows[0] ? toStoredEvent(rows[0]) : null;
 }
 
-/** Events of the given customers, newest first, strictly older than `beforeId`. */
+/**
+ * Events of the given customers, newest first, strictly older than `beforeId`. An outbound
+ * message shows its current delivery status (`payload.delivery`), kept in its outbox row.
+ */
 export async function listCustomerEvents(db: Queryable, customerIds: string[], limit: number, beforeId?: string): Promise<StoredEvent[]> {
-  const { rows } = await db.query<EventRow>(
-    `SELECT ${COLUMNS} FROM events
-      WHERE customer_id = ANY($1::uuid[]) AND ($2::bigint IS NULL OR id < $2::bigint)
-      ORDER BY id DESC LIMIT $3`,
+  const { rows } = await db.query<EventRow & { delivery: string | null }>(
+    `SELECT e.id::text AS id, e.customer_id, e.interaction_id, e.seq, e.type, e.channel, e.direction, e.payload, e.occurred_at,
+            o.status AS delivery
+       FROM events e LEFT JOIN outbox o ON o.id = (e.payload ->> 'outboxId')::uuid
+      WHERE e.customer_id = ANY($1::uuid[]) AND ($2::bigint IS NULL OR e.id < $2::bigint)
+      ORDER BY e.id DESC LIMIT $3`,
     [customerIds, beforeId ?? null, limit],
   );
-  return rows.map(toStoredEvent);
+  return rows.map((r) => {
+    const e = toStoredEvent(r);
+    return r.delivery ? { ...e, payload: { ...e.payload, delivery: r.delivery } } : e;
+  });
 }
 
 /** Message events of one interaction after a sequence number, oldest first (chat replay). */

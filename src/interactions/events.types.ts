@@ -75,10 +75,11 @@ export interface IngestCommand {
   /** Close the interaction in the same transaction (end of chat, completed call). */
   close?: boolean;
   /**
-   * A state change that must commit together with the event (a profile edit, a merge). It runs
-   * inside the ingest transaction, before the event is appended; throwing rolls both back.
+   * A state change that must commit together with the event (a profile edit, a merge, an
+   * outbox row). It runs inside the ingest transaction, before the event is appended, and may
+   * add to the event's payload; throwing rolls both back.
    */
-  apply?: (tx: Queryable, ctx: { customerId: string; interaction: InteractionRecord | null }) => Promise<void>;
+  apply?: (tx: Queryable, ctx: { customerId: string; interaction: InteractionRecord | null }, payload: EventPayload) => Promise<void>;
 }
 
 export interface StoredEvent {

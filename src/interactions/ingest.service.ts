@@ -101,8 +101,9 @@ export class IngestService {
       }
     }
 
-    if (cmd.apply) await cmd.apply(tx, { customerId, interaction });
-    const event = await this.append(tx, cmd, interaction, customerId, cmd);
+    const payload = { ...cmd.payload };
+    if (cmd.apply) await cmd.apply(tx, { customerId, interaction }, payload);
+    const event = await this.append(tx, cmd, interaction, customerId, { ...cmd, payload });
     appended.push(event);
     if (cmd.close && interaction) {
       await closeInteraction(tx, interaction.id, cmd.occurredAt);

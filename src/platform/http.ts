@@ -76,7 +76,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
     const { status, code, message } = classify(err);
     if (status >= 500) {
-      if (isUnavailable(err)) req.log.warn({ err }, 'dependency unavailable');
+      if (isUnavailable(err) || err instanceof AppError) req.log.warn({ err }, 'dependency unavailable');
       else req.log.error({ err }, 'request failed');
     }
     void reply.code(status).send({ error: { code, message } });

@@ -1,0 +1,49 @@
+/** POST /twilio/sms (inbound texts) and POST /twilio/sms/status (delivery callbacks). */
+import type { FastifyInstance } from 'fastify';
+import type { Pool } from 'pg';
+import { AppError } from '../../platform/errors';
+import type { IngestService } from '../../interactions/ingest.service';
+import { EMPTY_TWIML, twiml } from '../twilio/twilio.plugin';
+import { advance } from './delivery';
+import { adoptProviderId, findOutbox, findOutboxByProviderId, recordReceipt, setStatus } from './outbox.repository';
+import { inboundSmsCommand, parseInboundSms, parseStatusCallback } from './sms.mapper';
+
+export function smsRoutes(scope: FastifyInstance, deps: { db: Pool; ingest: IngestService; defaultPhoneRegion: string }): void {
+  scope.post('/twilio/sms', { config: { auth: 'none' }, schema: { hide: true } }, async (req, reply) => {
+    const parsed = parseInboundSms((req.body ?? {}) as Record<string, unknown>, deps.defaultPhoneRegion);
+    if (!parsed.ok) throw new AppError('SB_VALIDATION', parsed.message);
+    await deps.ingest.ingest(inboundSmsCommand(parsed.value, new Date()));
+    return twiml(reply, EMPTY_TWIML);
+  });
+
+  scope.post('/twilio/sms/status', { config: { auth: 'none' }, schema: { hide: true } }, async (req, reply) => {
+    const parsed = parseStatusCallback((req.body ?? {}) as Record<string, unknown>);
+    if (!parsed.ok) throw new AppError('SB_VALIDATION', parsed.message);
+    const { messageSid, status } = parsed.value;
+    const outboxId = (req.query as { outboxId?: string }).outboxId;
+    let row = await findOutboxByProviderId(deps.db, messageSid);
+    if (!row && outboxId && /^[0-9a-f-]{36}$/i.test(outboxId)) {
+      // The callback overtook the send's own record of the provider id.
+      await adoptProviderId(deps.db, outboxId, messageSid);
+      row = await findOutboxByProviderId(deps.db, messageSid);
+    }
+    if (!row) {
+      req.log.info({ status }, 'status callback for a message we do not know; ignored');
+      return reply.code(204).send();
+    }
+    // Forward-only, whatever order callbacks arrive in; a repeated callback changes nothing.
+    for (let tries = 0; tries < 5; tries++) {
+      const next = advance(row.status, status);
+      if (!next) {
+        await recordReceipt(deps.db, messageSid, status, false);
+        break;
+      }
+      if (await setStatus(deps.db, row.id, row.status, next)) {
+        await recordReceipt(deps.db, messageSid, status, true);
+        break;
+      }
+      row = (await findOutbox(deps.db, row.id))!;
+    }
+    return reply.code(204).send();
+  });
+}
