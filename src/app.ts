@@ -47,6 +47,7 @@ import { createTwilioSms } from './channels/twilio/twilio.client';
 import { SmsOutbox } from './channels/sms/outbox.service';
 import { smsOutbound } from './channels/sms/sms.outbound';
 import { smsRoutes } from './channels/sms/sms.routes';
+import { softphoneRoutes } from './channels/voice/softphone.routes';
 
 export interface AppServices {
   config: Config;
@@ -168,6 +169,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     directoryRoutes(app, { db, defaultPhoneRegion: config.defaultPhoneRegion });
     agentRoutes(app, { agents, agentState });
     supervisorRoutes(app, { db, work });
+    softphoneRoutes(app, { twilio: config.twilio });
     acd.notifier = registerAgentGateway({ io, db, tokens, metrics, log, publisher, customers, offers, agentState, work, presence, maxMessageLength: config.maxMessageLength });
     const supervisor = new SupervisorGateway({ io, db, tokens, metrics, log, intervalMs: 1000 });
     presence.start(io.of('/agent'));
