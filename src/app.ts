@@ -43,11 +43,13 @@ import { SupervisorGateway } from './supervisor/supervisor.gateway';
 import { supervisorRoutes } from './supervisor/supervisor.routes';
 import { registerChatGateway } from './channels/chat/chat.gateway';
 import { registerTwilioScope } from './channels/twilio/twilio.plugin';
-import { createTwilioSms } from './channels/twilio/twilio.client';
+import { createTwilioSms, createTwilioVoice } from './channels/twilio/twilio.client';
 import { SmsOutbox } from './channels/sms/outbox.service';
 import { smsOutbound } from './channels/sms/sms.outbound';
 import { smsRoutes } from './channels/sms/sms.routes';
 import { softphoneRoutes } from './channels/voice/softphone.routes';
+import { VoiceService } from './channels/voice/voice.service';
+import { voiceRoutes } from './channels/voice/voice.routes';
 
 export interface AppServices {
   config: Config;
@@ -125,6 +127,11 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     const smsProvider = accountSid && authToken ? createTwilioSms({ accountSid, authToken, apiUrl }) : null;
     const smsOutbox = new SmsOutbox(db, smsProvider, (id) => `${config.publicBaseUrl}/twilio/sms/status?outboxId=${id}`, bullRedis, `${config.redisKeyPrefix}-bull`, log.child({ channel: 'sms' }));
     const work = new WorkService(acd, offers, ingest, smsProvider ? { sms: smsOutbound(smsOutbox) } : {});
+    const voice = new VoiceService({
+      db, ingest, work, log: log.child({ channel: 'voice' }), publicBaseUrl: config.publicBaseUrl,
+      provider: accountSid && authToken ? createTwilioVoice({ accountSid, authToken, apiUrl }) : null,
+    });
+    acd.onAccepted.push((i) => voice.onAccepted(i));
     const presence = new Presence(redis, config.redisKeyPrefix, config.agentGraceSeconds * 1000, log);
     const timers = new BullOfferTimers(bullRedis, `${config.redisKeyPrefix}-bull`, log);
     acd.timers = timers;
@@ -187,6 +194,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     // Channels
     await registerTwilioScope(app, { authToken: config.twilio.authToken, publicBaseUrl: config.publicBaseUrl }, (scope) => {
       smsRoutes(scope, { db, ingest, defaultPhoneRegion: config.defaultPhoneRegion });
+      voiceRoutes(scope, { voice, defaultPhoneRegion: config.defaultPhoneRegion });
     });
     registerChatGateway({ io, db, tokens, ingest, publisher, log, metrics, maxMessageLength: config.maxMessageLength, customerLeft: (id) => work.customerLeft(id) });
 

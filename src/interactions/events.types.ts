@@ -25,6 +25,13 @@ export type EventType =
   | 'offer.rejected'
   | 'offer.expired'
   | 'offer.revoked'
+  | 'call.received'
+  | 'call.status'
+  | 'call.completed'
+  | 'call.agent-dialed'
+  | 'call.bridged'
+  | 'recording.completed'
+  | 'ivr.step'
   | 'message.received'
   | 'message.sent'
   | 'note.added'
@@ -56,7 +63,7 @@ export type InteractionTarget =
   | {
       kind: 'conversation';
       key: string;
-      open: { id?: string; direction: 'in' | 'out'; entryAddress: string; subject?: string; attributes?: Record<string, unknown> };
+      open: { id?: string; direction: 'in' | 'out'; entryAddress: string; subject?: string; attributes?: Record<string, unknown>; ivr?: boolean };
     }
   /** A customer-level item with no interaction (a note). */
   | { kind: 'none' };
@@ -74,6 +81,8 @@ export interface IngestCommand {
   interaction: InteractionTarget;
   /** Close the interaction in the same transaction (end of chat, completed call). */
   close?: boolean;
+  /** Append even if the interaction is closed (a recording that arrives after the hang-up). */
+  allowClosed?: boolean;
   /**
    * A state change that must commit together with the event (a profile edit, a merge, an
    * outbox row). It runs inside the ingest transaction, before the event is appended, and may

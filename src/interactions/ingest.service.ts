@@ -65,7 +65,7 @@ export class IngestService {
     if (cmd.interaction.kind === 'existing') {
       interaction = await lockInteraction(tx, cmd.interaction.id);
       if (!interaction) throw notFound('interaction', cmd.interaction.id);
-      if (interaction.state === 'closed') throw new AppError('SB_INTERACTION_CLOSED', `interaction ${interaction.id} is closed`);
+      if (interaction.state === 'closed' && !cmd.allowClosed) throw new AppError('SB_INTERACTION_CLOSED', `interaction ${interaction.id} is closed`);
     } else if (cmd.interaction.kind === 'conversation') {
       if (!cmd.channel) throw new AppError('SB_VALIDATION', 'a conversation needs a channel');
       const { key, open } = cmd.interaction;
@@ -77,7 +77,8 @@ export class IngestService {
           customerId,
           channel: cmd.channel,
           direction: open.direction,
-          state: open.direction === 'in' ? 'queued' : 'active',
+          // A contact that enters through an IVR flow waits in the flow, not in a queue, until the flow enqueues it.
+          state: open.direction === 'out' ? 'active' : open.ivr && entry?.flowId ? 'ivr' : 'queued',
           queueId: entry?.queueId ?? null,
           entryPointId: entry?.id ?? null,
           conversationKey: key,

@@ -34,6 +34,8 @@ export class Effects {
   readonly revoked: Array<{ agentId: string; offerId: string; reason: RevokeReason }> = [];
   readonly agentStates: Array<{ agentId: string; state: string; reason: string | null }> = [];
   readonly changed: Array<{ agentId: string; interactionId: string; state: string }> = [];
+  /** Interactions accepted by an agent in this transaction (voice bridges the call then). */
+  readonly accepted: InteractionRecord[] = [];
   route = false;
 }
 
@@ -42,6 +44,8 @@ export class AcdContext {
   timers: OfferTimers | null = null;
   /** Set by the router: ask for a routing pass soon. */
   requestRouting: () => void = () => undefined;
+  /** Channels that act when an agent accepts (voice: dial the agent's softphone). */
+  readonly onAccepted: Array<(i: InteractionRecord) => Promise<void>> = [];
 
   constructor(
     readonly db: Pool,
@@ -71,6 +75,15 @@ export class AcdContext {
     for (const r of fx.revoked) this.notifier?.revoked(r.agentId, r.offerId, r.reason);
     for (const s of fx.agentStates) this.notifier?.agentState(s.agentId, s.state, s.reason);
     for (const c of fx.changed) this.notifier?.interactionChanged(c.agentId, c.interactionId, c.state);
+    for (const i of fx.accepted) {
+      for (const listener of this.onAccepted) {
+        try {
+          await listener(i);
+        } catch (err) {
+          this.log.warn({ err, interactionId: i.id }, 'post-accept action failed');
+        }
+      }
+    }
     if (fx.route) this.requestRouting();
   }
 

@@ -20,7 +20,9 @@ export class OffersService {
       if (!(await markAccepted(tx, offerId, agentId))) throw await this.whyNot(tx, offerId);
       await transition(tx, i.id, ['offered'], { state: 'active', acceptedNow: true });
       await this.acd.append(tx, fx, i, 'offer.accepted', { offerId, agentId }, `offer.accepted:${offerId}`);
-      return (await findInteraction(tx, i.id))!;
+      const accepted = (await findInteraction(tx, i.id))!;
+      fx.accepted.push(accepted);
+      return accepted;
     });
   }
 

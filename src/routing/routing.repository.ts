@@ -223,7 +223,7 @@ export async function transition(
   tx: Queryable,
   id: string,
   from: string[],
-  set: { state: string; agentId?: string | null; queueId?: string; priority?: number; resetEscalation?: boolean; outcome?: string; disposition?: string | null; wrapupSeconds?: number; acceptedNow?: boolean; endedNow?: boolean; closedNow?: boolean },
+  set: { state: string; agentId?: string | null; queueId?: string; priority?: number; resetEscalation?: boolean; outcome?: string; disposition?: string | null; wrapupSeconds?: number; acceptedNow?: boolean; endedNow?: boolean; closedNow?: boolean; queuedNow?: boolean },
 ): Promise<boolean> {
   const { rowCount } = await tx.query(
     `UPDATE interactions SET
@@ -239,12 +239,13 @@ export async function transition(
         accepted_at = CASE WHEN $12 THEN clock_timestamp() ELSE accepted_at END,
         ended_at = CASE WHEN $13 THEN clock_timestamp() ELSE ended_at END,
         closed_at = CASE WHEN $14 THEN clock_timestamp() ELSE closed_at END,
+        queued_at = CASE WHEN $15 THEN COALESCE(queued_at, clock_timestamp()) ELSE queued_at END,
         updated_at = clock_timestamp()
       WHERE id = $1 AND state = ANY($2::text[])`,
     [
       id, from, set.state, set.agentId !== undefined, set.agentId ?? null, set.queueId ?? null, set.priority ?? null,
       set.resetEscalation ?? false, set.outcome ?? null, set.disposition ?? null, set.wrapupSeconds ?? null,
-      set.acceptedNow ?? false, set.endedNow ?? false, set.closedNow ?? false,
+      set.acceptedNow ?? false, set.endedNow ?? false, set.closedNow ?? false, set.queuedNow ?? false,
     ],
   );
   return (rowCount ?? 0) > 0;

@@ -20,9 +20,21 @@ export interface FakeMessage {
   createdAt: Date;
 }
 
+export interface FakeCall {
+  sid: string;
+  to: string;
+  from: string;
+  url?: string;
+  twiml?: string;
+  statusCallback?: string;
+}
+
 export interface FakeTwilio {
   url: string;
   messages: FakeMessage[];
+  /** Calls created (POST Calls.json) and updates to existing calls (POST Calls/<sid>.json). */
+  calls: FakeCall[];
+  callUpdates: Array<{ sid: string; form: Record<string, string> }>;
   requests: Array<{ method: string; path: string }>;
   /** Hold the response to the next send until `release()` (the message is recorded first). */
   holdNextSend(): { sent: Promise<FakeMessage>; release(): void };
@@ -40,6 +52,8 @@ export function signedForm(url: string, params: Record<string, string>, authToke
 
 export async function startFakeTwilio(): Promise<FakeTwilio> {
   const messages: FakeMessage[] = [];
+  const calls: FakeCall[] = [];
+  const callUpdates: FakeTwilio['callUpdates'] = [];
   const requests: FakeTwilio['requests'] = [];
   let hold: { onSent: (m: FakeMessage) => void; gate: Promise<void> } | null = null;
 
@@ -61,6 +75,19 @@ export async function startFakeTwilio(): Promise<FakeTwilio> {
       requests.push({ method: req.method!, path: url.pathname });
       const expectedAuth = `Basic ${Buffer.from(`${ACCOUNT_SID}:${AUTH_TOKEN}`).toString('base64')}`;
       if (req.headers.authorization !== expectedAuth) return json(res, 401, { code: 20003, message: 'Authenticate' });
+      const callsBase = `/2010-04-01/Accounts/${ACCOUNT_SID}/Calls`;
+      if (req.method === 'POST' && url.pathname.startsWith(callsBase)) {
+        const form = Object.fromEntries(new URLSearchParams(raw));
+        if (url.pathname === `${callsBase}.json`) {
+          if (!form.To || !form.From || (!form.Url && !form.Twiml)) return json(res, 400, { code: 21205, message: 'Url or Twiml is required' });
+          const call: FakeCall = { sid: `CA${randomBytes(16).toString('hex')}`, to: form.To, from: form.From, url: form.Url, twiml: form.Twiml, statusCallback: form.StatusCallback };
+          calls.push(call);
+          return json(res, 201, { sid: call.sid, account_sid: ACCOUNT_SID, to: call.to, from: call.from, status: 'queued', date_created: new Date().toUTCString() });
+        }
+        const sid = url.pathname.slice(callsBase.length + 1).replace(/\.json$/, '');
+        callUpdates.push({ sid, form });
+        return json(res, 200, { sid, account_sid: ACCOUNT_SID, status: 'in-progress' });
+      }
       if (url.pathname !== `/2010-04-01/Accounts/${ACCOUNT_SID}/Messages.json`) return json(res, 404, { code: 20404, message: 'not found' });
       if (req.method === 'POST') {
         const form = Object.fromEntries(new URLSearchParams(raw));
@@ -93,6 +120,8 @@ export async function startFakeTwilio(): Promise<FakeTwilio> {
   return {
     url,
     messages,
+    calls,
+    callUpdates,
     requests,
     holdNextSend() {
       let release!: () => void;

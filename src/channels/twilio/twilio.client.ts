@@ -22,6 +22,12 @@ export interface SmsProvider {
   listSent(m: { to: string; from: string; since: Date }): Promise<ListedMessage[]>;
 }
 
+/** What Switchboard needs from a voice provider. */
+export interface VoiceProvider {
+  /** Ring a softphone (`client:<identity>`); when answered Twilio fetches `url` for the leg's TwiML. */
+  dial(m: { to: string; from: string; url: string }): Promise<{ sid: string }>;
+}
+
 /** A provider error that retrying will not fix (bad number, rejected content). */
 export class PermanentSendError extends Error {}
 
@@ -61,6 +67,18 @@ export function createTwilioSms(opts: { accountSid: string; authToken: string; a
     async listSent(m) {
       const list = await client.messages.list({ to: m.to, from: m.from, dateSentAfter: m.since, limit: 50 });
       return list.map((x) => ({ sid: x.sid, body: x.body, dateCreated: x.dateCreated }));
+    },
+  };
+}
+
+export function createTwilioVoice(opts: { accountSid: string; authToken: string; apiUrl: string }): VoiceProvider {
+  const client = twilio(opts.accountSid, opts.authToken, {
+    httpClient: opts.apiUrl === 'https://api.twilio.com' ? undefined : rebasedRequestClient(opts.apiUrl),
+  });
+  return {
+    async dial(m) {
+      const call = await client.calls.create({ to: m.to, from: m.from, url: m.url, method: 'POST' });
+      return { sid: call.sid };
     },
   };
 }

@@ -1,0 +1,113 @@
+/**
+ * Calls: an incoming call becomes an interaction held in a Twilio queue named after it while
+ * our ACD finds an agent; on accept the agent's softphone is dialled and its leg dequeues the
+ * caller; status callbacks end the call (abandoned while waiting, wrap-up when answered).
+ */
+import type { Pool } from 'pg';
+import type { Logger } from '../../platform/logger';
+import type { IngestService } from '../../interactions/ingest.service';
+import type { InteractionRecord } from '../../interactions/events.types';
+import { findInteraction } from '../../interactions/interactions.repository';
+import type { WorkService } from '../../agents/work.service';
+import type { VoiceProvider } from '../twilio/twilio.client';
+import { softphoneIdentity } from './softphone.routes';
+import { incomingCallCommand, waitAnnouncement, type CallStatus, type IncomingCall, type Recording } from './voice.mapper';
+import { bridgeTwiml, enqueueTwiml, sayAndHangup, waitTwiml } from './voice.twiml';
+
+export class VoiceService {
+  constructor(
+    private readonly deps: { db: Pool; ingest: IngestService; work: WorkService; provider: VoiceProvider | null; publicBaseUrl: string; log: Logger },
+  ) {}
+
+  private url(path: string): string {
+    return `${this.deps.publicBaseUrl}${path}`;
+  }
+
+  async incoming(call: IncomingCall): Promise<{ twiml: string; interaction: InteractionRecord }> {
+    const result = await this.deps.ingest.ingest(incomingCallCommand(call, new Date()));
+    const interaction = (await findInteraction(this.deps.db, result.event.interactionId!))!;
+    if (interaction.state === 'queued' && interaction.queueId) {
+      return { interaction, twiml: enqueueTwiml(interaction.id, this.url('/twilio/voice/wait'), 'Thank you for calling. Please hold for the next available agent.') };
+    }
+    if (interaction.state === 'ivr') return { interaction, twiml: '' }; // the IVR answers
+    return { interaction, twiml: sayAndHangup('Sorry, no one can take your call right now. Please try again later.') };
+  }
+
+  async findByCallSid(callSid: string): Promise<InteractionRecord | null> {
+    const { rows } = await this.deps.db.query<{ id: string }>(
+      `SELECT id FROM interactions WHERE channel = 'voice' AND attributes ->> 'callSid' = $1 ORDER BY created_at DESC LIMIT 1`,
+      [callSid],
+    );
+    return rows[0] ? findInteraction(this.deps.db, rows[0].id) : null;
+  }
+
+  /** Hold announcements: the caller's place in our queue and an estimate from the last day's waits. */
+  async wait(callSid: string): Promise<string> {
+    const i = await this.findByCallSid(callSid);
+    if (!i || !i.queueId || i.state !== 'queued') return waitTwiml('Please stay on the line.');
+    const { rows } = await this.deps.db.query<{ position: number; avg_wait: number | null }>(
+      `SELECT (SELECT count(*)::int FROM interactions w WHERE w.queue_id = $1 AND w.state = 'queued' AND w.queued_at <= $2) AS position,
+              (SELECT avg(extract(epoch FROM o.decided_at - o.queued_at))::float8 FROM offers o
+                WHERE o.queue_id = $1 AND o.state = 'accepted' AND o.decided_at > now() - interval '24 hours') AS avg_wait`,
+      [i.queueId, i.queuedAt],
+    );
+    const position = rows[0]?.position ?? 1;
+    const avg = rows[0]?.avg_wait ?? null;
+    return waitTwiml(waitAnnouncement(position, avg === null ? null : avg * position));
+  }
+
+  /** After an agent accepts a call: ring their softphone; its leg fetches /twilio/voice/agent. */
+  async onAccepted(i: InteractionRecord): Promise<void> {
+    if (i.channel !== 'voice' || !i.agentId || !this.deps.provider) return;
+    const from = typeof i.attributes.ourAddress === 'string' ? i.attributes.ourAddress : '';
+    const dialled = await this.deps.provider.dial({
+      to: `client:${softphoneIdentity(i.agentId)}`,
+      from,
+      url: this.url(`/twilio/voice/agent?interactionId=${i.id}`),
+    });
+    await this.append(i, 'call.agent-dialed', `twilio:dial:${dialled.sid}`, { agentId: i.agentId, providerId: dialled.sid });
+  }
+
+  /** TwiML for the agent's leg: dequeue the caller, if they are still there. */
+  async agentLeg(interactionId: string, agentCallSid: string): Promise<string> {
+    const i = await findInteraction(this.deps.db, interactionId);
+    if (!i || i.state !== 'active') return sayAndHangup('This call is no longer waiting.');
+    await this.append(i, 'call.bridged', `twilio:bridge:${i.id}:${agentCallSid}`, { agentId: i.agentId, providerId: agentCallSid });
+    return bridgeTwiml(i.id);
+  }
+
+  /** A call status callback. Each status is recorded once; the first final one ends the interaction. */
+  async status(s: CallStatus): Promise<void> {
+    const i = await this.findByCallSid(s.callSid);
+    if (!i) return;
+    await this.append(i, 'call.status', `twilio:call:${s.callSid}:status:${s.status}`, { status: s.status });
+    if (!s.final) return;
+    if (i.state !== 'closed') await this.deps.work.customerLeft(i.id);
+    const after = (await findInteraction(this.deps.db, i.id))!;
+    await this.append(after, 'call.completed', `twilio:call:${s.callSid}:completed`, {
+      status: s.status,
+      durationSeconds: s.durationSeconds,
+      outcome: after.state === 'closed' ? 'abandoned' : 'answered',
+    });
+  }
+
+  async recording(r: Recording): Promise<void> {
+    const i = await this.findByCallSid(r.callSid);
+    if (!i || r.status !== 'completed') return;
+    await this.append(i, 'recording.completed', `twilio:recording:${r.recordingSid}`, { providerId: r.recordingSid, url: r.url, durationSeconds: r.durationSeconds });
+  }
+
+  private async append(i: InteractionRecord, type: 'call.status' | 'call.completed' | 'call.agent-dialed' | 'call.bridged' | 'recording.completed', key: string, payload: Record<string, unknown>): Promise<void> {
+    await this.deps.ingest.ingest({
+      idempotencyKey: key,
+      type,
+      channel: 'voice',
+      direction: 'internal',
+      occurredAt: new Date(),
+      payload,
+      customer: { id: i.customerId },
+      interaction: { kind: 'existing', id: i.id },
+      allowClosed: true,
+    });
+  }
+}
