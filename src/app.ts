@@ -50,6 +50,8 @@ import { smsRoutes } from './channels/sms/sms.routes';
 import { softphoneRoutes } from './channels/voice/softphone.routes';
 import { VoiceService } from './channels/voice/voice.service';
 import { voiceRoutes } from './channels/voice/voice.routes';
+import { IvrDriver } from './channels/voice/ivr.driver';
+import { flowRoutes } from './ivr/flows.routes';
 
 export interface AppServices {
   config: Config;
@@ -130,7 +132,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     const voice = new VoiceService({
       db, ingest, work, log: log.child({ channel: 'voice' }), publicBaseUrl: config.publicBaseUrl,
       provider: accountSid && authToken ? createTwilioVoice({ accountSid, authToken, apiUrl }) : null,
+      requestRouting: () => router.trigger(),
     });
+    const ivr = new IvrDriver({ db, ingest, publicBaseUrl: config.publicBaseUrl });
     acd.onAccepted.push((i) => voice.onAccepted(i));
     const presence = new Presence(redis, config.redisKeyPrefix, config.agentGraceSeconds * 1000, log);
     const timers = new BullOfferTimers(bullRedis, `${config.redisKeyPrefix}-bull`, log);
@@ -177,6 +181,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     agentRoutes(app, { agents, agentState });
     supervisorRoutes(app, { db, work });
     softphoneRoutes(app, { twilio: config.twilio });
+    flowRoutes(app, { db });
     acd.notifier = registerAgentGateway({ io, db, tokens, metrics, log, publisher, customers, offers, agentState, work, presence, maxMessageLength: config.maxMessageLength });
     const supervisor = new SupervisorGateway({ io, db, tokens, metrics, log, intervalMs: 1000 });
     presence.start(io.of('/agent'));
@@ -194,7 +199,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     // Channels
     await registerTwilioScope(app, { authToken: config.twilio.authToken, publicBaseUrl: config.publicBaseUrl }, (scope) => {
       smsRoutes(scope, { db, ingest, defaultPhoneRegion: config.defaultPhoneRegion });
-      voiceRoutes(scope, { voice, defaultPhoneRegion: config.defaultPhoneRegion });
+      voiceRoutes(scope, { voice, ivr, defaultPhoneRegion: config.defaultPhoneRegion });
     });
     registerChatGateway({ io, db, tokens, ingest, publisher, log, metrics, maxMessageLength: config.maxMessageLength, customerLeft: (id) => work.customerLeft(id) });
 

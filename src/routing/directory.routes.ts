@@ -150,6 +150,9 @@ export function directoryRoutes(app: FastifyInstance, deps: { db: Pool; defaultP
       if (b.queueId && (await existingQueueIds(deps.db, [b.queueId])).size === 0) {
         throw new AppError('SB_VALIDATION', `body.queueId names an unknown queue: ${b.queueId}`);
       }
+      if (b.flowId && (await deps.db.query('SELECT 1 FROM flows WHERE id = $1', [b.flowId])).rowCount === 0) {
+        throw new AppError('SB_VALIDATION', `body.flowId names an unknown flow: ${b.flowId} (PUT /api/flows/${b.flowId} first)`);
+      }
       const { record, created } = await upsertEntryPoint(deps.db, { channel: b.channel, address, queueId: b.queueId ?? null, flowId: b.flowId ?? null });
       return reply.code(created ? 201 : 200).send(entryView(record));
     },

@@ -59,7 +59,7 @@ describe('voice calls through Twilio', () => {
       expect(r.statusCode).toBe(204);
     }
     const rec = await post('/twilio/voice/recording', { CallSid: sid, RecordingSid: `RE${'1'.repeat(32)}`, RecordingUrl: 'https://api.twilio.com/rec/RE1', RecordingStatus: 'completed', RecordingDuration: '40' });
-    expect(rec.statusCode).toBe(204);
+    expect(rec.statusCode).toBe(200); // TwiML, as for a voicemail's <Record> action
 
     const row = (await t.app.services.db.query('SELECT state FROM interactions WHERE id = $1', [interactionId])).rows[0];
     expect(row.state).toBe('wrapup'); // the agent wraps up after the caller hung up

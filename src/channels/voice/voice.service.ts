@@ -12,11 +12,12 @@ import type { WorkService } from '../../agents/work.service';
 import type { VoiceProvider } from '../twilio/twilio.client';
 import { softphoneIdentity } from './softphone.routes';
 import { incomingCallCommand, waitAnnouncement, type CallStatus, type IncomingCall, type Recording } from './voice.mapper';
-import { bridgeTwiml, enqueueTwiml, sayAndHangup, waitTwiml } from './voice.twiml';
+import { bridgeTwiml, callBackTwiml, enqueueTwiml, sayAndHangup, waitTwiml } from './voice.twiml';
+import { transition } from '../../routing/routing.repository';
 
 export class VoiceService {
   constructor(
-    private readonly deps: { db: Pool; ingest: IngestService; work: WorkService; provider: VoiceProvider | null; publicBaseUrl: string; log: Logger },
+    private readonly deps: { db: Pool; ingest: IngestService; work: WorkService; provider: VoiceProvider | null; publicBaseUrl: string; log: Logger; requestRouting?: () => void },
   ) {}
 
   private url(path: string): string {
@@ -73,6 +74,8 @@ export class VoiceService {
     const i = await findInteraction(this.deps.db, interactionId);
     if (!i || i.state !== 'active') return sayAndHangup('This call is no longer waiting.');
     await this.append(i, 'call.bridged', `twilio:bridge:${i.id}:${agentCallSid}`, { agentId: i.agentId, providerId: agentCallSid });
+    // A callback: the customer is not waiting on the line; the agent's leg calls them.
+    if (i.attributes.callback === true) return callBackTwiml(String(i.attributes.customerAddress), String(i.attributes.ourAddress));
     return bridgeTwiml(i.id);
   }
 
@@ -82,7 +85,9 @@ export class VoiceService {
     if (!i) return;
     await this.append(i, 'call.status', `twilio:call:${s.callSid}:status:${s.status}`, { status: s.status });
     if (!s.final) return;
-    if (i.state !== 'closed') await this.deps.work.customerLeft(i.id);
+    // A caller who asked for a callback or left a voicemail has hung up on purpose: the work stays.
+    const keepsWork = i.attributes.callback === true || typeof i.attributes.voicemailQueueId === 'string';
+    if (i.state !== 'closed' && !keepsWork) await this.deps.work.customerLeft(i.id);
     const after = (await findInteraction(this.deps.db, i.id))!;
     await this.append(after, 'call.completed', `twilio:call:${s.callSid}:completed`, {
       status: s.status,
@@ -91,10 +96,26 @@ export class VoiceService {
     });
   }
 
+  /** A recording (of a call, or a voicemail left in the IVR, which then becomes work in its queue). */
   async recording(r: Recording): Promise<void> {
     const i = await this.findByCallSid(r.callSid);
     if (!i || r.status !== 'completed') return;
-    await this.append(i, 'recording.completed', `twilio:recording:${r.recordingSid}`, { providerId: r.recordingSid, url: r.url, durationSeconds: r.durationSeconds });
+    const voicemailQueue = i.state === 'ivr' && typeof i.attributes.voicemailQueueId === 'string' ? i.attributes.voicemailQueueId : null;
+    await this.deps.ingest.ingest({
+      idempotencyKey: `twilio:recording:${r.recordingSid}`,
+      type: 'recording.completed',
+      channel: 'voice',
+      direction: voicemailQueue ? 'in' : 'internal',
+      occurredAt: new Date(),
+      payload: { providerId: r.recordingSid, url: r.url, durationSeconds: r.durationSeconds, ...(voicemailQueue ? { voicemail: true } : {}) },
+      customer: { id: i.customerId },
+      interaction: { kind: 'existing', id: i.id },
+      allowClosed: true,
+      apply: async (tx) => {
+        if (voicemailQueue) await transition(tx, i.id, ['ivr'], { state: 'queued', queueId: voicemailQueue, queuedNow: true });
+      },
+    });
+    if (voicemailQueue) this.deps.requestRouting?.();
   }
 
   private async append(i: InteractionRecord, type: 'call.status' | 'call.completed' | 'call.agent-dialed' | 'call.bridged' | 'recording.completed', key: string, payload: Record<string, unknown>): Promise<void> {

@@ -1,6 +1,6 @@
 /** TwiML for the calls we hold and bridge (pure). IVR menus are rendered by src/ivr. */
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
-export const xml = (s: string): string => s.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+import { escapeXml as xml } from '../../ivr/render';
+
 const doc = (body: string): string => `<?xml version="1.0" encoding="UTF-8"?><Response>${body}</Response>`;
 
 /** Hold the caller in a Twilio queue named after the interaction; `waitUrl` speaks while they wait. */
@@ -13,3 +13,9 @@ export const waitTwiml = (announcement: string, pauseSeconds = 15): string => do
 export const bridgeTwiml = (interactionId: string): string => doc(`<Dial><Queue>${xml(interactionId)}</Queue></Dial>`);
 
 export const sayAndHangup = (text: string): string => doc(`<Say>${xml(text)}</Say><Hangup/>`);
+
+/** The agent's leg of a callback: call the customer from our number. */
+export const callBackTwiml = (customer: string, ours: string): string => doc(`<Dial callerId="${xml(ours)}"><Number>${xml(customer)}</Number></Dial>`);
+
+/** What a caller hears after leaving a voicemail (the Record action's answer). */
+export const afterRecordingTwiml = (): string => doc('<Say>Thank you. Goodbye.</Say><Hangup/>');
