@@ -52,6 +52,7 @@ import { VoiceService } from './channels/voice/voice.service';
 import { voiceRoutes } from './channels/voice/voice.routes';
 import { IvrDriver } from './channels/voice/ivr.driver';
 import { flowRoutes } from './ivr/flows.routes';
+import { outboundRoutes } from './channels/outbound.routes';
 
 export interface AppServices {
   config: Config;
@@ -128,7 +129,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     const { accountSid, authToken, apiUrl } = config.twilio;
     const smsProvider = accountSid && authToken ? createTwilioSms({ accountSid, authToken, apiUrl }) : null;
     const smsOutbox = new SmsOutbox(db, smsProvider, (id) => `${config.publicBaseUrl}/twilio/sms/status?outboxId=${id}`, bullRedis, `${config.redisKeyPrefix}-bull`, log.child({ channel: 'sms' }));
-    const work = new WorkService(acd, offers, ingest, smsProvider ? { sms: smsOutbound(smsOutbox) } : {});
+    const sms = smsProvider ? smsOutbound(smsOutbox) : undefined;
+    const work = new WorkService(acd, offers, ingest, sms ? { sms } : {});
     const voice = new VoiceService({
       db, ingest, work, log: log.child({ channel: 'voice' }), publicBaseUrl: config.publicBaseUrl,
       provider: accountSid && authToken ? createTwilioVoice({ accountSid, authToken, apiUrl }) : null,
@@ -136,6 +138,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     });
     const ivr = new IvrDriver({ db, ingest, publicBaseUrl: config.publicBaseUrl });
     acd.onAccepted.push((i) => voice.onAccepted(i));
+    acd.onTransferred.push((i) => voice.onTransferred(i));
     const presence = new Presence(redis, config.redisKeyPrefix, config.agentGraceSeconds * 1000, log);
     const timers = new BullOfferTimers(bullRedis, `${config.redisKeyPrefix}-bull`, log);
     acd.timers = timers;
@@ -182,6 +185,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     supervisorRoutes(app, { db, work });
     softphoneRoutes(app, { twilio: config.twilio });
     flowRoutes(app, { db });
+    outboundRoutes(app, { db, ingest, sms, voice, voiceEnabled: Boolean(accountSid && authToken) });
     acd.notifier = registerAgentGateway({ io, db, tokens, metrics, log, publisher, customers, offers, agentState, work, presence, maxMessageLength: config.maxMessageLength });
     const supervisor = new SupervisorGateway({ io, db, tokens, metrics, log, intervalMs: 1000 });
     presence.start(io.of('/agent'));

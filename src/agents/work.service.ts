@@ -123,7 +123,9 @@ export class WorkService {
       } else {
         fx.route = true;
       }
-      return (await findInteraction(tx, interactionId))!;
+      const after = (await findInteraction(tx, interactionId))!;
+      if (i.state === 'active') fx.transferred.push(after);
+      return after;
     });
   }
 

@@ -26,6 +26,7 @@ export type EventType =
   | 'offer.expired'
   | 'offer.revoked'
   | 'call.received'
+  | 'call.started'
   | 'call.status'
   | 'call.completed'
   | 'call.agent-dialed'

@@ -36,6 +36,8 @@ export class Effects {
   readonly changed: Array<{ agentId: string; interactionId: string; state: string }> = [];
   /** Interactions accepted by an agent in this transaction (voice bridges the call then). */
   readonly accepted: InteractionRecord[] = [];
+  /** Answered interactions sent back to a queue (voice puts the caller on hold again). */
+  readonly transferred: InteractionRecord[] = [];
   route = false;
 }
 
@@ -46,6 +48,7 @@ export class AcdContext {
   requestRouting: () => void = () => undefined;
   /** Channels that act when an agent accepts (voice: dial the agent's softphone). */
   readonly onAccepted: Array<(i: InteractionRecord) => Promise<void>> = [];
+  readonly onTransferred: Array<(i: InteractionRecord) => Promise<void>> = [];
 
   constructor(
     readonly db: Pool,
@@ -75,12 +78,14 @@ export class AcdContext {
     for (const r of fx.revoked) this.notifier?.revoked(r.agentId, r.offerId, r.reason);
     for (const s of fx.agentStates) this.notifier?.agentState(s.agentId, s.state, s.reason);
     for (const c of fx.changed) this.notifier?.interactionChanged(c.agentId, c.interactionId, c.state);
-    for (const i of fx.accepted) {
-      for (const listener of this.onAccepted) {
-        try {
-          await listener(i);
-        } catch (err) {
-          this.log.warn({ err, interactionId: i.id }, 'post-accept action failed');
+    for (const [list, listeners] of [[fx.accepted, this.onAccepted], [fx.transferred, this.onTransferred]] as const) {
+      for (const i of list) {
+        for (const listener of listeners) {
+          try {
+            await listener(i);
+          } catch (err) {
+            this.log.warn({ err, interactionId: i.id }, 'channel follow-up failed');
+          }
         }
       }
     }

@@ -85,6 +85,22 @@ describe('voice calls through Twilio', () => {
     expect(stats.json().find((s: { name: string }) => s.name === 'calls').abandoned).toBe(1);
   });
 
+  it('transferring an answered call puts the caller on hold in the interaction\'s Twilio queue again', async () => {
+    const other = await createQueue(t, { name: 'calls-2' });
+    const sid = callSid();
+    const res = await post('/twilio/voice', { CallSid: sid, From: '+14155550164', To: OUR_NUMBER, CallStatus: 'ringing', AccountSid: ACCOUNT_SID });
+    const interactionId = /<Enqueue[^>]*>([0-9a-f-]{36})<\/Enqueue>/.exec(res.body)![1]!;
+    const offered = agent.nextOffer();
+    await agent.emit('state:set', { state: 'available' });
+    const offer = await offered;
+    await agent.emit('offer:accept', { offerId: offer.offerId });
+    expect(await agent.emit('interaction:transfer', { interactionId, queueId: other })).toMatchObject({ ok: true, queueId: other });
+    await waitFor(() => fake.callUpdates.some((u) => u.sid === sid), 5000, 'the caller redirected');
+    const update = fake.callUpdates.find((u) => u.sid === sid)!;
+    expect(update.form.Twiml).toContain(`>${interactionId}</Enqueue>`);
+    expect(update.form.Twiml).toContain('transfer');
+  });
+
   it('rejects unsigned voice webhooks and malformed ones', async () => {
     const unsigned = await t.app.inject({ method: 'POST', url: '/twilio/voice', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'CallSid=x' });
     expect(unsigned.statusCode).toBe(403);

@@ -25,7 +25,9 @@ export interface SmsProvider {
 /** What Switchboard needs from a voice provider. */
 export interface VoiceProvider {
   /** Ring a softphone (`client:<identity>`); when answered Twilio fetches `url` for the leg's TwiML. */
-  dial(m: { to: string; from: string; url: string }): Promise<{ sid: string }>;
+  dial(m: { to: string; from: string; url: string; statusCallback?: string }): Promise<{ sid: string }>;
+  /** Replace what a live call is doing with new TwiML (a transfer back into a queue). */
+  redirect(callSid: string, twiml: string): Promise<void>;
 }
 
 /** A provider error that retrying will not fix (bad number, rejected content). */
@@ -77,8 +79,14 @@ export function createTwilioVoice(opts: { accountSid: string; authToken: string;
   });
   return {
     async dial(m) {
-      const call = await client.calls.create({ to: m.to, from: m.from, url: m.url, method: 'POST' });
+      const call = await client.calls.create({
+        to: m.to, from: m.from, url: m.url, method: 'POST',
+        ...(m.statusCallback ? { statusCallback: m.statusCallback, statusCallbackMethod: 'POST', statusCallbackEvent: ['completed'] } : {}),
+      });
       return { sid: call.sid };
+    },
+    async redirect(callSid, twiml) {
+      await client.calls(callSid).update({ twiml });
     },
   };
 }

@@ -5,6 +5,7 @@
  */
 import type { Pool } from 'pg';
 import type { Logger } from '../../platform/logger';
+import { AppError } from '../../platform/errors';
 import type { IngestService } from '../../interactions/ingest.service';
 import type { InteractionRecord } from '../../interactions/events.types';
 import { findInteraction } from '../../interactions/interactions.repository';
@@ -60,13 +61,34 @@ export class VoiceService {
   /** After an agent accepts a call: ring their softphone; its leg fetches /twilio/voice/agent. */
   async onAccepted(i: InteractionRecord): Promise<void> {
     if (i.channel !== 'voice' || !i.agentId || !this.deps.provider) return;
+    await this.dialAgent(i, i.agentId);
+  }
+
+  /**
+   * Ring an agent's softphone for a call interaction. For an outbound call or a callback the
+   * leg then dials the customer, and its status callbacks (it is the call) end the interaction.
+   */
+  async dialAgent(i: InteractionRecord, agentId: string): Promise<void> {
+    if (!this.deps.provider) throw new AppError('SB_UNAVAILABLE', 'Twilio is not configured');
     const from = typeof i.attributes.ourAddress === 'string' ? i.attributes.ourAddress : '';
+    const dialsCustomer = i.attributes.callback === true || i.attributes.outbound === true;
     const dialled = await this.deps.provider.dial({
-      to: `client:${softphoneIdentity(i.agentId)}`,
+      to: `client:${softphoneIdentity(agentId)}`,
       from,
       url: this.url(`/twilio/voice/agent?interactionId=${i.id}`),
+      ...(dialsCustomer ? { statusCallback: this.url('/twilio/voice/status') } : {}),
     });
-    await this.append(i, 'call.agent-dialed', `twilio:dial:${dialled.sid}`, { agentId: i.agentId, providerId: dialled.sid });
+    if (dialsCustomer) {
+      await this.deps.db.query(`UPDATE interactions SET attributes = attributes || jsonb_build_object('callSid', $2::text) WHERE id = $1`, [i.id, dialled.sid]);
+    }
+    await this.append(i, 'call.agent-dialed', `twilio:dial:${dialled.sid}`, { agentId, providerId: dialled.sid });
+  }
+
+  /** An answered call moved back to a queue: put the caller on hold in its Twilio queue again. */
+  async onTransferred(i: InteractionRecord): Promise<void> {
+    if (i.channel !== 'voice' || !this.deps.provider || i.attributes.outbound === true || i.attributes.callback === true) return;
+    if (typeof i.attributes.callSid !== 'string') return;
+    await this.deps.provider.redirect(i.attributes.callSid, enqueueTwiml(i.id, this.url('/twilio/voice/wait'), 'Please hold while we transfer your call.'));
   }
 
   /** TwiML for the agent's leg: dequeue the caller, if they are still there. */
@@ -75,7 +97,7 @@ export class VoiceService {
     if (!i || i.state !== 'active') return sayAndHangup('This call is no longer waiting.');
     await this.append(i, 'call.bridged', `twilio:bridge:${i.id}:${agentCallSid}`, { agentId: i.agentId, providerId: agentCallSid });
     // A callback: the customer is not waiting on the line; the agent's leg calls them.
-    if (i.attributes.callback === true) return callBackTwiml(String(i.attributes.customerAddress), String(i.attributes.ourAddress));
+    if (i.attributes.callback === true || i.attributes.outbound === true) return callBackTwiml(String(i.attributes.customerAddress), String(i.attributes.ourAddress));
     return bridgeTwiml(i.id);
   }
 
