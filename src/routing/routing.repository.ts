@@ -5,7 +5,7 @@
  */
 import type { Queryable } from '../platform/db';
 import type { Channel } from '../interactions/events.types';
-import type { AgentCandidate, Explanation, Slots, Strategy, WaitingInteraction } from './selection';
+import { relaxSkills, type AgentCandidate, type Explanation, type Slots, type Strategy, type WaitingInteraction } from './selection';
 import type { EscalationStep, PriorityRule } from './escalation';
 
 /** Serializes routing passes and agent state changes across every process. */
@@ -72,9 +72,9 @@ export const EFFECTIVE_PRIORITY = `q.priority + i.priority + COALESCE((
 
 /** Waiting interactions in the given queues, best first, with who already declined each. */
 export async function loadWaiting(db: Queryable, queues: Map<string, RoutingQueue>, queueIds: string[], limit: number): Promise<WaitingInteraction[]> {
-  const { rows } = await db.query<{ id: string; queue_id: string; channel: Channel; priority: number; queued_ms: string; skill_relax: number; declined: string[] }>(
+  const { rows } = await db.query<{ id: string; queue_id: string; channel: Channel; priority: number; queued_ms: string; skill_relax: number; declined: string[]; extra_skills: Record<string, number> | null }>(
     `SELECT w.* FROM (
-       SELECT i.id, i.queue_id, i.channel, i.queued_at, i.skill_relax,
+       SELECT i.id, i.queue_id, i.channel, i.queued_at, i.skill_relax, i.attributes -> 'skills' AS extra_skills,
               (${EFFECTIVE_PRIORITY}) AS priority,
               (extract(epoch FROM i.queued_at) * 1000)::bigint::text AS queued_ms,
               COALESCE((SELECT array_agg(DISTINCT o.agent_id) FROM offers o
@@ -86,8 +86,10 @@ export async function loadWaiting(db: Queryable, queues: Map<string, RoutingQueu
     [queueIds, limit],
   );
   return rows.map((r) => {
-    const skills = queues.get(r.queue_id)?.skills ?? {};
-    const relaxed = r.skill_relax > 0 ? Object.fromEntries(Object.entries(skills).map(([k, v]) => [k, Math.max(0, v - r.skill_relax)])) : skills;
+    // The queue's skills, raised by any the contact itself needs (an IVR `set`), then relaxed by escalation.
+    const skills = { ...(queues.get(r.queue_id)?.skills ?? {}) };
+    for (const [k, v] of Object.entries(r.extra_skills ?? {})) if (typeof v === 'number') skills[k] = Math.max(skills[k] ?? 0, v);
+    const relaxed = relaxSkills(skills, r.skill_relax);
     return { id: r.id, queueId: r.queue_id, channel: r.channel, priority: r.priority, queuedAt: Number(r.queued_ms), requiredSkills: relaxed, declinedBy: r.declined };
   });
 }

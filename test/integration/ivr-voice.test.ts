@@ -21,7 +21,7 @@ describe('IVR flows on calls', () => {
     t = await startApp({ TWILIO_ACCOUNT_SID: ACCOUNT_SID, TWILIO_AUTH_TOKEN: AUTH_TOKEN, TWILIO_API_URL: fake.url, PUBLIC_BASE_URL: PUBLIC, OFFER_TIMEOUT_SECONDS: '10' });
     sales = await createQueue(t, { name: 'ivr-sales' });
     voicemail = await createQueue(t, { name: 'ivr-voicemail' });
-    agent = await createAgent(t, [sales, voicemail]);
+    agent = await createAgent(t, [sales, voicemail], { skills: { sales: 2 } });
   });
   afterAll(async () => {
     agent.close();
@@ -75,6 +75,9 @@ describe('IVR flows on calls', () => {
     // A timeout re-prompts; the retried digits webhook (same idempotency token) advances the flow once.
     const again = await post('/twilio/voice/gather?timeout=1', { CallSid: sid });
     expect(again.body).toContain('<Gather');
+    // An agent without the sales skill the menu choice asks for is not offered the call.
+    const junior = await createAgent(t, [sales]);
+    await junior.emit('state:set', { state: 'available' });
     const offered = agent.nextOffer();
     await agent.emit('state:set', { state: 'available' });
     const [d1, d2] = await Promise.all([
@@ -86,6 +89,9 @@ describe('IVR flows on calls', () => {
     expect(d2.body).toBe(d1.body);
     const offer = await offered;
     expect(offer.interaction).toMatchObject({ id: row.id, channel: 'voice', queueId: sales });
+    expect(junior.offers).toEqual([]);
+    await junior.emit('state:set', { state: 'offline' });
+    junior.close();
     await agent.emit('offer:accept', { offerId: offer.offerId });
     await waitFor(() => fake.calls.some((c) => c.url?.includes(row.id)), 5000, 'softphone dialled');
     const leg = fake.calls.find((c) => c.url?.includes(row.id))!;

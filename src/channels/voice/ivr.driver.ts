@@ -65,6 +65,10 @@ export class IvrDriver {
         const priority = terminal.type === 'enqueue' ? terminal.priority : 0;
         await transition(tx, i.id, ['ivr'], { state: 'queued', queueId: terminal.queueId, priority, queuedNow: true });
         if (terminal.type === 'callback') await tx.query(`UPDATE interactions SET attributes = attributes || '{"callback": true}'::jsonb WHERE id = $1`, [i.id]);
+        if (terminal.type === 'enqueue' && Object.keys(terminal.skills).length > 0) {
+          // Skills the caller's choices call for: the router requires them on top of the queue's.
+          await tx.query(`UPDATE interactions SET attributes = attributes || jsonb_build_object('skills', $2::jsonb) WHERE id = $1`, [i.id, JSON.stringify(terminal.skills)]);
+        }
         await append('interaction.queued', { queueId: terminal.queueId, via: 'ivr', ...(terminal.type === 'callback' ? { callback: true } : {}), ...(terminal.type === 'enqueue' && Object.keys(terminal.skills).length ? { skills: terminal.skills } : {}) }, 'queued');
       }
       if (terminal?.type === 'voicemail') {
