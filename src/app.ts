@@ -50,7 +50,7 @@ import { smsRoutes } from './channels/sms/sms.routes';
 import { softphoneRoutes } from './channels/voice/softphone.routes';
 import { VoiceService } from './channels/voice/voice.service';
 import { voiceRoutes } from './channels/voice/voice.routes';
-import { IvrDriver } from './channels/voice/ivr.driver';
+import { IvrDriver } from './ivr/ivr.driver';
 import { flowRoutes } from './ivr/flows.routes';
 import { outboundRoutes } from './channels/outbound.routes';
 
@@ -202,7 +202,13 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
 
     // Channels
     await registerTwilioScope(app, { authToken: config.twilio.authToken, publicBaseUrl: config.publicBaseUrl }, (scope) => {
-      smsRoutes(scope, { db, ingest, defaultPhoneRegion: config.defaultPhoneRegion });
+      smsRoutes(scope, {
+        db, ingest, defaultPhoneRegion: config.defaultPhoneRegion,
+        menu: sms && {
+          answer: (id, text, key) => ivr.runText(id, { kind: 'text', value: text }, key),
+          reply: (id, text, key) => work.systemReply(id, text, key),
+        },
+      });
       voiceRoutes(scope, { voice, ivr, defaultPhoneRegion: config.defaultPhoneRegion });
     });
     registerChatGateway({ io, db, tokens, ingest, publisher, log, metrics, maxMessageLength: config.maxMessageLength, customerLeft: (id) => work.customerLeft(id) });

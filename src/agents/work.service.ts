@@ -62,6 +62,32 @@ export class WorkService {
     return result;
   }
 
+  /** A message from the system (an SMS menu's answer) on a provider channel, sent once per key. */
+  async systemReply(interactionId: string, text: string, key: string): Promise<void> {
+    const current = await findInteraction(this.acd.db, interactionId);
+    if (!current) throw notFound('interaction', interactionId);
+    const outbound = this.outbound[current.channel];
+    if (!outbound) throw new AppError('SB_VALIDATION', `system replies over ${current.channel} are not available`);
+    let outboxId: string | null = null;
+    const result = await this.ingest.ingest({
+      idempotencyKey: key,
+      type: 'message.sent',
+      channel: current.channel,
+      direction: 'out',
+      occurredAt: new Date(),
+      payload: { text, from: 'system' },
+      customer: { id: current.customerId },
+      interaction: { kind: 'existing', id: interactionId },
+      allowClosed: true,
+      apply: async (tx, { interaction }, payload) => {
+        outboxId = (await outbound.prepare(tx as PoolClient, interaction!, text)).outboxId;
+        payload.outboxId = outboxId;
+      },
+    });
+    const toDispatch = outboxId ?? (result.event.payload.outboxId as string | undefined);
+    if (toDispatch) await outbound.dispatch(toDispatch);
+  }
+
   /** The conversation is over; wrap-up starts and its clock runs. */
   async end(agentId: string, interactionId: string): Promise<InteractionRecord> {
     return this.acd.run(async (tx, fx) => {

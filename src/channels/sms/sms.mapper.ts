@@ -46,7 +46,7 @@ export function inboundSmsCommand(m: InboundSms, now: Date): IngestCommand {
     interaction: {
       kind: 'conversation',
       key: smsConversationKey(m.from, m.to),
-      open: { direction: 'in', entryAddress: m.to, attributes: { customerAddress: m.from, ourAddress: m.to } },
+      open: { direction: 'in', entryAddress: m.to, attributes: { customerAddress: m.from, ourAddress: m.to }, ivr: true },
     },
   };
 }

@@ -8,11 +8,24 @@ import { advance } from './delivery';
 import { adoptProviderId, findOutbox, findOutboxByProviderId, recordReceipt, setStatus } from './outbox.repository';
 import { inboundSmsCommand, parseInboundSms, parseStatusCallback } from './sms.mapper';
 
-export function smsRoutes(scope: FastifyInstance, deps: { db: Pool; ingest: IngestService; defaultPhoneRegion: string }): void {
+export interface SmsMenu {
+  /** Advance the conversation's IVR flow with the text; the reply to send, or null when it is not in one. */
+  answer(interactionId: string, text: string, key: string): Promise<string | null>;
+  /** Send a system text on the conversation (once per key). */
+  reply(interactionId: string, text: string, key: string): Promise<void>;
+}
+
+export function smsRoutes(scope: FastifyInstance, deps: { db: Pool; ingest: IngestService; defaultPhoneRegion: string; menu?: SmsMenu }): void {
   scope.post('/twilio/sms', { config: { auth: 'none' }, schema: { hide: true } }, async (req, reply) => {
     const parsed = parseInboundSms((req.body ?? {}) as Record<string, unknown>, deps.defaultPhoneRegion);
     if (!parsed.ok) throw new AppError('SB_VALIDATION', parsed.message);
-    await deps.ingest.ingest(inboundSmsCommand(parsed.value, new Date()));
+    const result = await deps.ingest.ingest(inboundSmsCommand(parsed.value, new Date()));
+    // A conversation in an SMS menu: the same flow as on the phone, answered in text.
+    const interactionId = result.event.interactionId;
+    if (deps.menu && interactionId) {
+      const answer = await deps.menu.answer(interactionId, parsed.value.body, parsed.value.messageSid);
+      if (answer) await deps.menu.reply(interactionId, answer, `ivr-reply:${parsed.value.messageSid}`);
+    }
     return twiml(reply, EMPTY_TWIML);
   });
 

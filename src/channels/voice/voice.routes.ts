@@ -4,7 +4,7 @@ import { AppError } from '../../platform/errors';
 import { twiml } from '../twilio/twilio.plugin';
 import { parseCallStatus, parseIncomingCall, parseRecording } from './voice.mapper';
 import type { VoiceService } from './voice.service';
-import type { IvrDriver } from './ivr.driver';
+import type { IvrDriver } from '../../ivr/ivr.driver';
 import type { IvrInput } from '../../ivr/interpreter.types';
 import { afterRecordingTwiml } from './voice.twiml';
 

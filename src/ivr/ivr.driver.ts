@@ -1,21 +1,21 @@
 /**
- * Runs a call through its entry point's IVR flow: one interpreter step per webhook, the
+ * Runs a call (or an SMS conversation) through its entry point's IVR flow: one interpreter step per webhook, the
  * progress stored on the interaction (so any process can take the next webhook) and every
  * step in history. The flow's end decides: enqueue into our ACD, a callback request, a
  * voicemail, or a hang-up.
  */
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
-import { withTransaction } from '../../platform/db';
-import { AppError } from '../../platform/errors';
-import type { IngestService } from '../../interactions/ingest.service';
-import type { IngestResult } from '../../interactions/events.types';
-import { lockInteraction } from '../../interactions/interactions.repository';
-import { transition } from '../../routing/routing.repository';
-import type { Flow } from '../../ivr/flow.types';
-import { initialState, step } from '../../ivr/interpreter';
-import type { IvrContext, IvrInput, IvrState } from '../../ivr/interpreter.types';
-import { renderTwiml } from '../../ivr/render';
+import { withTransaction } from '../platform/db';
+import { AppError } from '../platform/errors';
+import type { IngestService } from '../interactions/ingest.service';
+import type { IngestResult } from '../interactions/events.types';
+import { lockInteraction } from '../interactions/interactions.repository';
+import { transition } from '../routing/routing.repository';
+import type { Flow } from './flow.types';
+import { initialState, step } from './interpreter';
+import type { IvrAction, IvrContext, IvrInput, IvrState } from './interpreter.types';
+import { renderText, renderTwiml } from './render';
 
 /** What `interactions.ivr_state` holds: the interpreter state and the last answer, by webhook key. */
 interface StoredIvr {
@@ -27,8 +27,25 @@ interface StoredIvr {
 export class IvrDriver {
   constructor(private readonly deps: { db: Pool; ingest: IngestService; publicBaseUrl: string }) {}
 
-  /** Advance the call's flow with `input`; returns the TwiML to answer with. `key` dedupes webhook retries. */
-  async run(interactionId: string, input: IvrInput, key: string = randomUUID()): Promise<string> {
+  /** Advance a call's flow with `input`; returns the TwiML to answer with. `key` dedupes webhook retries. */
+  run(interactionId: string, input: IvrInput, key: string = randomUUID()): Promise<string> {
+    return this.advance(interactionId, input, key, (actions, state) =>
+      renderTwiml(actions, {
+        gatherActionUrl: `${this.deps.publicBaseUrl}/twilio/voice/gather`,
+        waitUrl: `${this.deps.publicBaseUrl}/twilio/voice/wait`,
+        voicemailActionUrl: `${this.deps.publicBaseUrl}/twilio/voice/recording`,
+        enqueueName: interactionId,
+        ...(state.vars.language ? { language: state.vars.language } : {}),
+      }),
+    ).then((out) => out ?? '<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>');
+  }
+
+  /** Advance a text conversation's flow (SMS menu); returns the text to answer with, or null when not in the IVR. */
+  runText(interactionId: string, input: IvrInput, key: string): Promise<string | null> {
+    return this.advance(interactionId, input, key, (actions) => renderText(actions));
+  }
+
+  private async advance(interactionId: string, input: IvrInput, key: string, render: (actions: IvrAction[], state: IvrState) => string): Promise<string | null> {
     const results: IngestResult[] = [];
     const twiml = await withTransaction(this.deps.db, async (tx) => {
       const i = await lockInteraction(tx, interactionId);
@@ -51,7 +68,9 @@ export class IvrDriver {
         customer: { known: row.name !== null, ...(row.name ? { name: row.name } : {}), attributes: row.attributes, ...(row.last_queue ? { lastAgentQueueId: row.last_queue } : {}) },
       };
       const before = row.ivr_state?.state ?? initialState(row.definition);
-      const { state, actions } = step(row.definition, before, input, ctx, new Date());
+      // A conversation's first text opens the menu rather than answering it.
+      const effective: IvrInput = row.ivr_state === null && input.kind === 'text' ? { kind: 'start' } : input;
+      const { state, actions } = step(row.definition, before, effective, ctx, new Date());
       const append = async (type: 'ivr.step' | 'interaction.queued', payload: Record<string, unknown>, suffix: string) => {
         results.push(await this.deps.ingest.appendWithin(tx, {
           idempotencyKey: `ivr:${interactionId}:${key}:${suffix}`, type, channel: i.channel, direction: 'internal', occurredAt: new Date(),
@@ -71,21 +90,20 @@ export class IvrDriver {
         }
         await append('interaction.queued', { queueId: terminal.queueId, via: 'ivr', ...(terminal.type === 'callback' ? { callback: true } : {}), ...(terminal.type === 'enqueue' && Object.keys(terminal.skills).length ? { skills: terminal.skills } : {}) }, 'queued');
       }
+      if (terminal?.type === 'hangup') {
+        // The flow ended the contact: close it, so the customer's next message starts afresh.
+        await transition(tx, i.id, ['ivr'], { state: 'closed', outcome: 'cancelled', closedNow: true });
+        await tx.query('UPDATE interactions SET conversation_key = NULL WHERE id = $1', [i.id]);
+      }
       if (terminal?.type === 'voicemail') {
         await tx.query(`UPDATE interactions SET attributes = attributes || jsonb_build_object('voicemailQueueId', $2::text) WHERE id = $1`, [i.id, terminal.queueId ?? null]);
       }
-      const twiml = renderTwiml(actions, {
-        gatherActionUrl: `${this.deps.publicBaseUrl}/twilio/voice/gather`,
-        waitUrl: `${this.deps.publicBaseUrl}/twilio/voice/wait`,
-        voicemailActionUrl: `${this.deps.publicBaseUrl}/twilio/voice/recording`,
-        enqueueName: interactionId,
-        ...(state.vars.language ? { language: state.vars.language } : {}),
-      });
+      const twiml = render(actions, state);
       const stored: StoredIvr = { state, key, twiml };
       await tx.query('UPDATE interactions SET ivr_state = $2 WHERE id = $1', [interactionId, JSON.stringify(stored)]);
       return twiml;
     });
     for (const r of results) await this.deps.ingest.publish(r);
-    return twiml ?? '<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>';
+    return twiml;
   }
 }
