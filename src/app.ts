@@ -195,6 +195,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     });
     if (config.nodeRole !== 'api') {
       registerSweepSteps(router, { db, offers, work, agentState, presence, graceSeconds: config.agentGraceSeconds, ingest, log });
+      router.addSweepStep({ name: 'voicemail-past-max-wait', run: () => voice.voicemailPastMaxWait() });
       timers.startWorker((offerId) => offers.expire(offerId), workerRedis);
       smsOutbox.startWorker(workerRedis);
       router.startSweeping(config.routerSweepMs);

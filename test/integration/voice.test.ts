@@ -101,6 +101,23 @@ describe('voice calls through Twilio', () => {
     expect(update.form.Twiml).toContain('transfer');
   });
 
+  it('offers voicemail once a caller has waited past the queue limit; the message becomes work', async () => {
+    await agent.emit('state:set', { state: 'away', reason: 'busy' });
+    const limited = await createQueue(t, { name: 'calls-limited', maxWaitSeconds: 1 });
+    await t.app.inject({ method: 'POST', url: '/api/entry-points', headers: bearer(t.adminToken), payload: { channel: 'voice', address: '+15005550009', queueId: limited } });
+    const sid = callSid();
+    const res = await post('/twilio/voice', { CallSid: sid, From: '+14155550165', To: '+15005550009', CallStatus: 'ringing', AccountSid: ACCOUNT_SID });
+    const interactionId = /<Enqueue[^>]*>([0-9a-f-]{36})<\/Enqueue>/.exec(res.body)![1]!;
+    await waitFor(() => fake.callUpdates.some((u) => u.sid === sid), 8000, 'the caller redirected to voicemail');
+    expect(fake.callUpdates.find((u) => u.sid === sid)!.form.Twiml).toContain('<Record');
+    await post('/twilio/voice/recording', { CallSid: sid, RecordingSid: `RE${'3'.repeat(32)}`, RecordingUrl: 'https://api.twilio.com/rec/RE3', RecordingDuration: '9' });
+    await post('/twilio/voice/status', { CallSid: sid, CallStatus: 'completed', CallDuration: '80' });
+    const row = (await t.app.services.db.query('SELECT state, queue_id FROM interactions WHERE id = $1', [interactionId])).rows[0];
+    expect(row).toEqual({ state: 'queued', queue_id: limited });
+    const types_ = (await types(interactionId)).map((e) => e.type);
+    expect(types_).toEqual(expect.arrayContaining(['ivr.step', 'recording.completed', 'call.completed']));
+  });
+
   it('rejects unsigned voice webhooks and malformed ones', async () => {
     const unsigned = await t.app.inject({ method: 'POST', url: '/twilio/voice', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'CallSid=x' });
     expect(unsigned.statusCode).toBe(403);

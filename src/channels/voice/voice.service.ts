@@ -13,7 +13,7 @@ import type { WorkService } from '../../agents/work.service';
 import type { VoiceProvider } from '../twilio/twilio.client';
 import { softphoneIdentity } from './softphone.routes';
 import { incomingCallCommand, waitAnnouncement, type CallStatus, type IncomingCall, type Recording } from './voice.mapper';
-import { bridgeTwiml, callBackTwiml, enqueueTwiml, sayAndHangup, waitTwiml } from './voice.twiml';
+import { bridgeTwiml, callBackTwiml, enqueueTwiml, sayAndHangup, voicemailTwiml, waitTwiml } from './voice.twiml';
 import { transition } from '../../routing/routing.repository';
 
 export class VoiceService {
@@ -82,6 +82,53 @@ export class VoiceService {
       await this.deps.db.query(`UPDATE interactions SET attributes = attributes || jsonb_build_object('callSid', $2::text) WHERE id = $1`, [i.id, dialled.sid]);
     }
     await this.append(i, 'call.agent-dialed', `twilio:dial:${dialled.sid}`, { agentId, providerId: dialled.sid });
+  }
+
+  /**
+   * Sweep step: callers who have waited past their queue's `maxWaitSeconds` are offered
+   * voicemail instead; the message becomes work in the same queue (see `recording`).
+   */
+  async voicemailPastMaxWait(): Promise<number> {
+    if (!this.deps.provider) return 0;
+    const { rows } = await this.deps.db.query<{ id: string }>(
+      `SELECT i.id FROM interactions i JOIN queues q ON q.id = i.queue_id
+        WHERE i.channel = 'voice' AND i.state = 'queued' AND q.max_wait_seconds IS NOT NULL
+          AND i.attributes ->> 'callSid' IS NOT NULL AND NOT (i.attributes ? 'callback')
+          AND i.queued_at < clock_timestamp() - make_interval(secs => q.max_wait_seconds)
+        LIMIT 100`,
+    );
+    let moved = 0;
+    for (const { id } of rows) {
+      const i = await findInteraction(this.deps.db, id);
+      if (!i || !i.queueId) continue;
+      let claimed = false;
+      await this.deps.ingest.ingest({
+        idempotencyKey: `max-wait:${i.id}:${i.queueId}`,
+        type: 'ivr.step',
+        channel: 'voice',
+        direction: 'internal',
+        occurredAt: new Date(),
+        payload: { node: 'max-wait-voicemail', reason: 'the wait exceeded the queue limit' },
+        customer: { id: i.customerId },
+        interaction: { kind: 'existing', id: i.id },
+        apply: async (tx) => {
+          // Out of the queue (no offers), waiting for the caller's message.
+          claimed = await transition(tx, i.id, ['queued'], { state: 'ivr' });
+          if (!claimed) throw new AppError('SB_CONFLICT', 'no longer waiting'); // rolls back the event too
+          await tx.query(`UPDATE interactions SET attributes = attributes || jsonb_build_object('voicemailQueueId', $2::text) WHERE id = $1`, [i.id, i.queueId]);
+        },
+      }).catch((err) => {
+        claimed = false; // offered meanwhile, or already moved; any other failure is retried by the next sweep
+        if (!(err instanceof AppError)) this.deps.log.warn({ err, interactionId: i.id }, 'max-wait voicemail failed');
+      });
+      if (!claimed) continue;
+      await this.deps.provider.redirect(String(i.attributes.callSid), voicemailTwiml(
+        'Sorry, all our agents are still busy. Please leave a message after the tone and we will get back to you.',
+        this.url('/twilio/voice/recording'),
+      ));
+      moved++;
+    }
+    return moved;
   }
 
   /** An answered call moved back to a queue: put the caller on hold in its Twilio queue again. */

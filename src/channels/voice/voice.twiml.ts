@@ -19,3 +19,7 @@ export const callBackTwiml = (customer: string, ours: string): string => doc(`<D
 
 /** What a caller hears after leaving a voicemail (the Record action's answer). */
 export const afterRecordingTwiml = (): string => doc('<Say>Thank you. Goodbye.</Say><Hangup/>');
+
+/** Take a message; Twilio posts the recording to `actionUrl`. */
+export const voicemailTwiml = (prompt: string, actionUrl: string, maxSeconds = 120): string =>
+  doc(`<Say>${xml(prompt)}</Say><Record maxLength="${maxSeconds}" action="${xml(actionUrl)}" method="POST" playBeep="true"/><Hangup/>`);
