@@ -118,6 +118,25 @@ describe('voice calls through Twilio', () => {
     expect(types_).toEqual(expect.arrayContaining(['ivr.step', 'recording.completed', 'call.completed']));
   });
 
+  it('a waiting caller can ask for a call back and keep their place', async () => {
+    await agent.emit('state:set', { state: 'away', reason: 'busy' });
+    const q = await createQueue(t, { name: 'calls-callback' });
+    await t.app.inject({ method: 'POST', url: '/api/entry-points', headers: bearer(t.adminToken), payload: { channel: 'voice', address: '+15005550012', queueId: q } });
+    const sid = callSid();
+    const res = await post('/twilio/voice', { CallSid: sid, From: '+14155550166', To: '+15005550012', CallStatus: 'ringing', AccountSid: ACCOUNT_SID });
+    const interactionId = /<Enqueue[^>]*>([0-9a-f-]{36})<\/Enqueue>/.exec(res.body)![1]!;
+    const before = (await t.app.services.db.query('SELECT queued_at FROM interactions WHERE id = $1', [interactionId])).rows[0];
+    const wait = await post('/twilio/voice/wait', { CallSid: sid });
+    expect(wait.body).toContain(`action="${PUBLIC}/twilio/voice/wait/choice"`);
+    const choice = await post('/twilio/voice/wait/choice', { CallSid: sid, Digits: '1' });
+    expect(choice.body).toContain('keep your place');
+    await post('/twilio/voice/status', { CallSid: sid, CallStatus: 'completed', CallDuration: '50' });
+    const row = (await t.app.services.db.query('SELECT state, queued_at, attributes FROM interactions WHERE id = $1', [interactionId])).rows[0];
+    expect(row.state).toBe('queued');
+    expect(row.queued_at).toEqual(before.queued_at);
+    expect(row.attributes.callback).toBe(true);
+  });
+
   it('rejects unsigned voice webhooks and malformed ones', async () => {
     const unsigned = await t.app.inject({ method: 'POST', url: '/twilio/voice', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'CallSid=x' });
     expect(unsigned.statusCode).toBe(403);

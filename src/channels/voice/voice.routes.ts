@@ -45,6 +45,12 @@ export function voiceRoutes(scope: FastifyInstance, deps: { voice: VoiceService;
     return twiml(reply, await deps.voice.wait(callSid));
   });
 
+  scope.post('/twilio/voice/wait/choice', opts, async (req, reply) => {
+    const form = (req.body ?? {}) as Form;
+    if (typeof form.CallSid !== 'string') throw new AppError('SB_VALIDATION', 'CallSid is required');
+    return twiml(reply, await deps.voice.waitChoice(form.CallSid, typeof form.Digits === 'string' ? form.Digits : ''));
+  });
+
   scope.post('/twilio/voice/agent', opts, async (req, reply) => {
     const interactionId = (req.query as { interactionId?: string }).interactionId;
     const callSid = ((req.body ?? {}) as Form).CallSid;

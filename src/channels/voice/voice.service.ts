@@ -55,7 +55,30 @@ export class VoiceService {
     );
     const position = rows[0]?.position ?? 1;
     const avg = rows[0]?.avg_wait ?? null;
-    return waitTwiml(waitAnnouncement(position, avg === null ? null : avg * position));
+    return waitTwiml(waitAnnouncement(position, avg === null ? null : avg * position), this.url('/twilio/voice/wait/choice'));
+  }
+
+  /**
+   * A waiting caller pressed a key. 1: call me back — the interaction stays where it is in the
+   * queue (same age), the caller hangs up, and the agent who gets it calls them.
+   */
+  async waitChoice(callSid: string, digits: string): Promise<string> {
+    const i = await this.findByCallSid(callSid);
+    if (!i || i.state !== 'queued' || digits !== '1') return '<?xml version="1.0" encoding="UTF-8"?><Response/>'; // back to waiting
+    await this.deps.ingest.ingest({
+      idempotencyKey: `callback-request:${i.id}`,
+      type: 'ivr.step',
+      channel: 'voice',
+      direction: 'in',
+      occurredAt: new Date(),
+      payload: { node: 'wait-callback', input: digits, callback: true },
+      customer: { id: i.customerId },
+      interaction: { kind: 'existing', id: i.id },
+      apply: async (tx) => {
+        await tx.query(`UPDATE interactions SET attributes = attributes || '{"callback": true}'::jsonb WHERE id = $1 AND state IN ('queued', 'offered')`, [i.id]);
+      },
+    });
+    return sayAndHangup('Thank you. We will call you back as soon as an agent is free. You keep your place in line. Goodbye.');
   }
 
   /** After an agent accepts a call: ring their softphone; its leg fetches /twilio/voice/agent. */

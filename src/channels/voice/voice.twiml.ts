@@ -7,7 +7,17 @@ const doc = (body: string): string => `<?xml version="1.0" encoding="UTF-8"?><Re
 export const enqueueTwiml = (interactionId: string, waitUrl: string, greeting?: string): string =>
   doc(`${greeting ? `<Say>${xml(greeting)}</Say>` : ''}<Enqueue waitUrl="${xml(waitUrl)}" waitUrlMethod="POST">${xml(interactionId)}</Enqueue>`);
 
-export const waitTwiml = (announcement: string, pauseSeconds = 15): string => doc(`<Say>${xml(announcement)}</Say><Pause length="${pauseSeconds}"/>`);
+/**
+ * While a caller waits: where they are in line, and the choice of a call back instead (they
+ * keep their place). Twilio repeats the wait URL when this ends.
+ */
+export const waitTwiml = (announcement: string, choiceUrl?: string, pauseSeconds = 15): string =>
+  doc(
+    `<Say>${xml(announcement)}</Say>` +
+      (choiceUrl
+        ? `<Gather input="dtmf" numDigits="1" timeout="${pauseSeconds}" action="${xml(choiceUrl)}" method="POST"><Say>To get a call back instead of waiting, and keep your place in line, press 1.</Say></Gather>`
+        : `<Pause length="${pauseSeconds}"/>`),
+  );
 
 /** The agent's leg: bridge to the caller waiting in the interaction's queue. */
 export const bridgeTwiml = (interactionId: string): string => doc(`<Dial><Queue>${xml(interactionId)}</Queue></Dial>`);
