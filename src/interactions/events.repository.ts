@@ -34,17 +34,7 @@ export async function findEventByKey(db: Queryable, key: string): Promise<Stored
   return rows[0] ? toStoredEvent(rows[0]) : null;
 }
 
-export interface NewEvent {
-  customerId: string;
-  interactionId: string | null;
-  seq: number | null;
-  type: EventType;
-  channel: Channel | null;
-  direction: Direction;
-  idempotencyKey: string;
-  payload: EventPayload;
-  occurredAt: Date;
-}
+export type NewEvent = Omit<StoredEvent, 'id'> & { idempotencyKey: string };
 
 /** Insert unless the idempotency key exists; null means another writer already stored it. */
 export async function insertEvent(db: Queryable, e: NewEvent): Promise<StoredEvent | null> {
