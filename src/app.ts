@@ -53,6 +53,10 @@ import { voiceRoutes } from './channels/voice/voice.routes';
 import { IvrDriver } from './ivr/ivr.driver';
 import { flowRoutes } from './ivr/flows.routes';
 import { outboundRoutes } from './channels/outbound.routes';
+import { emailOutbound, smtpSender } from './channels/email/email.outbound';
+import { EmailIntake } from './channels/email/email.intake';
+import { ImapWatcher, parseImapUrl } from './channels/email/imap.watcher';
+import { normalizeEmail } from './customers/identity';
 
 export interface AppServices {
   config: Config;
@@ -130,7 +134,10 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     const smsProvider = accountSid && authToken ? createTwilioSms({ accountSid, authToken, apiUrl }) : null;
     const smsOutbox = new SmsOutbox(db, smsProvider, (id) => `${config.publicBaseUrl}/twilio/sms/status?outboxId=${id}`, bullRedis, `${config.redisKeyPrefix}-bull`, log.child({ channel: 'sms' }));
     const sms = smsProvider ? smsOutbound(smsOutbox) : undefined;
-    const work = new WorkService(acd, offers, ingest, sms ? { sms } : {});
+    const smtp = config.smtpUrl && config.emailFrom ? smtpSender(config.smtpUrl) : null;
+    smsOutbox.email = smtp;
+    const email = smtp && config.emailFrom ? emailOutbound(smsOutbox, config.emailFrom) : undefined;
+    const work = new WorkService(acd, offers, ingest, { ...(sms ? { sms } : {}), ...(email ? { email } : {}) });
     const voice = new VoiceService({
       db, ingest, work, log: log.child({ channel: 'voice' }), publicBaseUrl: config.publicBaseUrl,
       provider: accountSid && authToken ? createTwilioVoice({ accountSid, authToken, apiUrl }) : null,
@@ -200,6 +207,15 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       smsOutbox.startWorker(workerRedis);
       router.startSweeping(config.routerSweepMs);
     }
+    let watcher: ImapWatcher | null = null;
+    if (config.imapUrl && config.nodeRole !== 'api') {
+      const target = parseImapUrl(config.imapUrl);
+      const address = normalizeEmail(config.emailFrom ?? '') ?? normalizeEmail(target.user) ?? `${target.user}@${target.host}`;
+      const mailboxKey = `${target.user}@${target.host}:${target.port}/${target.mailbox}`;
+      const intake = new EmailIntake({ db, ingest, mailbox: mailboxKey, address, maxAttachmentBytes: config.emailAttachmentMaxBytes, log: log.child({ channel: 'email' }) });
+      watcher = new ImapWatcher({ db, intake, target, mailboxKey, log: log.child({ channel: 'email' }) });
+      watcher.start();
+    }
 
     // Channels
     await registerTwilioScope(app, { authToken: config.twilio.authToken, publicBaseUrl: config.publicBaseUrl }, (scope) => {
@@ -217,6 +233,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     app.addHook('onClose', async () => {
       supervisor.stop();
       presence.stop();
+      await watcher?.stop();
+      smtp?.close();
       await router.stop();
       await timers.close();
       await smsOutbox.close();

@@ -12,22 +12,27 @@ export interface OutboxRecord {
   providerId: string | null;
   attempts: number;
   submittedAt: Date | null;
+  subject: string | null;
+  headers: Record<string, unknown>;
 }
 
 interface Row {
   id: string; interaction_id: string; channel: 'sms' | 'email'; to_address: string; from_address: string; body: string;
-  status: DeliveryStatus; provider_id: string | null; attempts: number; submitted_at: Date | null;
+  status: DeliveryStatus; provider_id: string | null; attempts: number; submitted_at: Date | null; subject: string | null; headers: Record<string, unknown>;
 }
-const COLUMNS = 'id, interaction_id, channel, to_address, from_address, body, status, provider_id, attempts, submitted_at';
+const COLUMNS = 'id, interaction_id, channel, to_address, from_address, body, status, provider_id, attempts, submitted_at, subject, headers';
 const toRecord = (r: Row): OutboxRecord => ({
   id: r.id, interactionId: r.interaction_id, channel: r.channel, to: r.to_address, from: r.from_address, body: r.body,
-  status: r.status, providerId: r.provider_id, attempts: r.attempts, submittedAt: r.submitted_at,
+  status: r.status, providerId: r.provider_id, attempts: r.attempts, submittedAt: r.submitted_at, subject: r.subject, headers: r.headers,
 });
 
-export async function insertOutbox(db: Queryable, o: { id: string; interactionId: string; channel: 'sms' | 'email'; to: string; from: string; body: string }): Promise<void> {
+export async function insertOutbox(
+  db: Queryable,
+  o: { id: string; interactionId: string; channel: 'sms' | 'email'; to: string; from: string; body: string; subject?: string; headers?: Record<string, unknown> },
+): Promise<void> {
   await db.query(
-    'INSERT INTO outbox (id, interaction_id, channel, to_address, from_address, body) VALUES ($1, $2, $3, $4, $5, $6)',
-    [o.id, o.interactionId, o.channel, o.to, o.from, o.body],
+    'INSERT INTO outbox (id, interaction_id, channel, to_address, from_address, body, subject, headers) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
+    [o.id, o.interactionId, o.channel, o.to, o.from, o.body, o.subject ?? null, JSON.stringify(o.headers ?? {})],
   );
 }
 

@@ -26,7 +26,15 @@ export const outboxJobId = (id: string): string => `outbox-${id}`;
 /** How far back, before the previous attempt began, a provider's record may be dated (clock skew). */
 const RECONCILE_SKEW_MS = 60_000;
 
+/** Sends one email (the SMTP transport); the Message-ID is ours, fixed before the first attempt. */
+export interface EmailSender {
+  send(m: { to: string; from: string; subject: string; text: string; messageId: string; inReplyTo?: string; references?: string[] }): Promise<void>;
+}
+
 export class SmsOutbox {
+  /** Set when SMTP is configured: email rows go out through it. */
+  email: EmailSender | null = null;
+
   private readonly queue: Queue<{ outboxId: string }>;
   private worker: Worker<{ outboxId: string }> | null = null;
   private sweeper: NodeJS.Timeout | null = null;
@@ -57,6 +65,7 @@ export class SmsOutbox {
     const row = await findOutbox(this.db, outboxId);
     if (!row) throw new UnrecoverableError(`outbox ${outboxId} does not exist`);
     if (row.status !== 'pending' && row.status !== 'submitted') return 'skipped';
+    if (row.channel === 'email') return this.sendEmail(row);
     if (!this.provider) throw new Error('SMS provider is not configured');
     if (row.status === 'submitted' && row.submittedAt) {
       const since = new Date(row.submittedAt.getTime() - RECONCILE_SKEW_MS);
@@ -82,6 +91,30 @@ export class SmsOutbox {
       await noteError(this.db, row.id, (err as Error).message).catch(() => undefined);
       throw err;
     }
+  }
+
+  /**
+   * Email has no way to ask the server what it already accepted, so a crash after the SMTP
+   * server accepted a message and before we recorded it sends it again on retry — with the
+   * same Message-ID, which mail clients use to show it once.
+   */
+  private async sendEmail(row: Awaited<ReturnType<typeof findOutbox>> & object): Promise<'sent' | 'skipped'> {
+    if (!this.email) throw new Error('SMTP is not configured');
+    if (!(await markSubmitting(this.db, row.id))) return 'skipped';
+    const h = row.headers as { messageId: string; inReplyTo?: string; references?: string[] };
+    try {
+      await this.email.send({ to: row.to, from: row.from, subject: row.subject ?? '', text: row.body, messageId: h.messageId, inReplyTo: h.inReplyTo, references: h.references });
+    } catch (err) {
+      const code = (err as { responseCode?: number }).responseCode;
+      if (code !== undefined && code >= 500 && code < 600) {
+        await markFailed(this.db, row.id, `SMTP ${code}`);
+        throw new UnrecoverableError(`SMTP rejected the message (${code})`);
+      }
+      await noteError(this.db, row.id, (err as Error).message).catch(() => undefined);
+      throw err;
+    }
+    await recordProviderId(this.db, row.id, h.messageId, 'sent');
+    return 'sent';
   }
 
   startWorker(connection: Redis): void {
