@@ -3,7 +3,7 @@
  * passwd-file user and a Maildir under a temporary directory.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,14 +17,7 @@ export interface Dovecot {
   stop(): Promise<void>;
 }
 
-const DOVECOT = ['/usr/sbin/dovecot', '/usr/local/sbin/dovecot'].find((p) => {
-  try {
-    require('node:fs').accessSync(p);
-    return true;
-  } catch {
-    return false;
-  }
-});
+const DOVECOT = ['/usr/sbin/dovecot', '/usr/local/sbin/dovecot'].find((p) => existsSync(p));
 
 export const dovecotAvailable = (): boolean => DOVECOT !== undefined;
 
@@ -39,8 +32,11 @@ export async function startDovecot(): Promise<Dovecot> {
   const runAs = asRoot ? 'nobody' : os.userInfo().username;
   const group = asRoot ? 'nogroup' : (os.userInfo().gid.toString());
   const home = path.join(dir, 'home', user);
-  mkdirSync(home, { recursive: true });
-  for (const d of ['run', 'state', path.join('home'), path.join('home', user)]) chmodSync(path.join(dir, d === 'run' || d === 'state' ? (mkdirSync(path.join(dir, d), { recursive: true }), d) : d), 0o777);
+  // Dovecot runs unprivileged: every directory it writes must be open to it.
+  for (const d of ['run', 'state', 'home', path.join('home', user)]) {
+    mkdirSync(path.join(dir, d), { recursive: true });
+    chmodSync(path.join(dir, d), 0o777);
+  }
   const uid = asRoot ? 65534 : os.userInfo().uid;
   const gid = asRoot ? 65534 : os.userInfo().gid;
   writeFileSync(path.join(dir, 'passwd'), `${user}:{PLAIN}${password}:${uid}:${gid}::${home}::\n`);
@@ -112,7 +108,7 @@ export async function startDovecot(): Promise<Dovecot> {
     if (Date.now() > deadline || child.exitCode !== null) {
       let log = '';
       try {
-        log = require('node:fs').readFileSync(path.join(dir, 'dovecot.log'), 'utf8');
+        log = readFileSync(path.join(dir, 'dovecot.log'), 'utf8');
       } catch {
         /* no log */
       }
