@@ -213,7 +213,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       const address = normalizeEmail(config.emailFrom ?? '') ?? normalizeEmail(target.user) ?? `${target.user}@${target.host}`;
       const mailboxKey = `${target.user}@${target.host}:${target.port}/${target.mailbox}`;
       const intake = new EmailIntake({ db, ingest, mailbox: mailboxKey, address, maxAttachmentBytes: config.emailAttachmentMaxBytes, log: log.child({ channel: 'email' }) });
-      watcher = new ImapWatcher({ db, intake, target, mailboxKey, log: log.child({ channel: 'email' }) });
+      watcher = new ImapWatcher({ db, intake, target, mailboxKey, log: log.child({ channel: 'email' }), leaseSeconds: config.emailLeaseSeconds });
       watcher.start();
     }
 

@@ -47,6 +47,8 @@ export interface Config {
   agentGraceSeconds: number;
   /** Milliseconds between routing sweeps (the repair loop behind event-driven routing). */
   routerSweepMs: number;
+  /** Seconds an IMAP watcher's mailbox lease lasts without renewal (a dead holder's is taken over after it). */
+  emailLeaseSeconds: number;
   /** Attachments larger than this are kept as metadata only (bytes). */
   emailAttachmentMaxBytes: number;
   /** Region assumed for phone numbers written without a country code (ISO 3166 alpha-2). */
@@ -154,6 +156,7 @@ export function loadConfig(env: Env = process.env): Config {
     dbPoolSize: int('DB_POOL_SIZE', 10, 1, 200),
     agentGraceSeconds: int('AGENT_GRACE_SECONDS', 30, 1, 3600),
     routerSweepMs: int('ROUTER_SWEEP_MS', 1000, 50, 60000),
+    emailLeaseSeconds: int('EMAIL_LEASE_SECONDS', 15, 2, 600),
     emailAttachmentMaxBytes: int('EMAIL_ATTACHMENT_MAX_BYTES', 5 * 1024 * 1024, 0, 100 * 1024 * 1024),
     defaultPhoneRegion: (str('DEFAULT_PHONE_REGION') ?? 'US').toUpperCase(),
   };

@@ -50,6 +50,7 @@ export class EmailIntake {
     const key = `email:${this.deps.mailbox}:${messageId}`;
     if (await findEventByKey(this.deps.db, key)) {
       await this.checkpointOnly(uidValidity, uid, fence);
+      this.deps.log.info({ uid }, 'message already stored; checkpoint advanced');
       return 'duplicate';
     }
     const automatic = isAutomatic({ from, headers: facts.headers });
