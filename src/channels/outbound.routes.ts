@@ -27,7 +27,10 @@ const Body = Type.Object(
   { additionalProperties: false },
 );
 
-export function outboundRoutes(app: FastifyInstance, deps: { db: Pool; ingest: IngestService; sms?: OutboundChannel; voice: VoiceService; voiceEnabled: boolean }): void {
+export function outboundRoutes(
+  app: FastifyInstance,
+  deps: { db: Pool; ingest: IngestService; sms?: OutboundChannel; email?: OutboundChannel; emailFrom?: string; voice: VoiceService; voiceEnabled: boolean },
+): void {
   app.post<{ Body: Static<typeof Body> }>(
     '/api/interactions',
     { config: { auth: 'agent' }, schema: { tags: ['interactions'], body: Body, response: { 400: ErrorResponse, 401: ErrorResponse, 403: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 503: ErrorResponse } } },
@@ -37,7 +40,7 @@ export function outboundRoutes(app: FastifyInstance, deps: { db: Pool; ingest: I
       const b = req.body;
       const root = await findRootId(deps.db, b.customerId);
       if (!root) throw new AppError('SB_NOT_FOUND', `customer ${b.customerId} not found`);
-      if (b.channel === 'email') throw new AppError('SB_UNAVAILABLE', 'email is not available yet');
+      if (b.channel === 'email') return reply.code(201).send(await startEmail(deps, agentId, root, b));
       if (b.channel === 'sms' && !deps.sms) throw new AppError('SB_UNAVAILABLE', 'SMS is not configured (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)');
       if (b.channel === 'voice' && !deps.voiceEnabled) throw new AppError('SB_UNAVAILABLE', 'voice is not configured (TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)');
       if (b.channel === 'sms' && !b.text) throw new AppError('SB_VALIDATION', 'body.text is required for an SMS');
@@ -89,4 +92,42 @@ async function customerPhone(db: Pool, rootId: string): Promise<string | null> {
 async function ourNumber(db: Pool, channel: 'sms' | 'voice'): Promise<string | null> {
   const { rows } = await db.query<{ address: string }>(`SELECT address FROM entry_points WHERE channel = $1 AND address <> '*' ORDER BY created_at LIMIT 1`, [channel]);
   return rows[0]?.address ?? null;
+}
+
+/** A new email conversation: a thread of its own, with our first message's Message-ID to thread replies. */
+async function startEmail(
+  deps: { db: Pool; ingest: IngestService; email?: OutboundChannel; emailFrom?: string },
+  agentId: string,
+  root: string,
+  b: { text?: string; subject?: string },
+) {
+  if (!deps.email || !deps.emailFrom) throw new AppError('SB_UNAVAILABLE', 'email is not configured (SMTP_URL, EMAIL_FROM)');
+  if (!b.text) throw new AppError('SB_VALIDATION', 'body.text is required for an email');
+  if (!b.subject) throw new AppError('SB_VALIDATION', 'body.subject is required for an email');
+  const set = await findMergedSet(deps.db, root);
+  const { rows } = await deps.db.query<{ value: string }>(
+    `SELECT value FROM customer_identities WHERE customer_id = ANY($1::uuid[]) AND kind = 'email' ORDER BY created_at DESC LIMIT 1`,
+    [set],
+  );
+  const to = rows[0]?.value;
+  if (!to) throw new AppError('SB_VALIDATION', 'the customer has no email address');
+  let outboxId: string | null = null;
+  const result = await deps.ingest.ingest({
+    idempotencyKey: `agent:${agentId}:start:${randomUUID()}`,
+    type: 'message.sent',
+    channel: 'email',
+    direction: 'out',
+    occurredAt: new Date(),
+    payload: { text: b.text, from: 'agent', agentId, subject: b.subject },
+    customer: { id: root },
+    interaction: { kind: 'conversation', key: `email:outbound:${randomUUID()}`, open: { direction: 'out', entryAddress: deps.emailFrom, subject: b.subject, attributes: { customerAddress: to, ourAddress: deps.emailFrom } } },
+    apply: async (tx, { interaction }, payload) => {
+      await tx.query('UPDATE interactions SET agent_id = $2, accepted_at = clock_timestamp() WHERE id = $1', [interaction!.id, agentId]);
+      outboxId = (await deps.email!.prepare(tx as PoolClient, interaction!, b.text!)).outboxId;
+      payload.outboxId = outboxId;
+    },
+  });
+  if (outboxId) await deps.email.dispatch(outboxId);
+  const interaction = (await findInteraction(deps.db, result.event.interactionId!))!;
+  return { ...interaction, createdAt: interaction.createdAt.toISOString() };
 }

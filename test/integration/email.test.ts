@@ -84,6 +84,21 @@ describe('email: IMAP intake and threaded SMTP replies', () => {
     expect((await events("SELECT interaction_id FROM events WHERE payload ->> 'messageId' = '<third@example.org>'"))[0].interaction_id).toBe(offer.interaction.id);
   });
 
+  it('an agent starts an email conversation; the customer’s reply threads into it', async () => {
+    const customerId = (await events("SELECT customer_id FROM customer_identities WHERE value = 'ada@example.org'"))[0].customer_id;
+    const before = smtp.messages.length;
+    const res = await t.app.inject({ method: 'POST', url: '/api/interactions', headers: bearer(agent.token), payload: { customerId, channel: 'email', subject: 'Your refund', text: 'We refunded you.' } });
+    expect(res.statusCode).toBe(201);
+    const id = res.json().id;
+    await waitFor(() => smtp.messages.length === before + 1, 10000, 'the first message at the SMTP server');
+    const sent = smtp.messages.at(-1)!.parsed;
+    expect(sent.subject).toBe(`Your refund [#${id.slice(0, 8)}]`);
+    expect(sent.inReplyTo).toBeUndefined();
+    await imap.append('INBOX', mail({ from: 'ada@example.org', subject: `Re: ${sent.subject}`, messageId: '<refund-reply@example.org>', inReplyTo: sent.messageId }, 'Great, thanks!'));
+    await waitFor(async () => (await events("SELECT 1 FROM events WHERE payload ->> 'messageId' = '<refund-reply@example.org>'")).length === 1, 10000, 'the reply');
+    expect((await events("SELECT interaction_id FROM events WHERE payload ->> 'messageId' = '<refund-reply@example.org>'"))[0].interaction_id).toBe(id);
+  });
+
   it('survives malformed MIME, a missing Message-ID, an oversized attachment and an auto-reply, and keeps going', async () => {
     await agent.emit('state:set', { state: 'away', reason: 'mail' });
     const big = Buffer.alloc(4096, 'x').toString('base64');

@@ -6,6 +6,8 @@ import { bearer, login, type TestApp } from './app';
 export interface AgentClient {
   socket: Socket;
   agentId: string;
+  /** The agent's bearer token, for REST calls as this agent. */
+  token: string;
   offers: OfferPayload[];
   revoked: Array<{ offerId: string; reason: string }>;
   messages: Array<{ interactionId: string; messageId: string; from: string; text: string }>;
@@ -20,6 +22,7 @@ export async function agentClient(url: string, token: string, agentId: string, o
   const client: AgentClient = {
     socket,
     agentId,
+    token,
     offers: [],
     revoked: [],
     messages: [],

@@ -11,7 +11,7 @@ import type { InteractionRecord } from '../../interactions/events.types';
 import type { OutboundChannel } from '../../agents/work.service';
 import { insertOutbox } from '../sms/outbox.repository';
 import type { EmailSender, SmsOutbox } from '../sms/outbox.service';
-import { replySubject } from './email.mapper';
+import { replySubject, subjectTag } from './email.mapper';
 
 export function emailOutbound(outbox: SmsOutbox, from: string): OutboundChannel {
   const domain = from.split('@')[1] ?? 'switchboard.invalid';
@@ -29,7 +29,8 @@ export function emailOutbound(outbox: SmsOutbox, from: string): OutboundChannel 
       const id = randomUUID();
       await insertOutbox(tx, {
         id, interactionId: interaction.id, channel: 'email', to, from, body: text,
-        subject: replySubject(interaction.subject, interaction.id),
+        // A reply is "Re: …"; the first message of a conversation we start is its own subject.
+        subject: rows.length === 0 ? `${interaction.subject ?? 'Message'} ${subjectTag(interaction.id)}` : replySubject(interaction.subject, interaction.id),
         headers: { messageId, ...(inReplyTo ? { inReplyTo } : {}), references },
       });
       await tx.query('INSERT INTO email_messages (message_id, interaction_id, direction) VALUES ($1, $2, $3)', [messageId, interaction.id, 'out']);
