@@ -39,7 +39,7 @@ export class ImapWatcher {
   private fence: Fence | null = null;
 
   constructor(
-    private readonly deps: { db: Pool; intake: EmailIntake; target: ImapTarget; mailboxKey: string; log: Logger; leaseSeconds?: number; idleDelayMs?: number },
+    private readonly deps: { db: Pool; intake: EmailIntake; target: ImapTarget; mailboxKey: string; log: Logger; leaseSeconds?: number; idleDelayMs?: number; checkIntervalMs?: number },
   ) {}
 
   start(): void {
@@ -78,6 +78,7 @@ export class ImapWatcher {
     this.client = client;
     const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
     client.on('error', () => undefined); // 'close' follows; the loop reconnects
+    let check: NodeJS.Timeout | null = null;
     const renew = setInterval(() => {
       void this.renewLease(fence).then((ok) => {
         if (!ok) client.close();
@@ -89,7 +90,7 @@ export class ImapWatcher {
       const uidValidity = Number(mailbox.uidValidity);
       let draining: Promise<void> = this.drain(client, uidValidity, fence);
       let again = false;
-      client.on('exists', () => {
+      const requestDrain = () => {
         again = true;
         draining = draining.then(async () => {
           while (again) {
@@ -100,11 +101,24 @@ export class ImapWatcher {
           this.deps.log.warn({ reason: (err as Error).message }, 'IMAP drain failed');
           client.close();
         });
-      });
+      };
+      client.on('exists', requestDrain);
+      // IDLE can miss things (a mailbox deleted and recreated under us, a lost notification):
+      // every few seconds compare UIDVALIDITY and UIDNEXT, reconnect or drain as needed.
+      check = setInterval(() => {
+        void client.status(t.mailbox, { uidValidity: true, uidNext: true }).then(
+          (st) => {
+            if (st && st.uidValidity !== undefined && Number(st.uidValidity) !== uidValidity) client.close();
+            else requestDrain();
+          },
+          () => client.close(),
+        );
+      }, this.deps.checkIntervalMs ?? 5000);
       await draining;
       await closed;
     } finally {
       clearInterval(renew);
+      if (check) clearInterval(check);
       if (client.usable) client.close();
     }
   }
@@ -112,7 +126,7 @@ export class ImapWatcher {
   private async drain(client: ImapFlow, uidValidity: number, fence: Fence): Promise<void> {
     const cp = await this.deps.intake.checkpoint();
     const resync = cp !== null && cp.uidValidity !== uidValidity;
-    if (resync) this.deps.log.warn({ from: cp.uidValidity, to: uidValidity }, 'UIDVALIDITY changed: resyncing the mailbox (deduplicated by Message-ID)');
+    if (resync) this.deps.log.warn({ previousUidValidity: cp.uidValidity, uidValidity }, 'UIDVALIDITY changed: resyncing the mailbox (deduplicated by Message-ID)');
     const lastUid = cp && !resync ? cp.lastUid : 0;
     // IMAP always returns the highest message for "N:*", even below N: skip what we have.
     const uids: number[] = [];
