@@ -84,6 +84,17 @@ describe('email: IMAP intake and threaded SMTP replies', () => {
     expect((await events("SELECT interaction_id FROM events WHERE payload ->> 'messageId' = '<third@example.org>'"))[0].interaction_id).toBe(offer.interaction.id);
   });
 
+  it('a reply to a recently closed thread reopens it and queues it again', async () => {
+    const row = (await events("SELECT interaction_id FROM events WHERE payload ->> 'messageId' = '<first@example.org>'"))[0];
+    await agent.emit('interaction:wrapup', { interactionId: row.interaction_id, disposition: 'replaced' });
+    expect((await events('SELECT state FROM interactions WHERE id = $1', [row.interaction_id]))[0].state).toBe('closed');
+    await agent.emit('state:set', { state: 'away', reason: 'later' });
+    await imap.append('INBOX', mail({ from: 'ada@example.org', subject: 'Re: Broken widget', messageId: '<reopen@example.org>', inReplyTo: '<second@example.org>' }, 'It broke again.'));
+    await waitFor(async () => (await events("SELECT 1 FROM events WHERE payload ->> 'messageId' = '<reopen@example.org>'")).length === 1, 10000, 'the reopening message');
+    expect((await events("SELECT interaction_id FROM events WHERE payload ->> 'messageId' = '<reopen@example.org>'"))[0].interaction_id).toBe(row.interaction_id);
+    expect((await events('SELECT state, agent_id, closed_at FROM interactions WHERE id = $1', [row.interaction_id]))[0]).toEqual({ state: 'queued', agent_id: null, closed_at: null });
+  });
+
   it('an agent starts an email conversation; the customer’s reply threads into it', async () => {
     const customerId = (await events("SELECT customer_id FROM customer_identities WHERE value = 'ada@example.org'"))[0].customer_id;
     const before = smtp.messages.length;
