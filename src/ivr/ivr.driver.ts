@@ -71,7 +71,7 @@ export class IvrDriver {
       // A conversation's first text opens the menu rather than answering it.
       const effective: IvrInput = row.ivr_state === null && input.kind === 'text' ? { kind: 'start' } : input;
       const { state, actions } = step(row.definition, before, effective, ctx, new Date());
-      const append = async (type: 'ivr.step' | 'interaction.queued', payload: Record<string, unknown>, suffix: string) => {
+      const append = async (type: 'ivr.step' | 'interaction.queued' | 'interaction.closed', payload: Record<string, unknown>, suffix: string) => {
         results.push(await this.deps.ingest.appendWithin(tx, {
           idempotencyKey: `ivr:${interactionId}:${key}:${suffix}`, type, channel: i.channel, direction: 'internal', occurredAt: new Date(),
           payload, customer: { id: i.customerId }, interaction: { kind: 'existing', id: i.id },
@@ -92,6 +92,7 @@ export class IvrDriver {
       }
       if (terminal?.type === 'hangup') {
         // The flow ended the contact: close it, so the customer's next message starts afresh.
+        await append('interaction.closed', { reason: 'ivr-hangup', outcome: 'cancelled' }, 'closed');
         await transition(tx, i.id, ['ivr'], { state: 'closed', outcome: 'cancelled', closedNow: true });
         await tx.query('UPDATE interactions SET conversation_key = NULL WHERE id = $1', [i.id]);
       }

@@ -94,7 +94,9 @@ describe('ACD: offers, accept, work, wrap-up', () => {
     ]);
     // After the agent ended it, the customer's next message is a new conversation.
     const after = await c.send('m3', 'one more thing');
+    expect(after).toMatchObject({ ok: true, duplicate: false });
     expect(after.interactionId).not.toBe(c.session.interactionId);
+    expect((await c.send('m4', 'and another')).interactionId).toBe(after.interactionId);
   });
 
   it('rejecting sends the interaction to another agent, and rings back to the rejecter only as a last resort', async () => {

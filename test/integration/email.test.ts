@@ -93,6 +93,8 @@ describe('email: IMAP intake and threaded SMTP replies', () => {
     await waitFor(async () => (await events("SELECT 1 FROM events WHERE payload ->> 'messageId' = '<reopen@example.org>'")).length === 1, 10000, 'the reopening message');
     expect((await events("SELECT interaction_id FROM events WHERE payload ->> 'messageId' = '<reopen@example.org>'"))[0].interaction_id).toBe(row.interaction_id);
     expect((await events('SELECT state, agent_id, closed_at FROM interactions WHERE id = $1', [row.interaction_id]))[0]).toEqual({ state: 'queued', agent_id: null, closed_at: null });
+    const last = await events('SELECT type, payload FROM events WHERE interaction_id = $1 ORDER BY seq DESC LIMIT 1', [row.interaction_id]);
+    expect(last[0]).toMatchObject({ type: 'interaction.queued', payload: { via: 'reopen' } });
   });
 
   it('an agent starts an email conversation; the customer’s reply threads into it', async () => {

@@ -63,5 +63,7 @@ describe('the same IVR flow as an SMS menu', () => {
     expect(sentTo('+14155550192')[2]).toContain('Hi! What do you need?');
     const { rows } = await t.app.services.db.query("SELECT state, outcome FROM interactions WHERE attributes ->> 'customerAddress' = '+14155550192' ORDER BY created_at");
     expect(rows).toEqual([{ state: 'closed', outcome: 'cancelled' }, { state: 'ivr', outcome: null }]);
+    const closed = await t.app.services.db.query("SELECT e.payload FROM events e JOIN interactions i ON i.id = e.interaction_id WHERE i.attributes ->> 'customerAddress' = '+14155550192' AND e.type = 'interaction.closed'");
+    expect(closed.rows).toEqual([{ payload: { reason: 'ivr-hangup', outcome: 'cancelled' } }]);
   });
 });

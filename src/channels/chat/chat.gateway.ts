@@ -117,7 +117,9 @@ export function registerChatGateway(deps: ChatDeps): ChatNamespace {
         chatMessageCommand({
           visitorId: data.visitorId,
           customerId: data.customerId,
-          pendingInteractionId: data.interactionId,
+          // An open conversation is found by its key; once it has ended (agent, IVR or another tab),
+          // the next message needs a fresh id, never the old one.
+          pendingInteractionId: data.open ? randomUUID() : data.interactionId,
           widget: data.widget,
           clientMessageId: parsed.value.clientMessageId,
           text: parsed.value.text,

@@ -26,6 +26,9 @@ export class LeaseLost extends Error {}
 export type IntakeOutcome = 'stored' | 'duplicate' | 'automatic' | 'unreadable';
 
 export class EmailIntake {
+  /** Threads reopened in the current transaction (their interaction.queued event follows the message). */
+  private readonly reopened = new Set<string>();
+
   /**
    * `mailbox` keys the checkpoint and lease (the IMAP account and folder); `address` is the
    * support address that entry points name.
@@ -56,6 +59,7 @@ export class EmailIntake {
     const automatic = isAutomatic({ from, headers: facts.headers });
     const results: IngestResult[] = [];
     await withTransaction(this.deps.db, async (tx) => {
+      this.reopened.clear(); // messages are taken one at a time; nothing carries over from a failed one
       await this.checkFence(tx, fence);
       const target = automatic ? null : await this.thread(tx, facts);
       const payload = {
@@ -86,6 +90,13 @@ export class EmailIntake {
       };
       const result = await this.deps.ingest.appendWithin(tx, cmd);
       results.push(result);
+      if (this.reopened.delete(target ?? '')) {
+        // The reopened thread waits in its queue again: history says so.
+        results.push(await this.deps.ingest.appendWithin(tx, {
+          idempotencyKey: `${key}#reopened`, type: 'interaction.queued', channel: 'email', direction: 'internal', occurredAt: new Date(),
+          payload: { via: 'reopen' }, customer: { identity: { kind: 'email', value: from } }, interaction: { kind: 'existing', id: target! },
+        }));
+      }
       if (result.event.interactionId) {
         await tx.query('INSERT INTO email_messages (message_id, interaction_id, direction) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [messageId, result.event.interactionId, 'in']);
       }
@@ -121,8 +132,11 @@ export class EmailIntake {
     );
     const row = rows[0];
     if (!row) return null;
+    // In wrap-up the agent can no longer answer: a new conversation is opened and queued instead.
+    if (row.state === 'wrapup') return null;
     if (row.state !== 'closed') return id;
     if (!row.recent) return null; // long closed: a new conversation
+    this.reopened.add(id);
     await tx.query(
       `UPDATE interactions SET state = 'queued', agent_id = NULL, outcome = NULL, closed_at = NULL, ended_at = NULL, wrapup_deadline = NULL,
               queued_at = clock_timestamp(), escalation_step = 0, skill_relax = 0, updated_at = clock_timestamp() WHERE id = $1`,

@@ -131,6 +131,11 @@ export class SmsOutbox {
       maxStalledCount: 5,
     });
     this.worker.on('error', (err) => this.log.warn({ err }, 'outbox worker error'));
+    // Retries used up (a long provider outage): the row says failed, so history shows it was not delivered.
+    this.worker.on('failed', (job, err) => {
+      if (!job || job.attemptsMade < (job.opts.attempts ?? 1)) return;
+      void markFailed(this.db, job.data.outboxId, `gave up after ${job.attemptsMade} attempts: ${err.message}`).catch((e) => this.log.warn({ err: e }, 'could not mark outbox row failed'));
+    });
     // Rows whose job was never queued (Redis down right after the commit) are picked up here.
     this.sweeper = setInterval(() => {
       void staleUnsent(this.db, 5).then(
