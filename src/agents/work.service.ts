@@ -155,6 +155,19 @@ export class WorkService {
     });
   }
 
+  /** An accepted interaction its agent cannot work after all (their softphone could not be rung): back to its queue, keeping its age. */
+  async returnToQueue(interactionId: string, reason: string): Promise<void> {
+    await this.acd.run(async (tx, fx) => {
+      const i = await this.acd.lock(tx, interactionId);
+      if (i.state !== 'active') return;
+      await releaseAccepted(tx, i.id);
+      await this.acd.append(tx, fx, i, 'interaction.requeued', { agentId: i.agentId ?? undefined, reason });
+      await transition(tx, i.id, ['active'], { state: 'queued', agentId: null });
+      if (i.agentId) fx.changed.push({ agentId: i.agentId, interactionId: i.id, state: 'requeued' });
+      fx.route = true;
+    });
+  }
+
   /** Sweep step: wrap-ups past their deadline close on their own. */
   async closeOverdueWrapup(interactionId: string): Promise<void> {
     await this.acd.run(async (tx, fx) => {

@@ -137,6 +137,24 @@ describe('voice calls through Twilio', () => {
     expect(row.attributes.callback).toBe(true);
   });
 
+  it('a call whose agent cannot be rung goes back to its queue', async () => {
+    const q = await createQueue(t, { name: 'calls-dial-fail' });
+    await t.app.inject({ method: 'POST', url: '/api/entry-points', headers: bearer(t.adminToken), payload: { channel: 'voice', address: '+15005550013', queueId: q } });
+    const a = await createAgent(t, [q]);
+    const sid = callSid();
+    const res = await post('/twilio/voice', { CallSid: sid, From: '+14155550167', To: '+15005550013', CallStatus: 'ringing', AccountSid: ACCOUNT_SID });
+    const interactionId = /<Enqueue[^>]*>([0-9a-f-]{36})<\/Enqueue>/.exec(res.body)![1]!;
+    fake.failCalls = true;
+    const offered = a.nextOffer();
+    await a.emit('state:set', { state: 'available' });
+    await a.emit('offer:accept', { offerId: (await offered).offerId });
+    await waitFor(async () => (await types(interactionId)).some((e) => e.type === 'interaction.requeued'), 5000, 'requeued');
+    expect((await types(interactionId)).find((e) => e.type === 'interaction.requeued')!.payload).toMatchObject({ reason: 'softphone-unreachable' });
+    fake.failCalls = false;
+    await a.emit('state:set', { state: 'offline' });
+    a.close();
+  });
+
   it('rejects unsigned voice webhooks and malformed ones', async () => {
     const unsigned = await t.app.inject({ method: 'POST', url: '/twilio/voice', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'CallSid=x' });
     expect(unsigned.statusCode).toBe(403);

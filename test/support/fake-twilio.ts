@@ -35,6 +35,8 @@ export interface FakeTwilio {
   /** Calls created (POST Calls.json) and updates to existing calls (POST Calls/<sid>.json). */
   calls: FakeCall[];
   callUpdates: Array<{ sid: string; form: Record<string, string> }>;
+  /** While set, creating a call answers 500 (Twilio having a bad day). */
+  failCalls: boolean;
   requests: Array<{ method: string; path: string }>;
   /** Hold the response to the next send until `release()` (the message is recorded first). */
   holdNextSend(): { sent: Promise<FakeMessage>; release(): void };
@@ -79,6 +81,7 @@ export async function startFakeTwilio(): Promise<FakeTwilio> {
       if (req.method === 'POST' && url.pathname.startsWith(callsBase)) {
         const form = Object.fromEntries(new URLSearchParams(raw));
         if (url.pathname === `${callsBase}.json`) {
+          if (fake.failCalls) return json(res, 500, { code: 20500, message: 'Internal Server Error' });
           if (!form.To || !form.From || (!form.Url && !form.Twiml)) return json(res, 400, { code: 21205, message: 'Url or Twiml is required' });
           const call: FakeCall = { sid: `CA${randomBytes(16).toString('hex')}`, to: form.To, from: form.From, url: form.Url, twiml: form.Twiml, statusCallback: form.StatusCallback };
           calls.push(call);
@@ -117,7 +120,8 @@ export async function startFakeTwilio(): Promise<FakeTwilio> {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
+  const fake: FakeTwilio = {
+    failCalls: false,
     url,
     messages,
     calls,
@@ -146,4 +150,5 @@ export async function startFakeTwilio(): Promise<FakeTwilio> {
         server.closeAllConnections(); // the twilio client keeps connections alive
       }),
   };
+  return fake;
 }

@@ -3,6 +3,7 @@
  * our ACD finds an agent; on accept the agent's softphone is dialled and its leg dequeues the
  * caller; status callbacks end the call (abandoned while waiting, wrap-up when answered).
  */
+import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
 import type { Logger } from '../../platform/logger';
 import { AppError } from '../../platform/errors';
@@ -84,7 +85,13 @@ export class VoiceService {
   /** After an agent accepts a call: ring their softphone; its leg fetches /twilio/voice/agent. */
   async onAccepted(i: InteractionRecord): Promise<void> {
     if (i.channel !== 'voice' || !i.agentId || !this.deps.provider) return;
-    await this.dialAgent(i, i.agentId);
+    try {
+      await this.dialAgent(i, i.agentId);
+    } catch (err) {
+      // The caller must not wait for an agent whose phone never rang: back to the queue.
+      this.deps.log.warn({ err, interactionId: i.id }, 'could not ring the agent; returning the call to its queue');
+      await this.deps.work.returnToQueue(i.id, 'softphone-unreachable');
+    }
   }
 
   /**
@@ -125,8 +132,9 @@ export class VoiceService {
       const i = await findInteraction(this.deps.db, id);
       if (!i || !i.queueId) continue;
       let claimed = false;
+      const attempt = randomUUID();
       await this.deps.ingest.ingest({
-        idempotencyKey: `max-wait:${i.id}:${i.queueId}`,
+        idempotencyKey: `max-wait:${i.id}:${attempt}`,
         type: 'ivr.step',
         channel: 'voice',
         direction: 'internal',
@@ -145,11 +153,30 @@ export class VoiceService {
         if (!(err instanceof AppError)) this.deps.log.warn({ err, interactionId: i.id }, 'max-wait voicemail failed');
       });
       if (!claimed) continue;
-      await this.deps.provider.redirect(String(i.attributes.callSid), voicemailTwiml(
-        'Sorry, all our agents are still busy. Please leave a message after the tone and we will get back to you.',
-        this.url('/twilio/voice/recording'),
-      ));
-      moved++;
+      try {
+        await this.deps.provider.redirect(String(i.attributes.callSid), voicemailTwiml(
+          'Sorry, all our agents are still busy. Please leave a message after the tone and we will get back to you.',
+          this.url('/twilio/voice/recording'),
+        ));
+        moved++;
+      } catch (err) {
+        // The caller is still on hold: put the call back in its queue (same age); the next sweep tries again.
+        this.deps.log.warn({ err, interactionId: i.id }, 'voicemail redirect failed; call back in its queue');
+        await this.deps.ingest.ingest({
+          idempotencyKey: `max-wait-undo:${i.id}:${attempt}`,
+          type: 'interaction.requeued',
+          channel: 'voice',
+          direction: 'internal',
+          occurredAt: new Date(),
+          payload: { reason: 'voicemail-redirect-failed' },
+          customer: { id: i.customerId },
+          interaction: { kind: 'existing', id: i.id },
+          apply: async (tx) => {
+            await transition(tx, i.id, ['ivr'], { state: 'queued' });
+            await tx.query(`UPDATE interactions SET attributes = attributes - 'voicemailQueueId' WHERE id = $1`, [i.id]);
+          },
+        });
+      }
     }
     return moved;
   }
