@@ -169,13 +169,3 @@ export function registerAgentGateway(deps: AgentGatewayDeps): AgentNotifier {
     },
   };
 }
-
-export function registerSupervisorNamespace(deps: { io: Server; tokens: TokenService; metrics: Metrics }): Namespace {
-  const supervisor = deps.io.of('/supervisor');
-  supervisor.use(staffAuth(deps.tokens, 'supervisor'));
-  supervisor.on('connection', (socket) => {
-    deps.metrics.socketConnections.inc({ namespace: 'supervisor' });
-    void socket.join('supervisors');
-  });
-  return supervisor;
-}

@@ -85,11 +85,6 @@ export async function insertAgent(
   return rows[0]!.id;
 }
 
-export async function lockAgent(db: Queryable, id: string): Promise<{ capacity: Capacity } | null> {
-  const { rows } = await db.query<{ capacity: Capacity }>('SELECT capacity FROM agents WHERE id = $1 FOR UPDATE', [id]);
-  return rows[0] ?? null;
-}
-
 export async function updateAgent(
   db: Queryable,
   id: string,

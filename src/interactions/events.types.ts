@@ -80,8 +80,6 @@ export interface IngestCommand {
   payload: EventPayload;
   customer: CustomerTarget;
   interaction: InteractionTarget;
-  /** Close the interaction in the same transaction (end of chat, completed call). */
-  close?: boolean;
   /** Append even if the interaction is closed (a recording that arrives after the hang-up). */
   allowClosed?: boolean;
   /**

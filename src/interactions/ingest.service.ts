@@ -10,7 +10,6 @@ import { resolveCustomer } from '../customers/resolve';
 import { findEventByKey, insertEvent } from './events.repository';
 import type { IngestCommand, IngestResult, InteractionRecord, StoredEvent } from './events.types';
 import {
-  closeInteraction,
   insertConversation,
   lockInteraction,
   lockOpenConversation,
@@ -106,10 +105,6 @@ export class IngestService {
     if (cmd.apply) await cmd.apply(tx, { customerId, interaction }, payload);
     const event = await this.append(tx, cmd, interaction, customerId, { ...cmd, payload });
     appended.push(event);
-    if (cmd.close && interaction) {
-      await closeInteraction(tx, interaction.id, cmd.occurredAt);
-      interaction = { ...interaction, state: 'closed', closedAt: cmd.occurredAt };
-    }
     return { duplicate: false, event, appended, interaction, customerId };
   }
 

@@ -100,15 +100,6 @@ export async function nextSeq(db: Queryable, id: string): Promise<number> {
   return rows[0]!.last_seq;
 }
 
-/** Close an interaction unless it is already closed; returns whether this call closed it. */
-export async function closeInteraction(db: Queryable, id: string, now: Date): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `UPDATE interactions SET state = 'closed', closed_at = $2, updated_at = $2 WHERE id = $1 AND state <> 'closed'`,
-    [id, now],
-  );
-  return (rowCount ?? 0) > 0;
-}
-
 export interface EntryPointMatch {
   id: string;
   queueId: string | null;
