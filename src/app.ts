@@ -44,7 +44,7 @@ import { supervisorRoutes } from './supervisor/supervisor.routes';
 import { registerChatGateway } from './channels/chat/chat.gateway';
 import { registerTwilioScope } from './channels/twilio/twilio.plugin';
 import { createTwilioSms, createTwilioVoice } from './channels/twilio/twilio.client';
-import { SmsOutbox } from './channels/sms/outbox.service';
+import { Outbox } from './channels/outbox/outbox.service';
 import { smsOutbound } from './channels/sms/sms.outbound';
 import { smsRoutes } from './channels/sms/sms.routes';
 import { softphoneRoutes } from './channels/voice/softphone.routes';
@@ -76,7 +76,7 @@ export interface AppServices {
   agentState: AgentStateService;
   work: WorkService;
   presence: Presence;
-  smsOutbox: SmsOutbox;
+  outbox: Outbox;
   prepared: PrepareResult;
 }
 
@@ -132,11 +132,11 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     const agentState = new AgentStateService(acd, offers);
     const { accountSid, authToken, apiUrl } = config.twilio;
     const smsProvider = accountSid && authToken ? createTwilioSms({ accountSid, authToken, apiUrl }) : null;
-    const smsOutbox = new SmsOutbox(db, smsProvider, (id) => `${config.publicBaseUrl}/twilio/sms/status?outboxId=${id}`, bullRedis, `${config.redisKeyPrefix}-bull`, log.child({ channel: 'sms' }));
-    const sms = smsProvider ? smsOutbound(smsOutbox) : undefined;
+    const outbox = new Outbox(db, smsProvider, (id) => `${config.publicBaseUrl}/twilio/sms/status?outboxId=${id}`, bullRedis, `${config.redisKeyPrefix}-bull`, log.child({ channel: 'sms' }));
+    const sms = smsProvider ? smsOutbound(outbox) : undefined;
     const smtp = config.smtpUrl && config.emailFrom ? smtpSender(config.smtpUrl) : null;
-    smsOutbox.email = smtp;
-    const email = smtp && config.emailFrom ? emailOutbound(smsOutbox, config.emailFrom) : undefined;
+    outbox.email = smtp;
+    const email = smtp && config.emailFrom ? emailOutbound(outbox, config.emailFrom) : undefined;
     const work = new WorkService(acd, offers, ingest, { ...(sms ? { sms } : {}), ...(email ? { email } : {}) });
     const voice = new VoiceService({
       db, ingest, work, log: log.child({ channel: 'voice' }), publicBaseUrl: config.publicBaseUrl,
@@ -149,7 +149,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     const presence = new Presence(redis, config.redisKeyPrefix, config.agentGraceSeconds * 1000, log);
     const timers = new BullOfferTimers(bullRedis, `${config.redisKeyPrefix}-bull`, log);
     acd.timers = timers;
-    app.decorate('services', { config, log, db, redis, io, tokens, metrics, publisher, ingest, customers, agents, acd, offers, router, agentState, work, presence, smsOutbox, prepared });
+    app.decorate('services', { config, log, db, redis, io, tokens, metrics, publisher, ingest, customers, agents, acd, offers, router, agentState, work, presence, outbox, prepared });
 
     // Platform
     registerErrorHandling(app);
@@ -204,7 +204,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       registerSweepSteps(router, { db, offers, work, agentState, presence, graceSeconds: config.agentGraceSeconds, ingest, log });
       router.addSweepStep({ name: 'voicemail-past-max-wait', run: () => voice.voicemailPastMaxWait() });
       timers.startWorker((offerId) => offers.expire(offerId), workerRedis);
-      smsOutbox.startWorker(workerRedis);
+      outbox.startWorker(workerRedis);
       router.startSweeping(config.routerSweepMs);
     }
     let watcher: ImapWatcher | null = null;
@@ -237,7 +237,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       smtp?.close();
       await router.stop();
       await timers.close();
-      await smsOutbox.close();
+      await outbox.close();
       await new Promise<void>((resolve) => {
         io.close(() => resolve());
       });

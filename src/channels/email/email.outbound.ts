@@ -9,11 +9,11 @@ import type { PoolClient } from 'pg';
 import { AppError } from '../../platform/errors';
 import type { InteractionRecord } from '../../interactions/events.types';
 import type { OutboundChannel } from '../../agents/work.service';
-import { insertOutbox } from '../sms/outbox.repository';
-import type { EmailSender, SmsOutbox } from '../sms/outbox.service';
+import { insertOutbox } from '../outbox/outbox.repository';
+import type { EmailSender, Outbox } from '../outbox/outbox.service';
 import { replySubject, subjectTag } from './email.mapper';
 
-export function emailOutbound(outbox: SmsOutbox, from: string): OutboundChannel {
+export function emailOutbound(outbox: Outbox, from: string): OutboundChannel {
   const domain = from.split('@')[1] ?? 'switchboard.invalid';
   return {
     async prepare(tx: PoolClient, interaction: InteractionRecord, text: string) {

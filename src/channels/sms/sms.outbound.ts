@@ -4,11 +4,11 @@ import type { PoolClient } from 'pg';
 import { AppError } from '../../platform/errors';
 import type { InteractionRecord } from '../../interactions/events.types';
 import type { OutboundChannel } from '../../agents/work.service';
-import { insertOutbox } from './outbox.repository';
-import type { SmsOutbox } from './outbox.service';
+import { insertOutbox } from '../outbox/outbox.repository';
+import type { Outbox } from '../outbox/outbox.service';
 import { MAX_SMS_BODY } from './sms.mapper';
 
-export function smsOutbound(outbox: SmsOutbox): OutboundChannel {
+export function smsOutbound(outbox: Outbox): OutboundChannel {
   return {
     async prepare(tx: PoolClient, interaction: InteractionRecord, text: string) {
       const to = interaction.attributes.customerAddress;

@@ -5,7 +5,7 @@ import { AppError } from '../../platform/errors';
 import type { IngestService } from '../../interactions/ingest.service';
 import { EMPTY_TWIML, twiml } from '../twilio/twilio.plugin';
 import { advance } from './delivery';
-import { adoptProviderId, findOutbox, findOutboxByProviderId, recordReceipt, setStatus } from './outbox.repository';
+import { adoptProviderId, findOutbox, findOutboxByProviderId, recordReceipt, setStatus } from '../outbox/outbox.repository';
 import { inboundSmsCommand, parseInboundSms, parseStatusCallback } from './sms.mapper';
 
 export interface SmsMenu {

@@ -1,5 +1,5 @@
 import type { Queryable } from '../../platform/db';
-import type { DeliveryStatus } from './delivery';
+import type { DeliveryStatus } from '../sms/delivery';
 
 export interface OutboxRecord {
   id: string;

@@ -1,5 +1,5 @@
 /**
- * Outbound SMS through an outbox. The row is written with the `message.sent` event (same
+ * Outbound SMS and email through an outbox. The row is written with the `message.sent` event (same
  * transaction); a BullMQ job with a deterministic id sends it, retrying with backoff.
  *
  * The crash between "the provider accepted it" and "we recorded that": before each attempt
@@ -17,7 +17,7 @@ import { PermanentSendError, type SmsProvider } from '../twilio/twilio.client';
 import {
   findOutbox, markFailed, markSubmitting, noteError, providerIdsInUse, recordProviderId, staleUnsent,
 } from './outbox.repository';
-import { fromTwilioStatus } from './delivery';
+import { fromTwilioStatus } from '../sms/delivery';
 
 export const OUTBOX_QUEUE = 'outbox';
 export const OUTBOX_JOB = 'send';
@@ -31,7 +31,7 @@ export interface EmailSender {
   send(m: { to: string; from: string; subject: string; text: string; messageId: string; inReplyTo?: string; references?: string[] }): Promise<void>;
 }
 
-export class SmsOutbox {
+export class Outbox {
   /** Set when SMTP is configured: email rows go out through it. */
   email: EmailSender | null = null;
 
