@@ -4,7 +4,7 @@
  * Twilio and not send it again.
  */
 import { bearer, startApp, type TestApp, waitFor } from '../support/app';
-import { createAgent, createQueue } from '../support/agent';
+import { createAgent, createQueue, type AgentClient } from '../support/agent';
 import { ACCOUNT_SID, AUTH_TOKEN, signedForm, startFakeTwilio, type FakeTwilio } from '../support/fake-twilio';
 import { freePort, startService, type ServiceProcess } from '../support/process';
 import { testEnv } from '../support/env';
@@ -18,6 +18,7 @@ describe('SMS outbox worker killed during a send', () => {
   let t: TestApp;
   let env: Record<string, string>;
   const workers: ServiceProcess[] = [];
+  let agent: AgentClient | undefined;
 
   beforeAll(async () => {
     fake = await startFakeTwilio();
@@ -26,6 +27,7 @@ describe('SMS outbox worker killed during a send', () => {
     t = await startApp({}, loadConfig({ ...env, NODE_ROLE: 'api', LOG_LEVEL: 'silent' }));
   });
   afterAll(async () => {
+    agent?.close();
     await Promise.all(workers.map((w) => w.stop('SIGKILL')));
     await t.close();
     await fake.close();
@@ -41,7 +43,7 @@ describe('SMS outbox worker killed during a send', () => {
   it('records the reply at Twilio exactly once after kill -9 and a retry', async () => {
     const q = await createQueue(t, { name: 'sms-crash' });
     await t.app.inject({ method: 'POST', url: '/api/entry-points', headers: bearer(t.adminToken), payload: { channel: 'sms', address: OUR_NUMBER, queueId: q } });
-    const agent = await createAgent(t, [q]);
+    agent = await createAgent(t, [q]);
     await agent.emit('state:set', { state: 'available' });
     const offered = agent.nextOffer();
     const params = { MessageSid: `SM${'c'.repeat(32)}`, AccountSid: ACCOUNT_SID, From: '+14155550142', To: OUR_NUMBER, Body: 'help', NumMedia: '0' };
@@ -64,7 +66,7 @@ describe('SMS outbox worker killed during a send', () => {
     await waitFor(async () => (await row()).provider_id !== null, 45000, 'the retry to settle the send');
     expect(await row()).toMatchObject({ provider_id: sent.sid, status: 'queued' });
     expect(fake.messages.filter((m) => m.body === 'We are on it.')).toHaveLength(1);
-    expect(second.logs().some((r) => r.msg === 'interrupted send reconciled with the provider; not sent again')).toBe(true);
-    agent.close();
+    // The worker logs after it records the sid: wait for the line rather than race the pipe.
+    await second.waitForLog((r) => r.msg === 'interrupted send reconciled with the provider; not sent again', 10000);
   }, 90000);
 });
