@@ -37,7 +37,6 @@ export class WorkService {
     if (!current) throw notFound('interaction', interactionId);
     const outbound = this.outbound[current.channel];
     if (current.channel !== 'chat' && !outbound) throw new AppError('SB_VALIDATION', `replies over ${current.channel} are not available`);
-    let outboxId: string | null = null;
     const result = await this.ingest.ingest({
       idempotencyKey: `agent:${agentId}:reply:${clientMessageId}`,
       type: 'message.sent',
@@ -51,13 +50,13 @@ export class WorkService {
         if (interaction!.agentId !== agentId) throw new AppError('SB_NOT_OWNER', `interaction ${interactionId} is not yours`);
         if (interaction!.state !== 'active') throw new AppError('SB_INVALID_STATE', `interaction ${interactionId} is ${interaction!.state}; replies need it active`);
         if (outbound) {
-          outboxId = (await outbound.prepare(tx as PoolClient, interaction!, text)).outboxId;
-          payload.outboxId = outboxId;
+          payload.outboxId = (await outbound.prepare(tx as PoolClient, interaction!, text)).outboxId;
         }
       },
     });
-    // A retried reply dispatches the outbox row of the first one (the job id makes it once).
-    const toDispatch = outboxId ?? (result.duplicate ? (result.event.payload.outboxId as string | undefined) : undefined);
+    // The stored event names the outbox row (a retried reply dispatches the first one's; the job id makes it once).
+    // Not the closure's id: a losing concurrent duplicate ran `apply` in a transaction that rolled back.
+    const toDispatch = result.event.payload.outboxId as string | undefined;
     if (outbound && toDispatch) await outbound.dispatch(toDispatch);
     return result;
   }
@@ -68,7 +67,6 @@ export class WorkService {
     if (!current) throw notFound('interaction', interactionId);
     const outbound = this.outbound[current.channel];
     if (!outbound) throw new AppError('SB_VALIDATION', `system replies over ${current.channel} are not available`);
-    let outboxId: string | null = null;
     const result = await this.ingest.ingest({
       idempotencyKey: key,
       type: 'message.sent',
@@ -80,11 +78,10 @@ export class WorkService {
       interaction: { kind: 'existing', id: interactionId },
       allowClosed: true,
       apply: async (tx, { interaction }, payload) => {
-        outboxId = (await outbound.prepare(tx as PoolClient, interaction!, text)).outboxId;
-        payload.outboxId = outboxId;
+        payload.outboxId = (await outbound.prepare(tx as PoolClient, interaction!, text)).outboxId;
       },
     });
-    const toDispatch = outboxId ?? (result.event.payload.outboxId as string | undefined);
+    const toDispatch = result.event.payload.outboxId as string | undefined;
     if (toDispatch) await outbound.dispatch(toDispatch);
   }
 

@@ -52,7 +52,6 @@ export function outboundRoutes(
       const key = b.channel === 'sms' ? smsConversationKey(phone, ours) : `voice:outbound:${randomUUID()}`;
       const attributes = { customerAddress: phone, ourAddress: ours, ...(b.channel === 'voice' ? { outbound: true } : {}) };
 
-      let outboxId: string | null = null;
       const result = await deps.ingest.ingest({
         idempotencyKey: `agent:${agentId}:start:${randomUUID()}`,
         type: b.channel === 'sms' ? 'message.sent' : 'call.started',
@@ -67,12 +66,12 @@ export function outboundRoutes(
           if (i.direction !== 'out' || i.agentId) throw new AppError('SB_CONFLICT', `the customer already has an open ${b.channel} conversation with ${ours} (interaction ${i.id})`);
           await tx.query(`UPDATE interactions SET agent_id = $2, accepted_at = clock_timestamp() WHERE id = $1`, [i.id, agentId]);
           if (b.channel === 'sms') {
-            outboxId = (await deps.sms!.prepare(tx as PoolClient, { ...i, attributes }, b.text!)).outboxId;
-            payload.outboxId = outboxId;
+            payload.outboxId = (await deps.sms!.prepare(tx as PoolClient, { ...i, attributes }, b.text!)).outboxId;
           }
         },
       });
       const interaction = (await findInteraction(deps.db, result.event.interactionId!))!;
+      const outboxId = result.event.payload.outboxId as string | undefined;
       if (outboxId) await deps.sms!.dispatch(outboxId);
       if (b.channel === 'voice') await deps.voice.dialAgent(interaction, agentId);
       return reply.code(201).send({ ...interaction, createdAt: interaction.createdAt.toISOString() });
@@ -111,7 +110,6 @@ async function startEmail(
   );
   const to = rows[0]?.value;
   if (!to) throw new AppError('SB_VALIDATION', 'the customer has no email address');
-  let outboxId: string | null = null;
   const result = await deps.ingest.ingest({
     idempotencyKey: `agent:${agentId}:start:${randomUUID()}`,
     type: 'message.sent',
@@ -123,10 +121,10 @@ async function startEmail(
     interaction: { kind: 'conversation', key: `email:outbound:${randomUUID()}`, open: { direction: 'out', entryAddress: deps.emailFrom, subject: b.subject, attributes: { customerAddress: to, ourAddress: deps.emailFrom } } },
     apply: async (tx, { interaction }, payload) => {
       await tx.query('UPDATE interactions SET agent_id = $2, accepted_at = clock_timestamp() WHERE id = $1', [interaction!.id, agentId]);
-      outboxId = (await deps.email!.prepare(tx as PoolClient, interaction!, b.text!)).outboxId;
-      payload.outboxId = outboxId;
+      payload.outboxId = (await deps.email!.prepare(tx as PoolClient, interaction!, b.text!)).outboxId;
     },
   });
+  const outboxId = result.event.payload.outboxId as string | undefined;
   if (outboxId) await deps.email.dispatch(outboxId);
   const interaction = (await findInteraction(deps.db, result.event.interactionId!))!;
   return { ...interaction, createdAt: interaction.createdAt.toISOString() };

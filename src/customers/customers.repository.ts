@@ -74,34 +74,39 @@ export async function listIdentities(db: Queryable, customerIds: string[]): Prom
   return rows.map((r) => ({ kind: r.kind, value: r.value }));
 }
 
-export async function findIdentityOwner(db: Queryable, identity: Identity): Promise<string | null> {
-  const { rows } = await db.query<{ customer_id: string }>('SELECT customer_id FROM customer_identities WHERE kind = $1 AND value = $2', [
-    identity.kind,
-    identity.value,
-  ]);
-  return rows[0]?.customer_id ?? null;
-}
-
-/** Insert a customer with a chosen or generated id; returns the id, or null if that id already exists. */
-export async function insertCustomer(db: Queryable, id: string | null): Promise<string | null> {
+/** The customer that currently stands for an identity's owner (merges followed), in one round trip. */
+export async function findIdentityRoot(db: Queryable, identity: Identity): Promise<string | null> {
   const { rows } = await db.query<{ id: string }>(
-    'INSERT INTO customers (id) VALUES (COALESCE($1::uuid, gen_random_uuid())) ON CONFLICT (id) DO NOTHING RETURNING id',
-    [id],
+    `WITH RECURSIVE chain(id, merged_into, depth) AS (
+       SELECT c.id, c.merged_into, 0 FROM customer_identities ci JOIN customers c ON c.id = ci.customer_id
+        WHERE ci.kind = $1 AND ci.value = $2
+       UNION ALL
+       SELECT c.id, c.merged_into, chain.depth + 1 FROM customers c JOIN chain ON c.id = chain.merged_into WHERE chain.depth < 32
+     )
+     SELECT id FROM chain WHERE merged_into IS NULL LIMIT 1`,
+    [identity.kind, identity.value],
   );
   return rows[0]?.id ?? null;
 }
 
-export async function deleteCustomer(db: Queryable, id: string): Promise<void> {
-  await db.query('DELETE FROM customers WHERE id = $1', [id]);
+/**
+ * A new customer with its first identity, in one statement. `created` is null when the chosen
+ * id exists; `attached` is false when another writer holds the identity (the caller then
+ * deletes the customer it created and uses the winner).
+ */
+export async function insertCustomerWithIdentity(db: Queryable, id: string | null, identity: Identity): Promise<{ created: string | null; attached: boolean }> {
+  const { rows } = await db.query<{ created: string | null; attached: boolean }>(
+    `WITH c AS (INSERT INTO customers (id) VALUES (COALESCE($1::uuid, gen_random_uuid())) ON CONFLICT (id) DO NOTHING RETURNING id),
+          i AS (INSERT INTO customer_identities (customer_id, kind, value) SELECT id, $2, $3 FROM c
+                ON CONFLICT (kind, value) DO NOTHING RETURNING customer_id)
+     SELECT (SELECT id FROM c) AS created, EXISTS (SELECT 1 FROM i) AS attached`,
+    [id, identity.kind, identity.value],
+  );
+  return rows[0] ?? { created: null, attached: false };
 }
 
-/** Attach an identity unless someone has it; returns whether this call attached it. */
-export async function insertIdentity(db: Queryable, customerId: string, identity: Identity): Promise<boolean> {
-  const { rowCount } = await db.query(
-    'INSERT INTO customer_identities (customer_id, kind, value) VALUES ($1, $2, $3) ON CONFLICT (kind, value) DO NOTHING',
-    [customerId, identity.kind, identity.value],
-  );
-  return (rowCount ?? 0) > 0;
+export async function deleteCustomer(db: Queryable, id: string): Promise<void> {
+  await db.query('DELETE FROM customers WHERE id = $1', [id]);
 }
 
 export interface CustomerSearch {
@@ -113,9 +118,7 @@ export interface CustomerSearch {
 /** Root customers matching an identity or a name/identity fragment. */
 export async function searchCustomers(db: Queryable, s: CustomerSearch): Promise<string[]> {
   if (s.identity) {
-    const owner = await findIdentityOwner(db, s.identity);
-    if (!owner) return [];
-    const root = await findRootId(db, owner);
+    const root = await findIdentityRoot(db, s.identity);
     return root ? [root] : [];
   }
   const pattern = `%${(s.q ?? '').replace(/[\\%_]/g, (c) => `\\${c}`)}%`;

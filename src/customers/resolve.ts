@@ -6,7 +6,7 @@
 import type { Queryable } from '../platform/db';
 import { AppError, notFound } from '../platform/errors';
 import type { CustomerTarget } from '../interactions/events.types';
-import { deleteCustomer, findIdentityOwner, findRootId, insertCustomer, insertIdentity } from './customers.repository';
+import { deleteCustomer, findIdentityRoot, findRootId, insertCustomerWithIdentity } from './customers.repository';
 
 export async function resolveCustomer(tx: Queryable, target: CustomerTarget): Promise<string> {
   if ('id' in target) {
@@ -14,19 +14,13 @@ export async function resolveCustomer(tx: Queryable, target: CustomerTarget): Pr
     if (!root) throw notFound('customer', target.id);
     return root;
   }
-  const existing = await findIdentityOwner(tx, target.identity);
-  if (existing) return rootOf(tx, existing);
+  const existing = await findIdentityRoot(tx, target.identity);
+  if (existing) return existing;
 
-  const created = await insertCustomer(tx, target.preferredId ?? null);
-  if (created && (await insertIdentity(tx, created, target.identity))) return created;
+  const { created, attached } = await insertCustomerWithIdentity(tx, target.preferredId ?? null, target.identity);
+  if (created && attached) return created;
   if (created) await deleteCustomer(tx, created);
-  const winner = await findIdentityOwner(tx, target.identity);
+  const winner = await findIdentityRoot(tx, target.identity);
   if (!winner) throw new AppError('SB_CONFLICT', 'customer identity could not be resolved; retry');
-  return rootOf(tx, winner);
-}
-
-async function rootOf(tx: Queryable, id: string): Promise<string> {
-  const root = await findRootId(tx, id);
-  if (!root) throw notFound('customer', id);
-  return root;
+  return winner;
 }

@@ -49,6 +49,23 @@ export async function insertEvent(db: Queryable, e: NewEvent): Promise<StoredEve
 }
 
 /**
+ * Take the next sequence number of a locked interaction and insert the event under it, in one
+ * statement (one round trip). Null when the key exists: the caller rolls back, which also
+ * returns the sequence number it took.
+ */
+export async function insertSequencedEvent(db: Queryable, e: Omit<NewEvent, 'seq' | 'interactionId'> & { interactionId: string }): Promise<StoredEvent | null> {
+  const { rows } = await db.query<EventRow>(
+    `WITH s AS (UPDATE interactions SET last_seq = last_seq + 1, updated_at = now() WHERE id = $2 RETURNING last_seq)
+     INSERT INTO events (customer_id, interaction_id, seq, type, channel, direction, idempotency_key, payload, occurred_at)
+     SELECT $1, $2, s.last_seq, $3, $4, $5, $6, $7, $8 FROM s
+     ON CONFLICT (idempotency_key) DO NOTHING
+     RETURNING ${COLUMNS}`,
+    [e.customerId, e.interactionId, e.type, e.channel, e.direction, e.idempotencyKey, e.payload, e.occurredAt],
+  );
+  return rows[0] ? toStoredEvent(rows[0]) : null;
+}
+
+/**
  * Events of the given customers, newest first, strictly older than `beforeId`. An outbound
  * message shows its current delivery status (`payload.delivery`), kept in its outbox row.
  */

@@ -7,14 +7,13 @@ import type { Pool, PoolClient } from 'pg';
 import { withTransaction } from '../platform/db';
 import { AppError, notFound } from '../platform/errors';
 import { resolveCustomer } from '../customers/resolve';
-import { findEventByKey, insertEvent } from './events.repository';
+import { findEventByKey, insertEvent, insertSequencedEvent } from './events.repository';
 import type { IngestCommand, IngestResult, InteractionRecord, StoredEvent } from './events.types';
 import {
   insertConversation,
   lockInteraction,
   lockOpenConversation,
   matchEntryPoint,
-  nextSeq,
 } from './interactions.repository';
 import type { EventPublisher } from './publisher';
 
@@ -27,17 +26,28 @@ export class IngestService {
     private readonly publisher: EventPublisher,
   ) {}
 
+  /**
+   * The idempotency key is decided by the event insert itself: a duplicate rolls the whole
+   * transaction back and answers with the event stored first. A write refused for a rule (a
+   * closed interaction, say) is also answered as a duplicate when its key was stored before, so
+   * a retry after success never turns into an error. Commands with an `apply` step are checked
+   * before the transaction as well, so a known retry never runs their step at all; plain
+   * messages (the hot path) skip that extra round trip.
+   */
   async ingest(cmd: IngestCommand): Promise<IngestResult> {
-    const earlier = await findEventByKey(this.pool, cmd.idempotencyKey);
-    if (earlier) return this.duplicateOf(earlier);
+    if (cmd.apply) {
+      const earlier = await findEventByKey(this.pool, cmd.idempotencyKey);
+      if (earlier) return this.duplicateOf(earlier);
+    }
     let result: IngestResult;
     try {
       result = await withTransaction(this.pool, (tx) => this.appendWithin(tx, cmd));
     } catch (err) {
-      if (!(err instanceof DuplicateKey)) throw err;
+      if (!(err instanceof DuplicateKey) && !(err instanceof AppError)) throw err;
       const winner = await findEventByKey(this.pool, cmd.idempotencyKey);
-      if (!winner) throw new AppError('SB_CONFLICT', 'concurrent write; retry');
-      return this.duplicateOf(winner);
+      if (winner) return this.duplicateOf(winner);
+      if (err instanceof DuplicateKey) throw new AppError('SB_CONFLICT', 'concurrent write; retry');
+      throw err;
     }
     await this.publish(result);
     return result;
@@ -115,18 +125,18 @@ export class IngestService {
     customerId: string,
     what: Pick<IngestCommand, 'idempotencyKey' | 'type' | 'direction' | 'payload'>,
   ): Promise<StoredEvent> {
-    const seq = interaction ? await nextSeq(tx, interaction.id) : null;
-    const stored = await insertEvent(tx, {
+    const event = {
       customerId,
-      interactionId: interaction?.id ?? null,
-      seq,
       type: what.type,
       channel: cmd.channel,
       direction: what.direction,
       idempotencyKey: what.idempotencyKey,
       payload: what.payload,
       occurredAt: cmd.occurredAt,
-    });
+    };
+    const stored = interaction
+      ? await insertSequencedEvent(tx, { ...event, interactionId: interaction.id })
+      : await insertEvent(tx, { ...event, interactionId: null, seq: null });
     if (!stored) throw new DuplicateKey();
     return stored;
   }

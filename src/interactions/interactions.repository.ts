@@ -91,15 +91,6 @@ export async function insertConversation(db: Queryable, n: NewInteraction): Prom
   return rows[0] ? toRecord(rows[0]) : null;
 }
 
-/** Take the next event sequence number of a locked interaction. */
-export async function nextSeq(db: Queryable, id: string): Promise<number> {
-  const { rows } = await db.query<{ last_seq: number }>(
-    'UPDATE interactions SET last_seq = last_seq + 1, updated_at = now() WHERE id = $1 RETURNING last_seq',
-    [id],
-  );
-  return rows[0]!.last_seq;
-}
-
 export interface EntryPointMatch {
   id: string;
   queueId: string | null;

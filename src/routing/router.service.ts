@@ -7,7 +7,7 @@ import type { Logger } from '../platform/logger';
 import { findInteraction } from '../interactions/interactions.repository';
 import type { AcdContext } from './acd.context';
 import { planAssignments } from './selection';
-import { createOffer, loadAvailableAgents, loadRoutingQueues, loadWaiting, takeRouterLock } from './routing.repository';
+import { anyFreeAgent, createOffer, loadAvailableAgents, loadRoutingQueues, loadWaiting, takeRouterLock } from './routing.repository';
 
 /** How many waiting interactions one pass considers (the best ones); another pass follows if it filled them all. */
 export const PASS_LIMIT = 500;
@@ -59,6 +59,8 @@ export class RouterService {
 
   /** One routing pass: match waiting work to free agents and record the offers. */
   async pass(): Promise<{ offered: number; full: boolean }> {
+    // Nobody can take work: skip the lock. Whatever frees an agent commits, then triggers a pass.
+    if (!(await anyFreeAgent(this.acd.db))) return { offered: 0, full: false };
     return this.acd.run(async (tx, fx) => {
       await takeRouterLock(tx);
       const agents = (await loadAvailableAgents(tx)).filter((a) => a.queueIds.length > 0 && Object.entries(a.capacity).some(([ch, cap]) => a.load[ch as keyof typeof a.load] < cap));

@@ -35,6 +35,25 @@ export async function loadRoutingQueues(db: Queryable): Promise<Map<string, Rout
   return new Map(rows.map((r) => [r.id, { id: r.id, name: r.name, skills: r.skills, strategy: r.strategy, priority: r.priority, slaSeconds: r.sla_seconds, escalation: r.escalation, priorityRules: r.priority_rules }]));
 }
 
+/**
+ * Whether any available agent in some queue has a free slot on some channel: one cheap read, so
+ * a pass triggered while every agent is busy or away costs no lock and no transaction.
+ */
+export async function anyFreeAgent(db: Queryable): Promise<boolean> {
+  const { rows } = await db.query<{ free: boolean }>(
+    `SELECT EXISTS (
+       SELECT 1 FROM agents a
+        WHERE a.state = 'available'
+          AND EXISTS (SELECT 1 FROM agent_queues aq WHERE aq.agent_id = a.id)
+          AND EXISTS (SELECT 1 FROM jsonb_each_text(a.capacity) cap
+                       WHERE cap.value::int > (SELECT count(*) FROM interactions i
+                                                WHERE i.agent_id = a.id AND i.channel::text = cap.key
+                                                  AND i.state IN ('offered', 'active', 'wrapup')))
+     ) AS free`,
+  );
+  return rows[0]?.free ?? false;
+}
+
 /** Available agents with their load and idle time (the later of becoming available and last freeing a slot). */
 export async function loadAvailableAgents(db: Queryable): Promise<AgentCandidate[]> {
   const { rows } = await db.query<{

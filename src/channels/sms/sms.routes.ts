@@ -20,9 +20,11 @@ export function smsRoutes(scope: FastifyInstance, deps: { db: Pool; ingest: Inge
     const parsed = parseInboundSms((req.body ?? {}) as Record<string, unknown>, deps.defaultPhoneRegion);
     if (!parsed.ok) throw new AppError('SB_VALIDATION', parsed.message);
     const result = await deps.ingest.ingest(inboundSmsCommand(parsed.value, new Date()));
-    // A conversation in an SMS menu: the same flow as on the phone, answered in text.
+    // A conversation in an SMS menu: the same flow as on the phone, answered in text. A retried
+    // webhook asks again (the first attempt may have stopped before answering; the menu answers a
+    // repeated key once), a fresh one only when its conversation is in the menu.
     const interactionId = result.event.interactionId;
-    if (deps.menu && interactionId) {
+    if (deps.menu && interactionId && (result.duplicate || result.interaction?.state === 'ivr')) {
       const answer = await deps.menu.answer(interactionId, parsed.value.body, parsed.value.messageSid);
       if (answer) await deps.menu.reply(interactionId, answer, `ivr-reply:${parsed.value.messageSid}`);
     }
