@@ -1,116 +1,68 @@
 /**
- * `npm run bench`: starts the real service on a fresh database, drives it, and measures each
- * scenario against a raw baseline measured in the same run (the machines are shared and noisy,
- * so ratios are what to compare). Prints a table and writes bench/results/<timestamp>.json.
+ * `npm run bench`: starts the real service on a fresh database for each scenario, drives it from
+ * separate processes, and measures each scenario against a raw baseline in the same run (the
+ * machines are shared and noisy, so ratios are what to compare). Prints a table and writes
+ * bench/results/<timestamp>.json. See bench/README.md.
  *
- * Scenarios so far: ingest (signed SMS webhooks at rising rates). See bench/README.md.
+ * BENCH_ONLY=routing,chat picks scenarios (ingest, routing, chat, footprint; default all).
+ * Sizes: BENCH_SECONDS, BENCH_RATES (ingest); BENCH_AGENTS, BENCH_WAITING, BENCH_SAMPLES (routing);
+ * BENCH_CHATS, BENCH_CHAT_AGENTS, BENCH_CHAT_SECONDS, BENCH_CHAT_INTERVAL_MS (chat);
+ * BENCH_FP_AGENTS, BENCH_FP_VISITORS, BENCH_FP_OPEN_CHATS, BENCH_FP_PROCESSES (footprint).
+ * BENCH_PROFILE=1 runs the routing service under --cpu-prof and prints where its CPU went;
+ * BENCH_EXPLAIN=1 captures the router's query plans at the largest queue.
  */
-import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { Pool } from 'pg';
-import { freePort, ROOT, startService, type ServiceProcess } from '../test/support/process';
-import { dropDatabase, testEnv, ADMIN_PASSWORD } from '../test/support/env';
+import { mkdirSync } from 'node:fs';
+import { ROOT } from '../test/support/process';
+import { machine, table, writeResults, type Row, type ScenarioResult } from './lib/results';
+import { ingestScenario } from './scenarios/ingest';
+import { routingScenario } from './scenarios/routing';
+import { chatScenario } from './scenarios/chat';
+import { footprintScenario } from './scenarios/footprint';
 
-const AUTH_TOKEN = 'bench-auth-token-0123456789abcdef';
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const CONCURRENCY = 64;
-const RATES = (process.env.BENCH_RATES ?? '250,500,1000,2000,3000,5000,8000').split(',').map(Number);
+const env = process.env;
+const list = (v: string | undefined, def: string): number[] => (v ?? def).split(',').map((s) => Number(s.trim())).filter((n) => Number.isFinite(n) && n > 0);
+const num = (v: string | undefined, def: number): number => (v !== undefined && Number.isFinite(Number(v)) ? Number(v) : def);
 
-function runTsx(args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (c) => (out += c));
-    child.on('exit', (code) => (code === 0 ? resolve(out.trim().split('\n').at(-1) ?? '') : reject(new Error(`${args[0]} exited ${code}`))));
-  });
-}
-
-async function post(base: string, p: string, token: string | null, body: unknown): Promise<any> {
-  const res = await fetch(`${base}${p}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
-  return res.json();
-}
-
-async function ingestScenario(): Promise<Record<string, unknown>> {
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const env = testEnv({ PORT: String(port), LOG_LEVEL: 'warn', PUBLIC_BASE_URL: base, TWILIO_ACCOUNT_SID: `AC${'0'.repeat(32)}`, TWILIO_AUTH_TOKEN: AUTH_TOKEN, DB_POOL_SIZE: '10' });
-  const service: ServiceProcess = startService(env);
-  const pool = new Pool({ connectionString: env.DATABASE_URL, max: 2 });
-  try {
-    for (let i = 0; i < 600; i++) {
-      if ((await fetch(`${base}/health/ready`).then((r) => r.status, () => 0)) === 200) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    const admin = (await post(base, '/api/auth/login', null, { username: 'admin', password: ADMIN_PASSWORD })).token;
-    const queue = await post(base, '/api/queues', admin, { name: 'bench' });
-    await post(base, '/api/entry-points', admin, { channel: 'sms', address: '+15005550006', queueId: queue.id });
-
-    // Warm-up (JIT, pools, caches); not counted.
-    await runTsx(['bench/load/webhooks.ts', `${base}/twilio/sms`, '200', '3', String(CONCURRENCY), AUTH_TOKEN, base, 'wux']);
-    const steps: Array<Record<string, unknown>> = [];
-    let best: Record<string, unknown> | null = null;
-    for (const [k, rate] of RATES.entries()) {
-      const runId = `r${k}x`;
-      const r = JSON.parse(await runTsx(['bench/load/webhooks.ts', `${base}/twilio/sms`, String(rate), String(SECONDS), String(CONCURRENCY), AUTH_TOKEN, base, runId]));
-      const { rows } = await pool.query("SELECT count(*)::int AS n FROM events WHERE type = 'message.received' AND payload ->> 'providerId' LIKE $1", [`SM${runId}%`]);
-      const step = { rate, ...r, stored: rows[0].n, storedOnce: rows[0].n === r.ok };
-      const sustained = r.failed === 0 && r.dropped === 0 && r.achieved >= rate * 0.95 && r.p99 < 500 && step.storedOnce;
-      steps.push({ ...step, sustained });
-      process.stdout.write(`  ingest ${rate}/s: achieved ${r.achieved.toFixed(0)}/s p50 ${r.p50.toFixed(1)} ms p99 ${r.p99.toFixed(1)} ms failed ${r.failed} dropped ${r.dropped} stored-once ${step.storedOnce}\n`);
-      if (!sustained) break;
-      best = { ...step };
-    }
-    await service.stop('SIGTERM');
-
-    // Baselines, same machine, same run.
-    const pg = JSON.parse(await runTsx(['bench/baselines/pg-insert.ts', env.DATABASE_URL!, '10', String(SECONDS)]));
-    const fport = await freePort();
-    const fastify = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['bench/baselines/empty-fastify.ts', String(fport)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-    await new Promise((resolve) => fastify.stdout.once('data', resolve));
-    const empty = JSON.parse(await runTsx(['bench/load/webhooks.ts', `http://127.0.0.1:${fport}/twilio/sms`, '0', String(SECONDS), String(CONCURRENCY), '', '', 'b0x']));
-    fastify.kill('SIGKILL');
-
-    const bestRate = (best?.achieved as number | undefined) ?? 0;
-    return {
-      steps,
-      bestSustainedPerSecond: bestRate,
-      bestP50Ms: best?.p50 ?? null,
-      bestP99Ms: best?.p99 ?? null,
-      baselinePgInsertsPerSecond: pg.perSecond,
-      baselineEmptyFastifyPerSecond: empty.achieved,
-      ratioToPgInserts: pg.perSecond ? bestRate / pg.perSecond : null,
-      ratioToEmptyFastify: empty.achieved ? bestRate / empty.achieved : null,
-    };
-  } finally {
-    await service.stop('SIGKILL');
-    await pool.end();
-    await dropDatabase(env.DATABASE_URL!);
-  }
-}
+const ALL = ['ingest', 'routing', 'chat', 'footprint'] as const;
+type Name = (typeof ALL)[number];
 
 async function main(): Promise<void> {
-  const machine = { host: os.hostname(), cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version };
-  process.stdout.write(`Switchboard bench on ${machine.cpus} × ${machine.cpuModel}, ${machine.memGiB} GiB, node ${machine.node}\n`);
-  const ingest = await ingestScenario();
-  const results = { at: new Date().toISOString(), machine, seconds: SECONDS, concurrency: CONCURRENCY, ingest };
-  mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
-  const file = path.join(ROOT, 'bench/results', `${results.at.replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, JSON.stringify(results, null, 2));
-  const f = (n: unknown, d = 0) => (typeof n === 'number' ? n.toFixed(d) : 'n/a');
-  process.stdout.write(
-    [
-      '',
-      '| scenario | ours | baseline | ratio |',
-      '|---|---|---|---|',
-      `| ingest: signed SMS webhooks stored once, sustained/s (p50 ${f(ingest.bestP50Ms, 1)} ms, p99 ${f(ingest.bestP99Ms, 1)} ms) | ${f(ingest.bestSustainedPerSecond)} | raw idempotent inserts, 10 conns: ${f(ingest.baselinePgInsertsPerSecond)} | ${f(ingest.ratioToPgInserts, 2)} |`,
-      `| ingest vs. an empty fastify POST (closed loop, ${CONCURRENCY} conns) | ${f(ingest.bestSustainedPerSecond)} | ${f(ingest.baselineEmptyFastifyPerSecond)} | ${f(ingest.ratioToEmptyFastify, 2)} |`,
-      '',
-      `written to ${path.relative(ROOT, file)}`,
-      '',
-    ].join('\n'),
-  );
+  const only = (env.BENCH_ONLY ?? ALL.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = only.filter((s) => !(ALL as readonly string[]).includes(s));
+  if (unknown.length) throw new Error(`BENCH_ONLY names unknown scenarios: ${unknown.join(', ')} (known: ${ALL.join(', ')})`);
+  const m = machine();
+  const at = new Date().toISOString();
+  process.stdout.write(`Switchboard bench on ${m.cpus} × ${m.cpuModel}, ${m.memGiB} GiB, node ${m.node}, load ${JSON.stringify(m.loadAverageAtStart)}, commit ${m.commit}${m.uncommittedChangesInSrc ? ' + uncommitted changes in src' : ''}\n`);
+
+  const profileDir = env.BENCH_PROFILE ? path.join(ROOT, 'bench/results', `profile-${at.replace(/[:.]/g, '-')}`) : null;
+  if (profileDir) mkdirSync(profileDir, { recursive: true });
+  const scenarios: Record<Name, () => Promise<ScenarioResult>> = {
+    ingest: () => ingestScenario({ seconds: num(env.BENCH_SECONDS, 5), rates: list(env.BENCH_RATES, '250,500,1000,2000,3000,5000,8000') }),
+    routing: () => routingScenario({ agents: list(env.BENCH_AGENTS, '100,1000'), waiting: list(env.BENCH_WAITING, '100,1000,10000'), samples: num(env.BENCH_SAMPLES, 200), profileDir, explain: Boolean(env.BENCH_EXPLAIN) }),
+    chat: () => chatScenario({ chats: num(env.BENCH_CHATS, 1000), agents: num(env.BENCH_CHAT_AGENTS, 100), seconds: num(env.BENCH_CHAT_SECONDS, 30), intervalMs: num(env.BENCH_CHAT_INTERVAL_MS, 10000) }),
+    footprint: () => footprintScenario({ agents: num(env.BENCH_FP_AGENTS, 2000), visitors: num(env.BENCH_FP_VISITORS, 5000), openChats: num(env.BENCH_FP_OPEN_CHATS, 1000), processes: num(env.BENCH_FP_PROCESSES, 1) }),
+  };
+
+  const results: Record<string, unknown> = { at, machine: m };
+  const rows: Row[] = [];
+  for (const name of ALL) {
+    if (!only.includes(name)) continue;
+    process.stdout.write(`\n${name}\n`);
+    const started = Date.now();
+    try {
+      const r = await scenarios[name]();
+      results[name] = { ...r.data, rows: r.rows, seconds: (Date.now() - started) / 1000 };
+      rows.push(...r.rows);
+    } catch (err) {
+      process.stderr.write(`${name} failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+      results[name] = { error: err instanceof Error ? err.message : String(err) };
+      rows.push({ scenario: name, measure: 'FAILED (see the log above)', ours: 'n/a', baseline: 'n/a', ratio: null });
+    }
+  }
+  const file = writeResults(results);
+  process.stdout.write(`\n${table(rows)}\n\nwritten to ${file}\n`);
+  if (rows.some((r) => r.measure.startsWith('FAILED'))) process.exitCode = 1;
 }
 
 main().catch((err) => {

@@ -1,0 +1,119 @@
+/**
+ * Reading a V8 .cpuprofile (node --cpu-prof): self and total time per function, optionally only
+ * for samples inside time windows. Sample times are CLOCK_MONOTONIC microseconds, the same clock
+ * as `process.hrtime` in any process on the machine, so a runner can mark windows with
+ * `monoMicros()` and cut a service's profile down to them.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { ROOT } from '../../test/support/process';
+
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+}
+interface ProfileNode {
+  id: number;
+  callFrame: CallFrame;
+  children?: number[];
+}
+interface Profile {
+  nodes: ProfileNode[];
+  startTime: number;
+  endTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+export const monoMicros = (): number => Number(process.hrtime.bigint() / 1000n);
+
+export interface FunctionTime {
+  fn: string;
+  where: string;
+  selfMs: number;
+  selfShare: number;
+  totalMs: number;
+  totalShare: number;
+}
+
+export interface ProfileSummary {
+  sampledMs: number;
+  /** Share of sampled time the process was idle (waiting on I/O). */
+  idleShare: number;
+  /** Highest self time first. */
+  top: FunctionTime[];
+  /** Highest total (inclusive) time first. */
+  topTotal: FunctionTime[];
+  byFile: Array<{ file: string; selfMs: number; selfShare: number }>;
+}
+
+function where(cf: CallFrame): string {
+  if (!cf.url) return '';
+  const file = cf.url.replace(/^file:\/\//, '');
+  const rel = file.startsWith(ROOT) ? path.relative(ROOT, file) : file;
+  return `${rel.replace(/^.*node_modules\//, 'node_modules/')}:${cf.lineNumber + 1}`;
+}
+
+export function summarizeProfile(file: string, opts: { top?: number; windows?: Array<[number, number]> } = {}): ProfileSummary {
+  const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const key = (n: ProfileNode) => `${n.callFrame.functionName || '(anonymous)'}\t${where(n.callFrame)}`;
+  const self = new Map<string, number>();
+  const total = new Map<string, number>();
+  const fileSelf = new Map<string, number>();
+  let t = p.startTime;
+  let sampled = 0;
+  let idle = 0;
+  const inWindow = (ts: number) => !opts.windows || opts.windows.some(([a, b]) => ts >= a && ts <= b);
+  for (let k = 0; k < p.samples.length; k++) {
+    t += p.timeDeltas[k] ?? 0;
+    // A sample's weight is the time until the next one.
+    const dt = (p.timeDeltas[k + 1] ?? 0) / 1000;
+    if (!inWindow(t)) continue;
+    const node = byId.get(p.samples[k]!)!;
+    sampled += dt;
+    if (node.callFrame.functionName === '(idle)') {
+      idle += dt;
+      continue;
+    }
+    const k0 = key(node);
+    self.set(k0, (self.get(k0) ?? 0) + dt);
+    const f = node.callFrame.url ? where(node.callFrame).replace(/:\d+$/, '') : node.callFrame.functionName;
+    fileSelf.set(f, (fileSelf.get(f) ?? 0) + dt);
+    const seen = new Set<string>();
+    for (let id: number | undefined = node.id; id !== undefined; id = parent.get(id)) {
+      const kk = key(byId.get(id)!);
+      if (seen.has(kk)) continue;
+      seen.add(kk);
+      total.set(kk, (total.get(kk) ?? 0) + dt);
+    }
+  }
+  const busy = sampled - idle || 1;
+  const round = (n: number) => Math.round(n * 10) / 10;
+  const view = ([k, tot]: [string, number]): FunctionTime => {
+    const [fn, at] = k.split('\t') as [string, string];
+    const ms = self.get(k) ?? 0;
+    return { fn, where: at, selfMs: round(ms), selfShare: round((ms / busy) * 100), totalMs: round(tot), totalShare: round((tot / busy) * 100) };
+  };
+  const top = [...self.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, opts.top ?? 25)
+    .map(([k]) => view([k, total.get(k) ?? 0]));
+  const topTotal = [...total.entries()].sort((a, b) => b[1] - a[1]).slice(0, opts.top ?? 25).map(view);
+  const byFile = [...fileSelf.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, opts.top ?? 25)
+    .map(([f, ms]) => ({ file: f, selfMs: round(ms), selfShare: round((ms / busy) * 100) }));
+  return { sampledMs: round(sampled), idleShare: round((idle / (sampled || 1)) * 100), top, topTotal, byFile };
+}
+
+/** Total (inclusive) share of busy time of the functions with these names (the largest entry of each name). */
+export function inclusiveOf(file: string, names: string[], windows?: Array<[number, number]>): Record<string, number> {
+  const s = summarizeProfile(file, { top: 1000000, windows });
+  const out: Record<string, number> = {};
+  for (const n of names) out[n] = s.topTotal.find((f) => f.fn === n)?.totalShare ?? 0;
+  return out;
+}

@@ -1,0 +1,70 @@
+/** Reading processes from /proc (Linux): descendants, resident memory, CPU time. */
+import { readdirSync, readFileSync } from 'node:fs';
+
+interface ProcInfo {
+  pid: number;
+  ppid: number;
+  cmdline: string;
+}
+
+function readProc(pid: number): ProcInfo | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name is in parentheses and may contain spaces: fields after the last ')'.
+    const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
+    return { pid, ppid: Number(after[1]), cmdline };
+  } catch {
+    return null;
+  }
+}
+
+/** Every live descendant of `root` (children, grandchildren, …), root first. */
+export function processTree(root: number): ProcInfo[] {
+  const all = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map((d) => readProc(Number(d))).filter((p): p is ProcInfo => p !== null);
+  const byParent = new Map<number, ProcInfo[]>();
+  for (const p of all) byParent.set(p.ppid, [...(byParent.get(p.ppid) ?? []), p]);
+  const out: ProcInfo[] = [];
+  const self = all.find((p) => p.pid === root);
+  if (self) out.push(self);
+  const walk = (pid: number) => {
+    for (const c of byParent.get(pid) ?? []) {
+      out.push(c);
+      walk(c.pid);
+    }
+  };
+  walk(root);
+  return out;
+}
+
+/**
+ * The node process that actually runs `script` under `root`: `npm start` is npm → sh → tsx
+ * (a node process that spawns another) → node, and only the last one serves.
+ */
+export function serverPid(root: number, script = 'src/server.ts'): number | null {
+  const tree = processTree(root).filter((p) => p.cmdline.includes(script));
+  const leaf = tree.find((p) => !tree.some((c) => c.ppid === p.pid));
+  return leaf?.pid ?? null;
+}
+
+/** VmRSS and VmHWM (peak) of a process in MiB, or null when it is gone. */
+export function memoryOf(pid: number): { rssMiB: number; peakMiB: number } | null {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+    return { rssMiB: Math.round((kb('VmRSS') / 1024) * 10) / 10, peakMiB: Math.round((kb('VmHWM') / 1024) * 10) / 10 };
+  } catch {
+    return null;
+  }
+}
+
+/** User+system CPU seconds a process has used so far. */
+export function cpuSecondsOf(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100 on Linux)
+  } catch {
+    return null;
+  }
+}

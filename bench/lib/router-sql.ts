@@ -1,0 +1,65 @@
+/**
+ * Diagnostics for the routing scenario: time the router's own read queries (imported from
+ * src/routing, run unchanged against the scenario's database while it is quiet) and capture
+ * their plans with auto_explain (EXPLAIN ANALYZE of the real statements, nested ones included).
+ */
+import { Client } from 'pg';
+import { loadAvailableAgents, loadRoutingQueues, loadWaiting } from '../../src/routing/routing.repository';
+import { PASS_LIMIT } from '../../src/routing/router.service';
+import { summarize, type Summary } from './stats';
+
+export interface RouterSqlTimes {
+  availableAgents: Summary;
+  routingQueues: Summary;
+  waiting: Summary;
+  agentsReturned: number;
+  waitingReturned: number;
+  plans?: { availableAgents: string; waiting: string };
+}
+
+async function time(n: number, fn: () => Promise<unknown>): Promise<Summary> {
+  const out: number[] = [];
+  for (let k = 0; k < n; k++) {
+    const t0 = performance.now();
+    await fn();
+    out.push(performance.now() - t0);
+  }
+  return summarize(out);
+}
+
+export async function routerSql(databaseUrl: string, opts: { repeat?: number; explain?: boolean } = {}): Promise<RouterSqlTimes> {
+  const db = new Client({ connectionString: databaseUrl });
+  await db.connect();
+  try {
+    const repeat = opts.repeat ?? 10;
+    const queues = await loadRoutingQueues(db);
+    const agents = await loadAvailableAgents(db);
+    const queueIds = [...new Set(agents.flatMap((a) => a.queueIds))];
+    const waiting = await loadWaiting(db, queues, queueIds, PASS_LIMIT);
+    const result: RouterSqlTimes = {
+      availableAgents: await time(repeat, () => loadAvailableAgents(db)),
+      routingQueues: await time(repeat, () => loadRoutingQueues(db)),
+      waiting: await time(repeat, () => loadWaiting(db, queues, queueIds, PASS_LIMIT)),
+      agentsReturned: agents.length,
+      waitingReturned: waiting.length,
+    };
+    if (opts.explain) {
+      const notices: string[] = [];
+      db.on('notice', (m) => notices.push(m.message ?? ''));
+      await db.query("LOAD 'auto_explain'");
+      await db.query('SET auto_explain.log_min_duration = 0');
+      await db.query('SET auto_explain.log_analyze = on');
+      await db.query('SET auto_explain.log_buffers = on');
+      await db.query('SET client_min_messages = log');
+      await loadAvailableAgents(db);
+      const agentsPlan = notices.splice(0).join('\n');
+      await loadWaiting(db, queues, queueIds, PASS_LIMIT);
+      const waitingPlan = notices.splice(0).join('\n');
+      await db.query('SET client_min_messages = notice');
+      result.plans = { availableAgents: agentsPlan, waiting: waitingPlan };
+    }
+    return result;
+  } finally {
+    await db.end();
+  }
+}

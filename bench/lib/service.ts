@@ -1,0 +1,104 @@
+/**
+ * The service under test, started the way the README does (`npm start`) on a fresh database and
+ * Redis key prefix, and torn down afterwards (database dropped, keys removed).
+ */
+import { Redis } from 'ioredis';
+import { freePort, startService, type ServiceProcess } from '../../test/support/process';
+import { ADMIN_PASSWORD, dropDatabase, testEnv } from '../../test/support/env';
+import { Api } from './http';
+import { memoryOf, serverPid } from './procfs';
+import { sleep } from './stats';
+
+export const TWILIO_AUTH_TOKEN = 'bench-auth-token-0123456789abcdef';
+export const TWILIO_ACCOUNT_SID = `AC${'0'.repeat(32)}`;
+/** Where Twilio's REST API would be: nothing listens, so outbound SMS fail and retry in the background. */
+const NO_TWILIO = 'http://127.0.0.1:9';
+
+export interface Service {
+  base: string;
+  env: Record<string, string>;
+  procs: Array<{ base: string; process: ServiceProcess; pid: number | null }>;
+  admin: Api;
+  /** Resident memory of each serving node process. */
+  memory(): Array<{ base: string; pid: number | null; rssMiB: number | null; peakMiB: number | null }>;
+  stop(): Promise<void>;
+}
+
+export interface ServiceOptions {
+  /** Extra environment for the service (e.g. OFFER_TIMEOUT_SECONDS). */
+  env?: Record<string, string>;
+  /** How many processes share the database and Redis prefix (started one after another). */
+  processes?: number;
+}
+
+async function ready(base: string, ms = 90000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if ((await fetch(`${base}/health/ready`).then((r) => r.status, () => 0)) === 200) return;
+    await sleep(100);
+  }
+  throw new Error(`${base} was not ready within ${ms} ms`);
+}
+
+export async function clearRedisPrefix(redisUrl: string, prefix: string): Promise<void> {
+  const redis = new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      if (keys.length) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+export async function startBenchService(opts: ServiceOptions = {}): Promise<Service> {
+  const env = testEnv({
+    LOG_LEVEL: 'warn',
+    TWILIO_ACCOUNT_SID,
+    TWILIO_AUTH_TOKEN,
+    TWILIO_API_URL: NO_TWILIO,
+    DB_POOL_SIZE: '10',
+    ...opts.env,
+  });
+  const procs: Service['procs'] = [];
+  const stopAll = async () => {
+    await Promise.all(procs.map((p) => p.process.stop('SIGTERM')));
+  };
+  try {
+    for (let n = 0; n < (opts.processes ?? 1); n++) {
+      const port = await freePort();
+      const base = `http://127.0.0.1:${port}`;
+      // Every process signs webhooks' URLs with the first one's base: they are one service.
+      const proc = startService({ ...env, PORT: String(port), PUBLIC_BASE_URL: procs[0]?.base ?? base });
+      procs.push({ base, process: proc, pid: null });
+      await ready(base);
+      procs[n]!.pid = serverPid(proc.child.pid!);
+    }
+  } catch (err) {
+    await stopAll();
+    await dropDatabase(env.DATABASE_URL!);
+    throw err;
+  }
+  const base = procs[0]!.base;
+  const admin = new Api(base);
+  admin.token = (await admin.login('admin', ADMIN_PASSWORD)).token;
+  return {
+    base,
+    env: { ...env, PUBLIC_BASE_URL: base },
+    procs,
+    admin,
+    memory: () => procs.map((p) => ({ base: p.base, pid: p.pid, ...(p.pid ? memoryOf(p.pid) ?? { rssMiB: null, peakMiB: null } : { rssMiB: null, peakMiB: null }) })),
+    async stop() {
+      // SIGTERM lets node write a --cpu-prof profile; SIGKILL whatever is left after 15 s.
+      await stopAll();
+      const gone = () => procs.every((p) => p.pid === null || memoryOf(p.pid) === null);
+      for (let waited = 0; !gone() && waited < 15000; waited += 100) await sleep(100);
+      await Promise.all(procs.map((p) => p.process.stop('SIGKILL')));
+      await dropDatabase(env.DATABASE_URL!);
+      await clearRedisPrefix(env.REDIS_URL!, env.REDIS_KEY_PREFIX!);
+    },
+  };
+}

@@ -1,0 +1,268 @@
+/**
+ * Routing: how fast an offer reaches an agent's console, with 100 and 1,000 agents connected and
+ * 100, 1,000 and 10,000 interactions waiting.
+ *
+ * Setup per agent count M (fresh service and database): M-1 blended agents (backlog SMS queue +
+ * probe chat queue; capacity sms 1, chat 1) each accept and keep one SMS, so all are available
+ * with a free chat slot and a full SMS slot. W SMS from distinct senders then wait in the
+ * backlog: in those agents' queues, but nobody can take one, so every routing pass reads them.
+ * One probe agent (backlog only, sms 1) waits `away`.
+ *
+ * (a) enqueue → offer: a chat visitor writes in the probe queue (priority 10, above the
+ *     backlog); time from just before the message is sent to the `offer` at an agent's socket.
+ * (b) available → offer: the probe agent sets `available`; time to the `offer` of the backlog's
+ *     head. It then goes away (the offer is withdrawn, the SMS keeps its place).
+ * Both are measured in one generator process (one clock). W grows 100 → 1,000 → 10,000 on the
+ * same service, through the public webhook path.
+ *
+ * Baseline, same run, per cell: bench/baselines/socket-relay.ts with M agent sockets and W
+ * waiting rows — a stored contact, then an advisory-locked `FOR UPDATE SKIP LOCKED` claim of the
+ * best row (indexed), pushed to an agent's socket: the least work the same promise needs.
+ */
+import { Pool } from 'pg';
+import { freePort, ROOT } from '../../test/support/process';
+import { createAgents, type QueueStats } from '../lib/http';
+import { startBenchService, TWILIO_AUTH_TOKEN, type Service } from '../lib/service';
+import { ms, fmt, type Row, type ScenarioResult } from '../lib/results';
+import { routerSql, type RouterSqlTimes } from '../lib/router-sql';
+import { ratio, until, type Summary } from '../lib/stats';
+import { runTsx, spawnTsx, startWorker, type WorkerHandle } from '../lib/worker';
+import { inclusiveOf, monoMicros, summarizeProfile, type FunctionTime } from '../lib/cpuprofile';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+
+const SMS_NUMBER = '+15005550006';
+const FILL_CONCURRENCY = 16;
+
+export interface RoutingOptions {
+  agents: number[];
+  waiting: number[];
+  samples: number;
+  /** Directory for the service's --cpu-prof profile (one per service process), or null. */
+  profileDir: string | null;
+  explain: boolean;
+}
+
+interface Measure {
+  offer: Summary;
+  ack: Summary;
+  missed: number;
+  raw: number[];
+}
+
+export interface RoutingCell {
+  agents: number;
+  waiting: number;
+  enqueueToOffer: Measure;
+  availableToOffer: Measure;
+  samePriority: { offered: boolean; ms: number | null };
+  baseline: { enqueue: Summary; available: Summary; missed: number } | null;
+  routerSql: RouterSqlTimes;
+  fill: { seconds: number; perSecond: number; failed: number };
+  /** Monotonic µs windows of the two measurements (to cut a --cpu-prof profile). */
+  windows: Array<[number, number]>;
+  profile?: CellProfile;
+}
+
+async function waitingIn(svc: Service, queueId: string): Promise<QueueStats> {
+  const all = await svc.admin.get<QueueStats[]>('/api/stats/queues');
+  return all.find((q) => q.queueId === queueId)!;
+}
+
+async function serviceCells(M: number, opts: RoutingOptions, driver: WorkerHandle, log: (s: string) => void): Promise<{ cells: RoutingCell[]; setup: Record<string, unknown>; profile: string | null; serverPid: number | null }> {
+  const svc = await startBenchService({
+    env: {
+      OFFER_TIMEOUT_SECONDS: '60',
+      AGENT_GRACE_SECONDS: '120',
+      ...(opts.profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${opts.profileDir}` } : {}),
+    },
+  });
+  const serverPid = svc.procs[0]!.pid;
+  const cells: RoutingCell[] = [];
+  const setup: Record<string, unknown> = {};
+  try {
+    const backlog = await svc.admin.post<{ id: string }>('/api/queues', { name: 'backlog', priority: 0 });
+    const probe = await svc.admin.post<{ id: string }>('/api/queues', { name: 'probe', priority: 10 });
+    const same = await svc.admin.post<{ id: string }>('/api/queues', { name: 'probe-same-priority', priority: 0 });
+    await svc.admin.post('/api/entry-points', { channel: 'sms', address: SMS_NUMBER, queueId: backlog.id });
+    await svc.admin.post('/api/entry-points', { channel: 'chat', address: 'probe', queueId: probe.id });
+    await svc.admin.post('/api/entry-points', { channel: 'chat', address: 'same', queueId: same.id });
+
+    let t = Date.now();
+    const agents = await createAgents(svc.admin, { count: M - 1, prefix: 'blended', queueIds: [backlog.id, probe.id, same.id], capacity: { voice: 0, chat: 1, sms: 1, email: 0 }, wrapupSeconds: 5 });
+    const [probeAgent] = await createAgents(svc.admin, { count: 1, prefix: 'probe-agent', queueIds: [backlog.id], capacity: { voice: 0, chat: 0, sms: 1, email: 0 } });
+    setup.createAgentsSeconds = (Date.now() - t) / 1000;
+    log(`  ${M} agents created in ${fmt(setup.createAgentsSeconds)} s`);
+    t = Date.now();
+    await driver.call('connect', { url: svc.base, agents, probeAgent });
+    await driver.call('available');
+    setup.connectSeconds = (Date.now() - t) / 1000;
+
+    // Each blended agent takes one SMS and keeps it.
+    t = Date.now();
+    const held = JSON.parse(await runTsx(['bench/load/sms-fill.ts', svc.base, svc.base, TWILIO_AUTH_TOKEN, SMS_NUMBER, 'held', '0', String(M - 1), String(FILL_CONCURRENCY)]));
+    if (held.failed) throw new Error(`setup SMS failed: ${JSON.stringify(held)}`);
+    await until(async () => (await driver.call<{ held: number }>('counts')).held >= M - 1 || undefined, 120000, 'every blended agent holding an SMS');
+    setup.holdSeconds = (Date.now() - t) / 1000;
+    log(`  ${M - 1} agents each hold an SMS (${fmt(setup.holdSeconds)} s)`);
+
+    let filled = 0;
+    for (const W of [...opts.waiting].sort((a, b) => a - b)) {
+      t = Date.now();
+      const fill = JSON.parse(await runTsx(['bench/load/sms-fill.ts', svc.base, svc.base, TWILIO_AUTH_TOKEN, SMS_NUMBER, 'wait', String(100000 + filled), String(W - filled), String(FILL_CONCURRENCY)]));
+      filled = W;
+      await until(async () => ((await waitingIn(svc, backlog.id)).waiting >= W ? true : undefined), 300000, `${W} waiting`, 250);
+      log(`  ${W} waiting (filled at ${fmt(fill.perSecond, 0)}/s)`);
+
+      const w0 = monoMicros();
+      const enqueue = await driver.call<Measure>('measureEnqueue', { url: svc.base, widget: 'probe', samples: opts.samples, timeoutMs: 10000 });
+      const w1 = monoMicros();
+      const available = await driver.call<Measure>('measureAvailable', { samples: opts.samples, timeoutMs: 10000 });
+      const w2 = monoMicros();
+      const samePriority = await driver.call<{ offered: boolean; ms: number | null }>('samePriorityProbe', { url: svc.base, widget: 'same', timeoutMs: 5000 });
+      const stats = await waitingIn(svc, backlog.id);
+      const sql = await routerSql(svc.env.DATABASE_URL!, { explain: opts.explain && W === Math.max(...opts.waiting) });
+      const counts = await driver.call<{ unexpected: number; connected: number }>('counts');
+      if (stats.waiting !== W) log(`  note: ${stats.waiting} waiting after the measurement (expected ${W})`);
+      if (counts.unexpected || counts.connected !== M) log(`  note: ${counts.unexpected} unexpected offers, ${counts.connected}/${M} consoles connected`);
+      log(
+        `  M=${M} W=${W}: enqueue→offer p50 ${ms(enqueue.offer.p50)} p99 ${ms(enqueue.offer.p99)} (missed ${enqueue.missed}); ` +
+          `available→offer p50 ${ms(available.offer.p50)} p99 ${ms(available.offer.p99)} (missed ${available.missed}); ` +
+          `same-priority chat ${samePriority.offered ? `offered in ${ms(samePriority.ms)}` : 'NOT offered within 5 s'}; ` +
+          `router SQL: agents ${ms(sql.availableAgents.p50)}, waiting ${ms(sql.waiting.p50)}`,
+      );
+      cells.push({
+        agents: M,
+        waiting: W,
+        enqueueToOffer: enqueue,
+        availableToOffer: available,
+        samePriority,
+        baseline: null,
+        routerSql: sql,
+        fill: { seconds: fill.seconds, perSecond: fill.perSecond, failed: fill.failed },
+        windows: [[w0, w1], [w1, w2]],
+      });
+    }
+  } finally {
+    await driver.call('close').catch(() => undefined);
+    await svc.stop();
+  }
+  return { cells, setup, profile: null, serverPid };
+}
+
+async function baselineCells(M: number, opts: RoutingOptions, driver: WorkerHandle, cells: RoutingCell[], log: (s: string) => void): Promise<void> {
+  const adminUrl = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
+  const dbName = `sb_bench_relay_${process.pid}_${Date.now().toString(36)}`;
+  const admin = new Pool({ connectionString: `${adminUrl}/postgres`, max: 1 });
+  await admin.query(`CREATE DATABASE "${dbName}"`);
+  const port = await freePort();
+  const server = await spawnTsx(['bench/baselines/socket-relay.ts', String(port), `${adminUrl}/${dbName}`]);
+  try {
+    await driver.call('baselineConnect', { url: `http://127.0.0.1:${port}`, agents: M });
+    for (const cell of cells) {
+      cell.baseline = await driver.call('baselineMeasure', { waiting: cell.waiting, samples: opts.samples, timeoutMs: 10000 });
+      log(`  baseline M=${M} W=${cell.waiting}: enqueue→offer p50 ${ms(cell.baseline!.enqueue.p50)} p99 ${ms(cell.baseline!.enqueue.p99)}; available→offer p50 ${ms(cell.baseline!.available.p50)} p99 ${ms(cell.baseline!.available.p99)}`);
+    }
+  } finally {
+    await driver.call('baselineClose').catch(() => undefined);
+    await server.stop();
+    await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
+    await admin.end();
+  }
+}
+
+export interface CellProfile {
+  file: string;
+  sampledMs: number;
+  idleShare: number;
+  /** Inclusive share of busy CPU time of the router's and ingest's main functions. */
+  inclusive: Record<string, number>;
+  top: Array<{ fn: string; where: string; selfShare: number; totalShare: number }>;
+  topTotal: Array<{ fn: string; where: string; selfShare: number; totalShare: number }>;
+}
+
+/** Cut the service's --cpu-prof profile to each cell's measurement windows and keep the top functions. */
+function attachProfile(dir: string, pid: number, cells: RoutingCell[], log: (s: string) => void): void {
+  const file = readdirSync(dir).find((f) => f.includes(`.${pid}.`) && f.endsWith('.cpuprofile'));
+  if (!file) {
+    log(`  no profile for pid ${pid} in ${dir}`);
+    return;
+  }
+  const full = path.join(dir, file);
+  for (const c of cells) {
+    const s = summarizeProfile(full, { top: 15, windows: c.windows });
+    const inclusive = inclusiveOf(full, ['pass', 'loadAvailableAgents', 'loadWaiting', 'planAssignments', 'createOffer', 'screenPop', 'ingest', 'set', 'flush'], c.windows);
+    const slim = (f: FunctionTime) => ({ fn: f.fn, where: f.where, selfShare: f.selfShare, totalShare: f.totalShare });
+    c.profile = { file: path.relative(ROOT, full), sampledMs: s.sampledMs, idleShare: s.idleShare, inclusive, top: s.top.map(slim), topTotal: s.topTotal.map(slim) };
+    log(`  profile M=${c.agents} W=${c.waiting}: idle ${s.idleShare}% of ${fmt(s.sampledMs / 1000)} s; top self: ${s.top.slice(0, 5).map((f) => `${f.fn} ${f.selfShare}%`).join(', ')}`);
+  }
+}
+
+export async function routingScenario(opts: RoutingOptions, log: (s: string) => void = (s) => process.stdout.write(`${s}\n`)): Promise<ScenarioResult> {
+  const cells: RoutingCell[] = [];
+  const setups: Record<string, unknown> = {};
+  const profiles: Record<string, number | null> = {};
+  for (const M of opts.agents) {
+    const driver = startWorker('bench/load/routing-driver.ts');
+    try {
+      const r = await serviceCells(M, opts, driver, log);
+      setups[M] = r.setup;
+      profiles[M] = r.serverPid;
+      if (opts.profileDir && r.serverPid) attachProfile(opts.profileDir, r.serverPid, r.cells, log);
+      await baselineCells(M, opts, driver, r.cells, log);
+      cells.push(...r.cells);
+    } finally {
+      await driver.stop();
+    }
+  }
+
+  const rows: Row[] = [];
+  for (const c of cells) {
+    rows.push({
+      scenario: 'routing',
+      measure: `enqueue → offer, ${c.agents} agents, ${c.waiting} waiting (p50 ${ms(c.enqueueToOffer.offer.p50)})`,
+      ours: `p99 ${ms(c.enqueueToOffer.offer.p99)}`,
+      baseline: `p99 ${ms(c.baseline?.enqueue.p99)}`,
+      ratio: ratio(c.enqueueToOffer.offer.p99, c.baseline?.enqueue.p99),
+      ...(c.agents === 1000 && c.waiting === 10000 ? { target: 'p99 ≤ 10 ms', met: c.enqueueToOffer.offer.p99 <= 10 } : {}),
+    });
+  }
+  for (const c of cells) {
+    rows.push({
+      scenario: 'routing',
+      measure: `available → offer, ${c.agents} agents, ${c.waiting} waiting (p50 ${ms(c.availableToOffer.offer.p50)})`,
+      ours: `p99 ${ms(c.availableToOffer.offer.p99)}`,
+      baseline: `p99 ${ms(c.baseline?.available.p99)}`,
+      ratio: ratio(c.availableToOffer.offer.p99, c.baseline?.available.p99),
+    });
+  }
+  const growth: Record<string, unknown> = {};
+  const lo = Math.min(...opts.waiting);
+  const hi = Math.max(...opts.waiting);
+  for (const M of opts.agents) {
+    const a = cells.find((c) => c.agents === M && c.waiting === lo);
+    const b = cells.find((c) => c.agents === M && c.waiting === hi);
+    if (!a || !b || lo === hi) continue;
+    const g = ratio(b.enqueueToOffer.offer.p99, a.enqueueToOffer.offer.p99);
+    const gb = ratio(b.baseline?.enqueue.p99, a.baseline?.enqueue.p99);
+    growth[M] = { enqueueP99: g, availableP99: ratio(b.availableToOffer.offer.p99, a.availableToOffer.offer.p99), baselineEnqueueP99: gb };
+    rows.push({
+      scenario: 'routing',
+      measure: `growth of enqueue → offer p99 from ${lo} to ${hi} waiting, ${M} agents`,
+      ours: `${fmt(g, 2)}×`,
+      baseline: `${fmt(gb, 2)}×`,
+      ratio: g !== null && gb !== null ? ratio(g, gb) : null,
+      ...(lo === 100 && hi === 10000 ? { target: '≤ 1.5×', met: g === null ? null : g <= 1.5 } : {}),
+    });
+  }
+  const agentGrowth: Record<string, unknown> = {};
+  if (opts.agents.length > 1) {
+    const [m0, m1] = [Math.min(...opts.agents), Math.max(...opts.agents)];
+    for (const W of opts.waiting) {
+      const a = cells.find((c) => c.agents === m0 && c.waiting === W);
+      const b = cells.find((c) => c.agents === m1 && c.waiting === W);
+      if (a && b) agentGrowth[W] = { enqueueP99: ratio(b.enqueueToOffer.offer.p99, a.enqueueToOffer.offer.p99), availableP99: ratio(b.availableToOffer.offer.p99, a.availableToOffer.offer.p99) };
+    }
+  }
+  return { rows, data: { options: opts, setups, cells, growthWithWaiting: growth, growthWithAgents: agentGrowth, serverPids: profiles } };
+}
