@@ -63,7 +63,7 @@ export class RouterService {
     if (!(await anyFreeAgent(this.acd.db))) return { offered: 0, full: false };
     return this.acd.run(async (tx, fx) => {
       await takeRouterLock(tx);
-      const agents = (await loadAvailableAgents(tx)).filter((a) => a.queueIds.length > 0 && Object.entries(a.capacity).some(([ch, cap]) => a.load[ch as keyof typeof a.load] < cap));
+      const agents = await loadAvailableAgents(tx);
       if (agents.length === 0) return { offered: 0, full: false };
       const queues = await loadRoutingQueues(tx);
       const queueIds = [...new Set(agents.flatMap((a) => a.queueIds))];

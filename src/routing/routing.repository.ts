@@ -35,40 +35,43 @@ export async function loadRoutingQueues(db: Queryable): Promise<Map<string, Rout
   return new Map(rows.map((r) => [r.id, { id: r.id, name: r.name, skills: r.skills, strategy: r.strategy, priority: r.priority, slaSeconds: r.sla_seconds, escalation: r.escalation, priorityRules: r.priority_rules }]));
 }
 
+/** An agent's open work per channel, as a jsonb object ({} when none): used as a lateral over `agents a`. */
+const AGENT_LOAD = `(SELECT COALESCE(jsonb_object_agg(channel, n), '{}'::jsonb) AS load FROM (
+    SELECT i.channel, count(*) AS n FROM interactions i
+     WHERE i.agent_id = a.id AND i.state IN ('offered','active','wrapup') GROUP BY i.channel) per_channel)`;
+
+/** Available, in some queue, and with a free slot on some channel (`l.load` from AGENT_LOAD). */
+const CAN_TAKE_WORK = `a.state = 'available'
+    AND EXISTS (SELECT 1 FROM agent_queues aq WHERE aq.agent_id = a.id)
+    AND EXISTS (SELECT 1 FROM jsonb_each_text(a.capacity) cap WHERE cap.value::int > COALESCE((l.load ->> cap.key)::int, 0))`;
+
 /**
- * Whether any available agent in some queue has a free slot on some channel: one cheap read, so
- * a pass triggered while every agent is busy or away costs no lock and no transaction.
+ * Whether any agent can take work: one cheap read, so a pass triggered while every agent is
+ * busy or away costs no lock and no transaction.
  */
 export async function anyFreeAgent(db: Queryable): Promise<boolean> {
   const { rows } = await db.query<{ free: boolean }>(
-    `SELECT EXISTS (
-       SELECT 1 FROM agents a
-        WHERE a.state = 'available'
-          AND EXISTS (SELECT 1 FROM agent_queues aq WHERE aq.agent_id = a.id)
-          AND EXISTS (SELECT 1 FROM jsonb_each_text(a.capacity) cap
-                       WHERE cap.value::int > (SELECT count(*) FROM interactions i
-                                                WHERE i.agent_id = a.id AND i.channel::text = cap.key
-                                                  AND i.state IN ('offered', 'active', 'wrapup')))
-     ) AS free`,
+    `SELECT EXISTS (SELECT 1 FROM agents a CROSS JOIN LATERAL ${AGENT_LOAD} l WHERE ${CAN_TAKE_WORK}) AS free`,
   );
   return rows[0]?.free ?? false;
 }
 
-/** Available agents with their load and idle time (the later of becoming available and last freeing a slot). */
+/**
+ * Agents who can take work, with their load and idle time (the later of becoming available and
+ * last freeing a slot). Agents at capacity are left out here, not after reading them.
+ */
 export async function loadAvailableAgents(db: Queryable): Promise<AgentCandidate[]> {
   const { rows } = await db.query<{
     id: string; skills: Record<string, number>; capacity: Slots; queue_ids: string[]; load: Partial<Slots> | null;
     idle_ms: string; offer_ms: string | null;
   }>(
-    `SELECT a.id, a.skills, a.capacity,
+    `SELECT a.id, a.skills, a.capacity, l.load,
             COALESCE((SELECT array_agg(aq.queue_id) FROM agent_queues aq WHERE aq.agent_id = a.id), '{}') AS queue_ids,
-            (SELECT jsonb_object_agg(channel, n) FROM (
-               SELECT channel, count(*) AS n FROM interactions i
-                WHERE i.agent_id = a.id AND i.state IN ('offered','active','wrapup') GROUP BY channel) l) AS load,
             (extract(epoch FROM GREATEST(a.last_idle_at,
                COALESCE((SELECT max(o.released_at) FROM offers o WHERE o.agent_id = a.id), a.last_idle_at))) * 1000)::bigint::text AS idle_ms,
             (extract(epoch FROM a.last_offer_at) * 1000)::bigint::text AS offer_ms
-       FROM agents a WHERE a.state = 'available'`,
+       FROM agents a CROSS JOIN LATERAL ${AGENT_LOAD} l
+      WHERE ${CAN_TAKE_WORK}`,
   );
   return rows.map((r) => ({
     id: r.id,
@@ -89,17 +92,25 @@ export const EFFECTIVE_PRIORITY = `q.priority + i.priority + COALESCE((
   SELECT sum((r ->> 'raiseBy')::int) FROM jsonb_array_elements(q.priority_rules) r
    WHERE c.attributes -> (r ->> 'attribute') = r -> 'equals'), 0)`;
 
-/** Waiting interactions in the given queues, best first, with who already declined each. */
+/**
+ * Waiting interactions in the given queues, best first, with who already declined each. Each
+ * queue contributes at most `limit` from its waiting index (priority, then age), so a pass reads
+ * the same few rows however long the queues are; a queue with priority rules is read in full,
+ * since a rule can lift any of its contacts to the front.
+ */
 export async function loadWaiting(db: Queryable, queues: Map<string, RoutingQueue>, queueIds: string[], limit: number): Promise<WaitingInteraction[]> {
   const { rows } = await db.query<{ id: string; queue_id: string; channel: Channel; priority: number; queued_ms: string; skill_relax: number; declined: string[]; extra_skills: Record<string, number> | null }>(
-    `SELECT w.* FROM (
+    `SELECT w.* FROM queues q CROSS JOIN LATERAL (
        SELECT i.id, i.queue_id, i.channel, i.queued_at, i.skill_relax, i.attributes -> 'skills' AS extra_skills,
               (${EFFECTIVE_PRIORITY}) AS priority,
               (extract(epoch FROM i.queued_at) * 1000)::bigint::text AS queued_ms,
               COALESCE((SELECT array_agg(DISTINCT o.agent_id) FROM offers o
                          WHERE o.interaction_id = i.id AND o.state IN ('rejected','expired')), '{}') AS declined
-         FROM interactions i JOIN queues q ON q.id = i.queue_id JOIN customers c ON c.id = i.customer_id
-        WHERE i.state = 'queued' AND i.queue_id = ANY($1::uuid[])) w
+         FROM interactions i JOIN customers c ON c.id = i.customer_id
+        WHERE i.state = 'queued' AND i.queue_id = q.id
+        ORDER BY i.priority DESC, i.queued_at
+        LIMIT CASE WHEN jsonb_array_length(q.priority_rules) = 0 THEN $2::int END) w
+      WHERE q.id = ANY($1::uuid[])
       ORDER BY w.priority DESC, w.queued_at, w.id
       LIMIT $2`,
     [queueIds, limit],
