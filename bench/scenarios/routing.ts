@@ -32,6 +32,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 
 const SMS_NUMBER = '+15005550006';
+const pair = (s: Summary | undefined) => `p50 ${ms(s?.p50)}, p99 ${ms(s?.p99)}`;
 const FILL_CONCURRENCY = 16;
 
 export interface RoutingOptions {
@@ -220,9 +221,9 @@ export async function routingScenario(opts: RoutingOptions, log: (s: string) => 
   for (const c of cells) {
     rows.push({
       scenario: 'routing',
-      measure: `enqueue → offer, ${c.agents} agents, ${c.waiting} waiting (p50 ${ms(c.enqueueToOffer.offer.p50)})`,
-      ours: `p99 ${ms(c.enqueueToOffer.offer.p99)}`,
-      baseline: `p99 ${ms(c.baseline?.enqueue.p99)}`,
+      measure: `enqueue → offer, ${c.agents} agents, ${c.waiting} waiting`,
+      ours: pair(c.enqueueToOffer.offer),
+      baseline: pair(c.baseline?.enqueue),
       ratio: ratio(c.enqueueToOffer.offer.p99, c.baseline?.enqueue.p99),
       ...(c.agents === 1000 && c.waiting === 10000 ? { target: 'p99 ≤ 10 ms', met: c.enqueueToOffer.offer.p99 <= 10 } : {}),
     });
@@ -230,9 +231,9 @@ export async function routingScenario(opts: RoutingOptions, log: (s: string) => 
   for (const c of cells) {
     rows.push({
       scenario: 'routing',
-      measure: `available → offer, ${c.agents} agents, ${c.waiting} waiting (p50 ${ms(c.availableToOffer.offer.p50)})`,
-      ours: `p99 ${ms(c.availableToOffer.offer.p99)}`,
-      baseline: `p99 ${ms(c.baseline?.available.p99)}`,
+      measure: `available → offer, ${c.agents} agents, ${c.waiting} waiting`,
+      ours: pair(c.availableToOffer.offer),
+      baseline: pair(c.baseline?.available),
       ratio: ratio(c.availableToOffer.offer.p99, c.baseline?.available.p99),
     });
   }
