@@ -29,6 +29,8 @@ export interface ServiceOptions {
   env?: Record<string, string>;
   /** How many processes share the database and Redis prefix (started one after another). */
   processes?: number;
+  /** Port of the first process (default: any free port). */
+  port?: number;
 }
 
 async function ready(base: string, ms = 90000): Promise<void> {
@@ -69,7 +71,7 @@ export async function startBenchService(opts: ServiceOptions = {}): Promise<Serv
   };
   try {
     for (let n = 0; n < (opts.processes ?? 1); n++) {
-      const port = await freePort();
+      const port = n === 0 && opts.port ? opts.port : await freePort();
       const base = `http://127.0.0.1:${port}`;
       // Every process signs webhooks' URLs with the first one's base: they are one service.
       const proc = startService({ ...env, PORT: String(port), PUBLIC_BASE_URL: procs[0]?.base ?? base });
