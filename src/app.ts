@@ -141,7 +141,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     const voice = new VoiceService({
       db, ingest, work, log: log.child({ channel: 'voice' }), publicBaseUrl: config.publicBaseUrl,
       provider: accountSid && authToken ? createTwilioVoice({ accountSid, authToken, apiUrl }) : null,
-      requestRouting: () => router.trigger(),
+      requestRouting: () => router.trigger(), voicemailGraceSeconds: config.voicemailGraceSeconds,
     });
     const ivr = new IvrDriver({ db, ingest, publicBaseUrl: config.publicBaseUrl });
     acd.onAccepted.push((i) => voice.onAccepted(i));
@@ -203,6 +203,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     if (config.nodeRole !== 'api') {
       registerSweepSteps(router, { db, offers, work, agentState, presence, graceSeconds: config.agentGraceSeconds, ingest, log });
       router.addSweepStep({ name: 'voicemail-past-max-wait', run: () => voice.voicemailPastMaxWait() });
+      router.addSweepStep({ name: 'voicemail-never-left', run: () => voice.voicemailNeverLeft() });
       timers.startWorker((offerId) => offers.expire(offerId), workerRedis);
       outbox.startWorker(workerRedis);
       router.startSweeping(config.routerSweepMs);

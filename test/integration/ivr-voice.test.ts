@@ -18,7 +18,7 @@ describe('IVR flows on calls', () => {
 
   beforeAll(async () => {
     fake = await startFakeTwilio();
-    t = await startApp({ TWILIO_ACCOUNT_SID: ACCOUNT_SID, TWILIO_AUTH_TOKEN: AUTH_TOKEN, TWILIO_API_URL: fake.url, PUBLIC_BASE_URL: PUBLIC, OFFER_TIMEOUT_SECONDS: '10' });
+    t = await startApp({ TWILIO_ACCOUNT_SID: ACCOUNT_SID, TWILIO_AUTH_TOKEN: AUTH_TOKEN, TWILIO_API_URL: fake.url, PUBLIC_BASE_URL: PUBLIC, OFFER_TIMEOUT_SECONDS: '10', VOICEMAIL_GRACE_SECONDS: '1' });
     sales = await createQueue(t, { name: 'ivr-sales' });
     voicemail = await createQueue(t, { name: 'ivr-voicemail' });
     agent = await createAgent(t, [sales, voicemail], { skills: { sales: 2 } });
@@ -139,5 +139,18 @@ describe('IVR flows on calls', () => {
     const row = await byCall(sid);
     expect(row).toMatchObject({ state: 'queued', queue_id: voicemail });
     expect((await events(row.id)).find((e) => e.type === 'recording.completed')!.payload).toMatchObject({ voicemail: true, durationSeconds: 12 });
+  });
+
+  it('after hours: a caller who hangs up without leaving a message is abandoned once the recording grace period passes', async () => {
+    const sid = callSid();
+    const res = await post('/twilio/voice', { CallSid: sid, From: '+14155550174', To: CLOSED_NUMBER, AccountSid: ACCOUNT_SID });
+    expect(res.body).toContain('<Record');
+    await post('/twilio/voice/status', { CallSid: sid, CallStatus: 'completed', CallDuration: '4' });
+    const row = await byCall(sid);
+    expect(row.state).toBe('ivr'); // a recording may still be on its way
+    await waitFor(async () => (await byCall(sid)).state === 'closed', 8000, 'the silent voicemail caller closed');
+    const closed = await byCall(sid);
+    expect(closed.outcome).toBe('abandoned');
+    expect((await events(row.id)).map((e) => e.type)).toContain('interaction.closed');
   });
 });

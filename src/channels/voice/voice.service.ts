@@ -19,7 +19,9 @@ import { transition } from '../../routing/routing.repository';
 
 export class VoiceService {
   constructor(
-    private readonly deps: { db: Pool; ingest: IngestService; work: WorkService; provider: VoiceProvider | null; publicBaseUrl: string; log: Logger; requestRouting?: () => void },
+    private readonly deps: { db: Pool; ingest: IngestService; work: WorkService; provider: VoiceProvider | null; publicBaseUrl: string; log: Logger; requestRouting?: () => void;
+      /** How long after a voicemail caller hangs up we wait for the recording before calling it abandoned. */
+      voicemailGraceSeconds?: number },
   ) {}
 
   private url(path: string): string {
@@ -207,12 +209,33 @@ export class VoiceService {
     // A caller who asked for a callback or left a voicemail has hung up on purpose: the work stays.
     const keepsWork = i.attributes.callback === true || typeof i.attributes.voicemailQueueId === 'string';
     if (i.state !== 'closed' && !keepsWork) await this.deps.work.customerLeft(i.id);
+    // A voicemail caller's recording arrives after the hang-up, if they left one at all: note the
+    // time, and the sweep closes the call as abandoned if no recording came within the grace period.
+    if (i.state === 'ivr' && typeof i.attributes.voicemailQueueId === 'string') {
+      await this.deps.db.query(
+        `UPDATE interactions SET attributes = attributes || jsonb_build_object('callEndedAt', clock_timestamp()) WHERE id = $1 AND state = 'ivr'`,
+        [i.id],
+      );
+    }
     const after = (await findInteraction(this.deps.db, i.id))!;
     await this.append(after, 'call.completed', `twilio:call:${s.callSid}:completed`, {
       status: s.status,
       durationSeconds: s.durationSeconds,
       outcome: after.state === 'closed' ? 'abandoned' : 'answered',
     });
+  }
+
+  /** Voicemail callers who hung up without leaving a message (no recording within the grace period): abandoned. */
+  async voicemailNeverLeft(): Promise<number> {
+    const { rows } = await this.deps.db.query<{ id: string }>(
+      `SELECT id FROM interactions
+        WHERE channel = 'voice' AND state = 'ivr' AND attributes ? 'callEndedAt'
+          AND (attributes ->> 'callEndedAt')::timestamptz < clock_timestamp() - make_interval(secs => $1)
+        LIMIT 100`,
+      [this.deps.voicemailGraceSeconds ?? 60],
+    );
+    for (const { id } of rows) await this.deps.work.customerLeft(id);
+    return rows.length;
   }
 
   /** A recording (of a call, or a voicemail left in the IVR, which then becomes work in its queue). */
