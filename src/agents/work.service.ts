@@ -132,6 +132,7 @@ export class WorkService {
       const queueId = 'queueId' in target ? target.queueId : i.queueId;
       const queue = queueId ? queues.get(queueId) : undefined;
       if (!queue) throw new AppError('SB_VALIDATION', `queueId ${queueId} names no queue`);
+      if (!queue.channels.includes(i.channel)) throw new AppError('SB_VALIDATION', `queue ${queue.name} does not take ${i.channel} work (it takes ${queue.channels.join(', ')})`);
       await this.offers.revokePending(tx, fx, i, 'cancelled');
       await releaseAccepted(tx, i.id);
       if (i.agentId) fx.changed.push({ agentId: i.agentId, interactionId: i.id, state: 'transferred' });

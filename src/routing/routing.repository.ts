@@ -25,14 +25,16 @@ export interface RoutingQueue {
   slaSeconds: number;
   escalation: EscalationStep[];
   priorityRules: PriorityRule[];
+  /** The channels this queue takes work from. */
+  channels: Channel[];
 }
 
 export async function loadRoutingQueues(db: Queryable): Promise<Map<string, RoutingQueue>> {
   const { rows } = await db.query<{
     id: string; name: string; skills: Record<string, number>; strategy: Strategy; priority: number; sla_seconds: number;
-    escalation: EscalationStep[]; priority_rules: PriorityRule[];
-  }>('SELECT id, name, skills, strategy, priority, sla_seconds, escalation, priority_rules FROM queues');
-  return new Map(rows.map((r) => [r.id, { id: r.id, name: r.name, skills: r.skills, strategy: r.strategy, priority: r.priority, slaSeconds: r.sla_seconds, escalation: r.escalation, priorityRules: r.priority_rules }]));
+    escalation: EscalationStep[]; priority_rules: PriorityRule[]; channels: Channel[];
+  }>('SELECT id, name, skills, strategy, priority, sla_seconds, escalation, priority_rules, channels FROM queues');
+  return new Map(rows.map((r) => [r.id, { id: r.id, name: r.name, skills: r.skills, strategy: r.strategy, priority: r.priority, slaSeconds: r.sla_seconds, escalation: r.escalation, priorityRules: r.priority_rules, channels: r.channels }]));
 }
 
 /** An agent's open work per channel, as a jsonb object ({} when none): used as a lateral over `agents a`. */

@@ -196,6 +196,12 @@ describe('ACD: offers, accept, work, wrap-up', () => {
     expect(await s.emit('interaction:transfer', { interactionId: c.session.interactionId, queueId: billing })).toMatchObject({ ok: true, state: 'queued', queueId: billing });
     const ob = await toBilling;
     expect(ob.interaction).toMatchObject({ id: c.session.interactionId, queueId: billing });
+    // A queue that does not take chats refuses a chat, naming why; nothing changes.
+    const phones = await createQueue(t, { name: 'xfer-phones', channels: ['voice'] });
+    const refused = await t.app.inject({ method: 'POST', url: `/api/interactions/${c.session.interactionId}/transfer`, headers: bearer(t.adminToken), payload: { queueId: phones } });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json().error).toMatchObject({ code: 'SB_VALIDATION', message: expect.stringMatching(/does not take chat/) });
+    expect((await t.app.services.db.query('SELECT queue_id FROM interactions WHERE id = $1', [c.session.interactionId])).rows[0].queue_id).toBe(billing);
     expect(ob.customer.recentHistory.map((h) => h.type)).toContain('interaction.transferred');
     await b.emit('offer:accept', { offerId: ob.offerId });
     // The first agent no longer owns it.
