@@ -9,14 +9,15 @@ import type { Metrics } from '../platform/metrics';
 import { staffAuth } from '../platform/sockets';
 import type { TokenService } from '../platform/auth/tokens';
 import { agentSummaries, queueStats } from './stats.service';
+import type { SupervisorClientToServer, SupervisorServerToClient, SupervisorStats } from './supervisor.types';
 
 export class SupervisorGateway {
   private timer: NodeJS.Timeout | null = null;
-  private readonly nsp: Namespace;
+  private readonly nsp: Namespace<SupervisorClientToServer, SupervisorServerToClient>;
 
   constructor(private readonly deps: { io: Server; db: Pool; tokens: TokenService; metrics: Metrics; log: Logger; intervalMs: number }) {
-    this.nsp = deps.io.of('/supervisor');
-    this.nsp.use(staffAuth(deps.tokens, 'supervisor'));
+    this.nsp = deps.io.of('/supervisor') as unknown as Namespace<SupervisorClientToServer, SupervisorServerToClient>;
+    this.nsp.use(staffAuth(deps.tokens, 'supervisor') as never);
     this.nsp.on('connection', (socket) => {
       deps.metrics.socketConnections.inc({ namespace: 'supervisor' });
       void this.snapshot().then((s) => socket.emit('stats', s), (err) => deps.log.warn({ err }, 'stats snapshot failed'));
@@ -25,7 +26,7 @@ export class SupervisorGateway {
     this.timer.unref();
   }
 
-  private async snapshot() {
+  private async snapshot(): Promise<SupervisorStats> {
     const [queues, agents] = await Promise.all([queueStats(this.deps.db), agentSummaries(this.deps.db)]);
     return { queues, agents, at: new Date().toISOString() };
   }
