@@ -55,6 +55,7 @@ const Queue = Type.Object({
   priorityRules: Type.Array(Type.Record(Type.String(), Type.Unknown())),
   createdAt: Type.String(),
 });
+const QueueName = Type.Object({ id: Type.String(), name: Type.String(), channels: Type.Array(Type.String()) });
 
 const EntryPointBody = Type.Object(
   {
@@ -129,6 +130,17 @@ export function directoryRoutes(app: FastifyInstance, deps: { db: Pool; defaultP
     '/api/queues',
     { config: { auth: 'supervisor' }, schema: { tags: ['queues'], response: { 200: Type.Array(Queue), ...errors } } },
     async () => (await listQueues(deps.db)).map(queueView),
+  );
+
+  // Agents need queue names to transfer to (the console's transfer menu); the rest of a queue's
+  // configuration stays with supervisors.
+  app.get(
+    '/api/queues/names',
+    {
+      config: { auth: 'agent' },
+      schema: { tags: ['queues'], response: { 200: Type.Array(QueueName), ...errors } },
+    },
+    async () => (await listQueues(deps.db)).map((q) => ({ id: q.id, name: q.name, channels: q.channels })),
   );
 
   app.post<{ Body: Static<typeof EntryPointBody> }>(
