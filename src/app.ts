@@ -57,6 +57,7 @@ import { emailOutbound, smtpSender } from './channels/email/email.outbound';
 import { EmailIntake } from './channels/email/email.intake';
 import { ImapWatcher, parseImapUrl } from './channels/email/imap.watcher';
 import { normalizeEmail } from './customers/identity';
+import { webRoutes } from './web/web.routes';
 
 export interface AppServices {
   config: Config;
@@ -230,6 +231,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       voiceRoutes(scope, { voice, ivr, defaultPhoneRegion: config.defaultPhoneRegion });
     });
     registerChatGateway({ io, db, tokens, ingest, publisher, log, metrics, maxMessageLength: config.maxMessageLength, customerLeft: (id) => work.customerLeft(id) });
+    webRoutes(app);
 
     app.addHook('onClose', async () => {
       supervisor.stop();

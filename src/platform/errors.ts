@@ -29,6 +29,7 @@ export const ERROR_CODES = {
   SB_INTERNAL: 500,
   SB_UNAVAILABLE: 503,
   SB_NOT_READY: 503,
+  SB_WEB_NOT_BUILT: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
