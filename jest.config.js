@@ -1,4 +1,7 @@
-/** Two projects: unit (pure code, no I/O) and integration (real Postgres, Redis, servers). */
+/**
+ * Three projects: unit (pure code, no I/O), integration (real Postgres, Redis, servers) and browser
+ * (the console and wallboard in headless Chromium against a real app; the web bundle is built once first).
+ */
 const transform = {
   '^.+\\.(t|j|mj)sx?$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }],
 };
@@ -10,6 +13,13 @@ module.exports = {
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'], slowTestThreshold: 30 },
+    {
+      ...common,
+      displayName: 'browser',
+      testMatch: ['<rootDir>/test/browser/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/browser/global-setup.ts',
+      slowTestThreshold: 60,
+    },
   ],
   testTimeout: 60000,
   maxWorkers: 2,
