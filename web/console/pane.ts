@@ -268,7 +268,11 @@ export class InteractionPane {
   private fillQueues(): void {
     const current = this.transferSelect.value;
     const queues = this.deps.queues().filter((q) => q.channels.includes(this.channel));
-    fill(this.transferSelect, queues.map((q) => h('option', { value: q.id, selected: q.id === current }, q.id === this.interaction?.queueId ? `${q.name} (current)` : q.name)));
+    fill(
+      this.transferSelect,
+      h('option', { value: '' }, 'Choose a queue…'),
+      queues.map((q) => h('option', { value: q.id, selected: q.id === current }, q.id === this.interaction?.queueId ? `${q.name} (current)` : q.name)),
+    );
   }
 
   refreshQueues(): void {
