@@ -36,6 +36,10 @@ describe('npm start (the README start command)', () => {
     expect(((await docs.json()) as { paths: object }).paths).toHaveProperty(['/api/customers/{id}/history']);
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     expect(metrics).toContain('switchboard_http_request_duration_seconds');
+    // npm start builds the console and wallboard first (npm run build:web) and serves them.
+    const page = await fetch(`http://127.0.0.1:${port}/console`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<script type="module" src="/web/console-');
     // SIGTERM goes to the whole process group (npm, sh, node), as a container runtime would send it.
     await p.stop('SIGTERM');
     await p.waitForLog((r) => r.msg === 'stopped', 15000);
