@@ -140,6 +140,7 @@ describe('console and wallboard in Chromium', () => {
     expect(customer.name).toBe('Grace Hopper');
 
     await waitForText(wallboardCell(wall, support, 'answered'), /^1$/);
+    await waitForText(wall.locator(`tr[data-queue-id="${support}"] td.sl-good`), '100 %');
     await waitForText(wallboardCell(wall, support, 'avgHandle'), /^\d+:\d\d$/);
     await waitForText(wall.locator('[data-group="available"] li'), 'Ada Lovelace');
     await screenshot(wall, 'wallboard');

@@ -68,8 +68,12 @@ describe('two agents in two browsers', () => {
     await waitForText(loser.locator('#notices'), 'The offer from a web chat visitor timed out.');
     await waitForText(loser.locator('#state-now'), 'Away (missed an offer)');
 
+    // The offer takes focus; the keyboard alone accepts it.
     await offers(winner).waitFor();
-    await offers(winner).getByRole('button', { name: 'Accept' }).click();
+    await winner.locator('article.offer h3:focus').waitFor();
+    await winner.keyboard.press('Tab');
+    expect(await winner.evaluate('document.activeElement && document.activeElement.textContent')).toBe('Accept');
+    await winner.keyboard.press('Enter');
     const pane = winner.locator(`article.pane[data-interaction-id="${chat.session.interactionId}"]`);
     await waitForText(pane.locator('.message.from-customer'), 'Is anyone there?');
     expect(await loser.locator('article.pane').count()).toBe(0);
