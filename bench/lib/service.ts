@@ -2,8 +2,10 @@
  * The service under test, started the way the README does (`npm start`) on a fresh database and
  * Redis key prefix, and torn down afterwards (database dropped, keys removed).
  */
+import { spawn } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
-import { freePort, startService, type ServiceProcess } from '../../test/support/process';
+import { freePort, ROOT, startService, type ServiceProcess } from '../../test/support/process';
 import { ADMIN_PASSWORD, dropDatabase, testEnv } from '../../test/support/env';
 import { Api } from './http';
 import { memoryOf, serverPid } from './procfs';
@@ -14,10 +16,12 @@ export const TWILIO_ACCOUNT_SID = `AC${'0'.repeat(32)}`;
 /** Where Twilio's REST API would be: nothing listens, so outbound SMS fail and retry in the background. */
 const NO_TWILIO = 'http://127.0.0.1:9';
 
+type Proc = Pick<ServiceProcess, 'child' | 'lines' | 'stop'>;
+
 export interface Service {
   base: string;
   env: Record<string, string>;
-  procs: Array<{ base: string; process: ServiceProcess; pid: number | null }>;
+  procs: Array<{ base: string; process: Proc; pid: number | null }>;
   admin: Api;
   /** Resident memory of each serving node process. */
   memory(): Array<{ base: string; pid: number | null; rssMiB: number | null; peakMiB: number | null }>;
@@ -31,6 +35,35 @@ export interface ServiceOptions {
   processes?: number;
   /** Port of the first process (default: any free port). */
   port?: number;
+  /**
+   * Run `node <nodeArgs> --import tsx src/server.ts` directly instead of `npm start` (same
+   * server, no npm wrapper): for flags Node does not take from NODE_OPTIONS, such as --cpu-prof.
+   */
+  nodeArgs?: string[];
+}
+
+const TSX = pathToFileURL(require.resolve('tsx', { paths: [ROOT] })).href;
+
+/** The server under plain node with extra flags, in its own process group; output kept like startService's. */
+function startDirect(env: Record<string, string>, nodeArgs: string[]): Proc {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', TSX, 'src/server.ts'], { cwd: ROOT, env: { ...process.env, ...env, NODE_OPTIONS: '' }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  const onData = (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter(Boolean));
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    child,
+    lines,
+    async stop(signal = 'SIGTERM') {
+      try {
+        process.kill(-child.pid!, signal);
+      } catch {
+        /* already gone */
+      }
+      return exited;
+    },
+  };
 }
 
 async function ready(base: string, ms = 90000): Promise<void> {
@@ -74,10 +107,13 @@ export async function startBenchService(opts: ServiceOptions = {}): Promise<Serv
       const port = n === 0 && opts.port ? opts.port : await freePort();
       const base = `http://127.0.0.1:${port}`;
       // Every process signs webhooks' URLs with the first one's base: they are one service.
-      const proc = startService({ ...env, PORT: String(port), PUBLIC_BASE_URL: procs[0]?.base ?? base });
+      const procEnv = { ...env, PORT: String(port), PUBLIC_BASE_URL: procs[0]?.base ?? base };
+      const proc: Proc = opts.nodeArgs ? startDirect(procEnv, opts.nodeArgs) : startService(procEnv);
       procs.push({ base, process: proc, pid: null });
-      await ready(base);
-      procs[n]!.pid = serverPid(proc.child.pid!);
+      await ready(base).catch((err: Error) => {
+        throw new Error(`${err.message}; its output:\n${proc.lines.slice(-30).join('\n')}`);
+      });
+      procs[n]!.pid = opts.nodeArgs ? proc.child.pid! : serverPid(proc.child.pid!);
     }
   } catch (err) {
     await stopAll();

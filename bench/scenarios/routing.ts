@@ -28,7 +28,7 @@ import { routerSql, type RouterSqlTimes } from '../lib/router-sql';
 import { ratio, until, type Summary } from '../lib/stats';
 import { runTsx, spawnTsx, startWorker, type WorkerHandle } from '../lib/worker';
 import { inclusiveOf, monoMicros, summarizeProfile, type FunctionTime } from '../lib/cpuprofile';
-import { readdirSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 const SMS_NUMBER = '+15005550006';
@@ -75,8 +75,9 @@ async function serviceCells(M: number, opts: RoutingOptions, driver: WorkerHandl
     env: {
       OFFER_TIMEOUT_SECONDS: '60',
       AGENT_GRACE_SECONDS: '120',
-      ...(opts.profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${opts.profileDir}` } : {}),
     },
+    // Node 20 does not take --cpu-prof from NODE_OPTIONS: run the server under node directly.
+    ...(opts.profileDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] } : {}),
   });
   const serverPid = svc.procs[0]!.pid;
   const cells: RoutingCell[] = [];
@@ -184,7 +185,10 @@ export interface CellProfile {
 
 /** Cut the service's --cpu-prof profile to each cell's measurement windows and keep the top functions. */
 function attachProfile(dir: string, pid: number, cells: RoutingCell[], log: (s: string) => void): void {
-  const file = readdirSync(dir).find((f) => f.includes(`.${pid}.`) && f.endsWith('.cpuprofile'));
+  // The main thread's profile is the big one (tsx's loader runs in a worker thread with its own).
+  const file = readdirSync(dir)
+    .filter((f) => f.includes(`.${pid}.`) && f.endsWith('.cpuprofile'))
+    .sort((a, b) => statSync(path.join(dir, b)).size - statSync(path.join(dir, a)).size)[0];
   if (!file) {
     log(`  no profile for pid ${pid} in ${dir}`);
     return;
