@@ -5,7 +5,7 @@ import type { Pool } from 'pg';
 import { AppError } from '../platform/errors';
 import { ChannelSchema, ErrorResponse, Uuid } from '../platform/schemas';
 import { CHANNELS } from '../interactions/events.types';
-import { existingQueueIds, insertQueue, listQueues, type QueueRecord } from './queues.repository';
+import { existingQueueIds, findQueue, insertQueue, listQueues, type QueueRecord } from './queues.repository';
 import { listEntryPoints, upsertEntryPoint, type EntryPointRecord } from './entry-points.repository';
 import { normalizeEmail, normalizePhone } from '../customers/identity';
 
@@ -159,8 +159,12 @@ export function directoryRoutes(app: FastifyInstance, deps: { db: Pool; defaultP
       const address = normalizeEntryAddress(b.channel, b.address, deps.defaultPhoneRegion);
       if (!address) throw new AppError('SB_VALIDATION', `body.address is not a valid ${b.channel} address`);
       if (!b.queueId && !b.flowId) throw new AppError('SB_VALIDATION', 'body.queueId or body.flowId is required');
-      if (b.queueId && (await existingQueueIds(deps.db, [b.queueId])).size === 0) {
-        throw new AppError('SB_VALIDATION', `body.queueId names an unknown queue: ${b.queueId}`);
+      if (b.queueId) {
+        const queue = await findQueue(deps.db, b.queueId);
+        if (!queue) throw new AppError('SB_VALIDATION', `body.queueId names an unknown queue: ${b.queueId}`);
+        if (!queue.channels.includes(b.channel)) {
+          throw new AppError('SB_VALIDATION', `body.queueId: queue ${queue.name} does not take ${b.channel} contacts (it takes ${queue.channels.join(', ')})`);
+        }
       }
       if (b.flowId && (await deps.db.query('SELECT 1 FROM flows WHERE id = $1', [b.flowId])).rowCount === 0) {
         throw new AppError('SB_VALIDATION', `body.flowId names an unknown flow: ${b.flowId} (PUT /api/flows/${b.flowId} first)`);

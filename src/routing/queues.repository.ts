@@ -66,6 +66,11 @@ export async function listQueues(db: Queryable): Promise<QueueRecord[]> {
   return rows.map(toRecord);
 }
 
+export async function findQueue(db: Queryable, id: string): Promise<QueueRecord | null> {
+  const { rows } = await db.query<QueueRow>(`SELECT ${COLUMNS} FROM queues WHERE id = $1`, [id]);
+  return rows[0] ? toRecord(rows[0]) : null;
+}
+
 /** Ids among `ids` that exist. */
 export async function existingQueueIds(db: Queryable, ids: string[]): Promise<Set<string>> {
   const { rows } = await db.query<{ id: string }>('SELECT id FROM queues WHERE id = ANY($1::uuid[])', [ids]);

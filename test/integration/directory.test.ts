@@ -55,6 +55,12 @@ describe('admin REST: queues, agents, entry points', () => {
     expect(again.json()).toMatchObject({ id: first.json().id, queueId: sales.id });
     const phone = await call('POST', '/api/entry-points', { channel: 'sms', address: '(415) 555-0123', queueId: sales.id });
     expect(phone.json().address).toBe('+14155550123');
+    // A queue that takes only chats refuses an SMS number, naming why; nothing is written.
+    const chatOnly = await call('POST', '/api/queues', { name: 'chat-only', channels: ['chat'] });
+    const refused = await call('POST', '/api/entry-points', { channel: 'sms', address: '(415) 555-0124', queueId: chatOnly.json().id });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json().error.message).toMatch(/chat-only does not take sms/);
+    expect((await call('GET', '/api/entry-points')).json().some((e: { address: string }) => e.address === '+14155550124')).toBe(false);
 
     const c = await chatClient(t.url, { widget: 'pricing-page' });
     await c.send('w1', 'how much?');
