@@ -52,7 +52,8 @@ function where(cf: CallFrame): string {
   if (!cf.url) return '';
   const file = cf.url.replace(/^file:\/\//, '');
   const rel = file.startsWith(ROOT) ? path.relative(ROOT, file) : file;
-  return `${rel.replace(/^.*node_modules\//, 'node_modules/')}:${cf.lineNumber + 1}`;
+  // Line numbers are the generated code's: tsx compiles each TypeScript module into very few lines, so they mean nothing there.
+  return rel.endsWith('.ts') ? rel : `${rel.replace(/^.*node_modules\//, 'node_modules/')}:${cf.lineNumber + 1}`;
 }
 
 export function summarizeProfile(file: string, opts: { top?: number; windows?: Array<[number, number]> } = {}): ProfileSummary {
