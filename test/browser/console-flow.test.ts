@@ -1,9 +1,9 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { bearer, chatClient, login, startApp, waitFor, type ChatClient, type TestApp } from '../support/app';
 import { chatEntry, createQueue } from '../support/agent';
 import { ACCOUNT_SID, AUTH_TOKEN, signedForm, startFakeTwilio, type FakeTwilio } from '../support/fake-twilio';
 import { ADMIN_PASSWORD } from '../support/env';
-import { launchBrowser, screenshot, setAgentState, signIn, waitForText, wallboardCell } from '../support/browser';
+import { launchBrowser, Resources, screenshot, setAgentState, signIn, waitForText, wallboardCell } from '../support/browser';
 
 const PUBLIC = 'https://switchboard.example.com';
 const OUR_NUMBER = '+15005550006';
@@ -11,16 +11,16 @@ const CUSTOMER_PHONE = '+14155550100';
 const SCRIPT = 'Greet the customer by name and confirm their order number.';
 
 describe('console and wallboard in Chromium', () => {
+  const resources = new Resources();
   let t: TestApp;
   let fake: FakeTwilio;
   let browser: Browser;
-  const contexts: BrowserContext[] = [];
   let support: string;
   let chat: ChatClient | null = null;
 
   beforeAll(async () => {
-    [fake, browser] = await Promise.all([startFakeTwilio(), launchBrowser()]);
-    t = await startApp({ TWILIO_ACCOUNT_SID: ACCOUNT_SID, TWILIO_AUTH_TOKEN: AUTH_TOKEN, TWILIO_API_URL: fake.url, PUBLIC_BASE_URL: PUBLIC, OFFER_TIMEOUT_SECONDS: '30' });
+    [fake, browser] = await Promise.all([resources.add(startFakeTwilio(), (f) => f.close()), resources.add(launchBrowser(), (b) => b.close())]);
+    t = await resources.add(startApp({ TWILIO_ACCOUNT_SID: ACCOUNT_SID, TWILIO_AUTH_TOKEN: AUTH_TOKEN, TWILIO_API_URL: fake.url, PUBLIC_BASE_URL: PUBLIC, OFFER_TIMEOUT_SECONDS: '30' }), (a) => a.close());
     support = await createQueue(t, { name: 'Support', channels: ['chat', 'sms'], script: SCRIPT });
     await createQueue(t, { name: 'Billing', channels: ['chat'] });
     const smsDesk = await createQueue(t, { name: 'SMS desk', channels: ['sms'] });
@@ -38,15 +38,11 @@ describe('console and wallboard in Chromium', () => {
 
   afterAll(async () => {
     chat?.close();
-    for (const c of contexts) await c.close();
-    await browser?.close();
-    await t?.close();
-    await fake?.close();
+    await resources.close();
   });
 
   async function page(): Promise<Page> {
-    const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
-    contexts.push(context);
+    const context = await resources.add(browser.newContext({ viewport: { width: 1400, height: 1000 } }), (c) => c.close());
     return context.newPage();
   }
 

@@ -1,41 +1,37 @@
 import jwt from 'jsonwebtoken';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { bearer, chatClient, startApp, waitFor, type ChatClient, type TestApp } from '../support/app';
 import { chatEntry, createQueue } from '../support/agent';
 import { ADMIN_PASSWORD, JWT_SECRET } from '../support/env';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
-import { launchBrowser, screenshot, setAgentState, signIn, waitForText } from '../support/browser';
+import { launchBrowser, Resources, screenshot, setAgentState, signIn, waitForText } from '../support/browser';
 
 describe('sign-in, expired sessions and dropped connections', () => {
+  const resources = new Resources();
   let t: TestApp;
   let browser: Browser;
   let proxy: TcpProxy;
-  const contexts: BrowserContext[] = [];
   const chats: ChatClient[] = [];
   let agent: { id: string; userId: string };
 
   beforeAll(async () => {
-    [t, browser] = await Promise.all([startApp({ OFFER_TIMEOUT_SECONDS: '60' }), launchBrowser()]);
+    [t, browser] = await Promise.all([resources.add(startApp({ OFFER_TIMEOUT_SECONDS: '60' }), (a) => a.close()), resources.add(launchBrowser(), (b) => b.close())]);
     const support = await createQueue(t, { name: 'Support', channels: ['chat'] });
     await chatEntry(t, '*', support);
     const res = await t.app.inject({ method: 'POST', url: '/api/agents', headers: bearer(t.adminToken), payload: { name: 'Cy Agent', username: 'cy', password: 'cy-password-1', queueIds: [support] } });
     expect(res.statusCode).toBe(201);
     const { rows } = await t.app.services.db.query("SELECT id FROM users WHERE username = 'cy'");
     agent = { id: res.json().id, userId: rows[0].id };
-    proxy = await startTcpProxy('127.0.0.1', Number(new URL(t.url).port));
+    proxy = await resources.add(startTcpProxy('127.0.0.1', Number(new URL(t.url).port)), (x) => x.close());
   });
 
   afterAll(async () => {
     for (const c of chats) c.close();
-    for (const c of contexts) await c.close();
-    await browser?.close();
-    await proxy?.close();
-    await t?.close();
+    await resources.close();
   });
 
   async function page(): Promise<Page> {
-    const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
-    contexts.push(context);
+    const context = await resources.add(browser.newContext({ viewport: { width: 1400, height: 1000 } }), (c) => c.close());
     return context.newPage();
   }
 

@@ -1,18 +1,18 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { bearer, chatClient, startApp, waitFor, type ChatClient, type TestApp } from '../support/app';
 import { chatEntry, createQueue } from '../support/agent';
-import { launchBrowser, setAgentState, signIn, waitForText } from '../support/browser';
+import { launchBrowser, Resources, setAgentState, signIn, waitForText } from '../support/browser';
 
 describe('two agents in two browsers', () => {
+  const resources = new Resources();
   let t: TestApp;
   let browser: Browser;
-  const contexts: BrowserContext[] = [];
   const chats: ChatClient[] = [];
   let support: string;
   let billing: string;
 
   beforeAll(async () => {
-    [t, browser] = await Promise.all([startApp({ OFFER_TIMEOUT_SECONDS: '4' }), launchBrowser()]);
+    [t, browser] = await Promise.all([resources.add(startApp({ OFFER_TIMEOUT_SECONDS: '4' }), (a) => a.close()), resources.add(launchBrowser(), (b) => b.close())]);
     support = await createQueue(t, { name: 'Support', channels: ['chat'] });
     billing = await createQueue(t, { name: 'Billing', channels: ['chat'] });
     await chatEntry(t, '*', support);
@@ -24,14 +24,11 @@ describe('two agents in two browsers', () => {
 
   afterAll(async () => {
     for (const c of chats) c.close();
-    for (const c of contexts) await c.close();
-    await browser?.close();
-    await t?.close();
+    await resources.close();
   });
 
   async function agentConsole(username: string): Promise<Page> {
-    const context = await browser.newContext({ viewport: { width: 1300, height: 900 } });
-    contexts.push(context);
+    const context = await resources.add(browser.newContext({ viewport: { width: 1300, height: 900 } }), (c) => c.close());
     const page = await context.newPage();
     await page.goto(`${t.url}/console`);
     await signIn(page, username, `${username}-password-1`);
