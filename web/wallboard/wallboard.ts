@@ -12,9 +12,19 @@ import { renderChart, trim, type Sample } from './chart';
 export const SL_GOOD = 0.8;
 export const SL_WARN = 0.6;
 
+/**
+ * The whole percentage shown for a service level, rounded down (79.6 % is below an 80 % target,
+ * so it reads 79 %); the colour is decided on this same figure, so the two always agree.
+ */
+export function serviceLevelPercent(sl: number): number {
+  // The epsilon keeps 0.57 (56.99999… in floating point) at 57.
+  return Math.floor(sl * 100 + 1e-9);
+}
+
 export function serviceLevelClass(sl: number | null): 'sl-good' | 'sl-warn' | 'sl-bad' | 'sl-none' {
-  if (sl === null) return 'sl-none';
-  return sl >= SL_GOOD ? 'sl-good' : sl >= SL_WARN ? 'sl-warn' : 'sl-bad';
+  if (sl === null || !Number.isFinite(sl)) return 'sl-none';
+  const pct = serviceLevelPercent(sl);
+  return pct >= SL_GOOD * 100 ? 'sl-good' : pct >= SL_WARN * 100 ? 'sl-warn' : 'sl-bad';
 }
 
 const SL_WORDS = { 'sl-good': 'on target', 'sl-warn': 'below target', 'sl-bad': 'critical', 'sl-none': 'nothing answered yet' } as const;
@@ -171,7 +181,7 @@ export class Wallboard {
       h(
         'td',
         { 'data-col': 'serviceLevel', class: sl },
-        q.serviceLevel === null ? '—' : `${Math.round(q.serviceLevel * 100)} %`,
+        sl === 'sl-none' || q.serviceLevel === null ? '—' : `${serviceLevelPercent(q.serviceLevel)} %`,
         h('span', { class: 'sl-word' }, ` ${SL_WORDS[sl]}`),
       ),
       td('answered', String(q.answered)),
