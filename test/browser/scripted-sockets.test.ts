@@ -139,4 +139,25 @@ describe('the pages against a scripted socket.io server', () => {
     expect(await page.locator('#waiting-chart svg').getAttribute('aria-label')).toBe('Waiting contacts over the last 30 minutes: 5 now, at most 5.');
     expect(await page.title()).toBe('(5) Switchboard wallboard');
   });
+
+  // The server closing a socket makes the page reconnect by itself a second later: not once the user has signed out.
+  for (const [pageName, nsp, user, signedOut] of [
+    ['wallboard', '/supervisor', { id: 'sup', username: 'sam', role: 'supervisor' }, 'Switchboard wallboard'],
+    ['console', '/agent', { id: 'u1', username: 'kim', role: 'agent', agentId: 'a1' }, 'Switchboard agent console'],
+  ] as const) {
+    it(`a ${pageName} signed out just after the server closed its socket stays disconnected`, async () => {
+      const s = await scripted(pageName, user, (p) => p.clock.install());
+      s.send(`41${nsp},`);
+      await waitForText(s.page.locator('#connection-banner'), 'Connection lost — reconnecting…');
+      await s.page.getByRole('button', { name: 'Sign out' }).click();
+      await waitForText(s.page.locator('#signin-title'), signedOut);
+      // Past the page's own reconnect delay; then a socket of the test's own, to know that
+      // anything the page opened by then has reached the test.
+      await s.page.clock.fastForward(10_000);
+      await s.page.evaluate("void new WebSocket(location.origin.replace(/^http/, 'ws') + '/socket.io/?barrier=1')");
+      await waitFor(() => s.sockets.some((u) => u.includes('barrier=1')), 10_000, 'the barrier socket');
+      expect(s.sockets.filter((u) => !u.includes('barrier=1'))).toHaveLength(1);
+      expect(s.joins).toBe(1);
+    });
+  }
 });

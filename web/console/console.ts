@@ -134,14 +134,14 @@ export class ConsoleApp {
       if (this.ended) return;
       this.showBanner('Connection lost — reconnecting…');
       // A server that closes the socket itself does not reconnect it on its own.
-      if (reason === 'io server disconnect') setTimeout(() => s.connect(), 1000);
+      if (reason === 'io server disconnect') setTimeout(() => this.reconnect(), 1000);
     });
     s.on('connect_error', (err: Error & { data?: { code?: string; message?: string } }) => {
       const code = err.data?.code;
       if (code === 'SB_UNAUTHORIZED') return this.expire();
       if (code === 'SB_FORBIDDEN') return this.end(`This account cannot use the console: ${err.data?.message ?? err.message}`);
       this.showBanner(this.everConnected ? 'Connection lost — reconnecting…' : 'Cannot reach Switchboard — retrying…');
-      if (!s.active) setTimeout(() => s.connect(), 3000);
+      if (!s.active) setTimeout(() => this.reconnect(), 3000);
     });
     s.on('state', (st) => this.showState(st));
     s.on('offer', (o) => this.addOffer(o));
@@ -163,6 +163,11 @@ export class ConsoleApp {
         this.openPane(interactionId);
       }
     });
+  }
+
+  /** A retry the page schedules itself; a page signed out meanwhile stays disconnected. */
+  private reconnect(): void {
+    if (!this.ended && !this.socket.active) this.socket.connect();
   }
 
   private showBanner(text: string): void {

@@ -77,17 +77,22 @@ export class Wallboard {
     s.on('disconnect', (reason) => {
       if (this.ended) return;
       this.showBanner('Connection lost — reconnecting…');
-      if (reason === 'io server disconnect') setTimeout(() => s.connect(), 1000);
+      if (reason === 'io server disconnect') setTimeout(() => this.reconnect(), 1000);
     });
     s.on('connect_error', (err: Error & { data?: { code?: string; message?: string } }) => {
       const code = err.data?.code;
       if (code === 'SB_UNAUTHORIZED') return this.end(SESSION_EXPIRED);
       if (code === 'SB_FORBIDDEN') return this.end('The wallboard needs a supervisor or admin sign-in');
       this.showBanner(this.everConnected ? 'Connection lost — reconnecting…' : 'Cannot reach Switchboard — retrying…');
-      if (!s.active) setTimeout(() => s.connect(), 3000);
+      if (!s.active) setTimeout(() => this.reconnect(), 3000);
     });
     s.on('stats', (stats) => this.update(stats));
     s.connect();
+  }
+
+  /** A retry the page schedules itself; a page signed out meanwhile stays disconnected. */
+  private reconnect(): void {
+    if (!this.ended && !this.socket.active) this.socket.connect();
   }
 
   private showBanner(text: string): void {
