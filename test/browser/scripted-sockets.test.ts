@@ -4,6 +4,7 @@ import { registerErrorHandling } from '../../src/platform/http';
 import { webRoutes } from '../../src/web/web.routes';
 import type { QueueStats } from '../../src/supervisor/stats.service';
 import type { SupervisorStats } from '../../src/supervisor/supervisor.types';
+import type { OfferPayload } from '../../src/agents/agent.types';
 import { launchBrowser, Resources, waitForText, wallboardCell } from '../support/browser';
 import { waitFor } from '../support/app';
 
@@ -160,4 +161,22 @@ describe('the pages against a scripted socket.io server', () => {
       expect(s.joins).toBe(1);
     });
   }
+
+  it('announces offers that arrive together in one message, not each replacing the one before it', async () => {
+    const s = await scripted('console', { id: 'u1', username: 'kim', role: 'agent', agentId: 'a1' });
+    const offer = (n: number, name: string): OfferPayload => ({
+      offerId: `00000000-0000-4000-8000-00000000000${n}`,
+      expiresAt: new Date(Date.now() + 30_000).toISOString(),
+      interaction: { id: `00000000-0000-4000-8000-00000000010${n}`, channel: 'chat', queueId: null, preview: `Hello from ${name}` },
+      customer: { id: `00000000-0000-4000-8000-00000000020${n}`, name, identities: [], attributes: {}, tags: [], recentHistory: [] },
+    });
+    // Two offers in one breath, as a reconnect re-sends them. An assertive live region changed
+    // twice within milliseconds is read once, as it ends up: that must name both.
+    s.send(`42/agent,${JSON.stringify(['offer', offer(1, 'Ana First')])}`);
+    s.send(`42/agent,${JSON.stringify(['offer', offer(2, 'Ben Second')])}`);
+    await s.page.locator('article.offer').nth(1).waitFor();
+    const announcer = s.page.locator('#announcer');
+    expect(await announcer.getAttribute('aria-live')).toBe('assertive');
+    await waitForText(announcer, 'New chat offer from Ana First. New chat offer from Ben Second');
+  });
 });

@@ -32,6 +32,8 @@ export class ConsoleApp {
   private everConnected = false;
   private ended = false;
   private agentState: AgentStateEvent = { state: 'offline', reason: null };
+  private readonly toAnnounce: string[] = [];
+  private announceTimer: ReturnType<typeof setTimeout> | null = null;
 
   private readonly banner = h('div', { class: 'banner', id: 'connection-banner', role: 'alert', hidden: true });
   private readonly announcer = h('div', { class: 'sr-only', id: 'announcer', 'aria-live': 'assertive', 'aria-atomic': 'true' });
@@ -283,10 +285,15 @@ export class ConsoleApp {
   }
 
   private announce(message: string): void {
-    // Clear first so the same words twice are announced twice.
+    // Clear first so the same words twice are announced twice; what arrives together (several
+    // offers re-sent on a reconnect, two offers from one routing pass) is read out together
+    // instead of each replacing the one before it unheard.
+    this.toAnnounce.push(message);
+    if (this.announceTimer) return;
     this.announcer.textContent = '';
-    setTimeout(() => {
-      this.announcer.textContent = message;
+    this.announceTimer = setTimeout(() => {
+      this.announceTimer = null;
+      this.announcer.textContent = this.toAnnounce.splice(0).join('. ');
     }, 50);
   }
 
