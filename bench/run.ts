@@ -8,7 +8,7 @@
  * Sizes: BENCH_SECONDS, BENCH_RATES (ingest); BENCH_AGENTS, BENCH_WAITING, BENCH_SAMPLES (routing);
  * BENCH_CHATS, BENCH_CHAT_AGENTS, BENCH_CHAT_SECONDS, BENCH_CHAT_INTERVAL_MS (chat);
  * BENCH_FP_AGENTS, BENCH_FP_VISITORS, BENCH_FP_OPEN_CHATS, BENCH_FP_PROCESSES (footprint).
- * BENCH_PROFILE=1 runs the routing service under --cpu-prof and prints where its CPU went;
+ * BENCH_PROFILE=1 runs the routing and chat services under --cpu-prof and prints where their CPU went;
  * BENCH_EXPLAIN=1 captures the router's query plans at the largest queue.
  */
 import path from 'node:path';
@@ -40,7 +40,7 @@ async function main(): Promise<void> {
   const scenarios: Record<Name, () => Promise<ScenarioResult>> = {
     ingest: () => ingestScenario({ seconds: num(env.BENCH_SECONDS, 5), rates: list(env.BENCH_RATES, '250,500,1000,2000,3000,5000,8000') }),
     routing: () => routingScenario({ agents: list(env.BENCH_AGENTS, '100,1000'), waiting: list(env.BENCH_WAITING, '100,1000,10000'), samples: num(env.BENCH_SAMPLES, 200), profileDir, explain: Boolean(env.BENCH_EXPLAIN) }),
-    chat: () => chatScenario({ chats: num(env.BENCH_CHATS, 1000), agents: num(env.BENCH_CHAT_AGENTS, 100), seconds: num(env.BENCH_CHAT_SECONDS, 30), intervalMs: num(env.BENCH_CHAT_INTERVAL_MS, 10000) }),
+    chat: () => chatScenario({ chats: num(env.BENCH_CHATS, 1000), agents: num(env.BENCH_CHAT_AGENTS, 100), seconds: num(env.BENCH_CHAT_SECONDS, 30), intervalMs: num(env.BENCH_CHAT_INTERVAL_MS, 10000), profileDir }),
     footprint: () => footprintScenario({ agents: num(env.BENCH_FP_AGENTS, 2000), visitors: num(env.BENCH_FP_VISITORS, 5000), openChats: num(env.BENCH_FP_OPEN_CHATS, 1000), processes: num(env.BENCH_FP_PROCESSES, 1) }),
   };
 

@@ -118,3 +118,64 @@ export function inclusiveOf(file: string, names: string[], windows?: Array<[numb
   for (const n of names) out[n] = s.topTotal.find((f) => f.fn === n)?.totalShare ?? 0;
   return out;
 }
+
+export interface LongTask {
+  /** Monotonic µs when the stretch started. */
+  at: number;
+  ms: number;
+  /** The functions with the most self time in the stretch, and the outermost JS functions it ran under. */
+  top: string[];
+  under: string[];
+}
+
+/**
+ * Stretches where the main thread never went idle for at least `minMs`: what blocked the event
+ * loop (every socket push and ack in the process waited that long).
+ */
+export function longTasks(file: string, minMs: number, windows?: Array<[number, number]>, limit = 10): LongTask[] {
+  const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const name = (n: ProfileNode) => `${n.callFrame.functionName || '(anonymous)'} ${where(n.callFrame)}`.trim();
+  /** The outermost frame below (root) that is not a node internal: what the task was for. */
+  const outer = (id: number): string => {
+    let best: ProfileNode | null = null;
+    for (let x: number | undefined = id; x !== undefined; x = parent.get(x)) {
+      const n = byId.get(x)!;
+      if (n.callFrame.url && !n.callFrame.url.startsWith('node:')) best = n;
+    }
+    return best ? name(best) : name(byId.get(id)!);
+  };
+  const tasks: LongTask[] = [];
+  let t = p.startTime;
+  let start: number | null = null;
+  let self = new Map<string, number>();
+  let outers = new Map<string, number>();
+  const close = (end: number) => {
+    if (start !== null && (end - start) / 1000 >= minMs) {
+      const rank = (m: Map<string, number>) => [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, 4).map(([k, v]) => `${k} ${Math.round(v)}ms`);
+      tasks.push({ at: start, ms: Math.round((end - start) / 100) / 10, top: rank(self), under: rank(outers) });
+    }
+    start = null;
+    self = new Map();
+    outers = new Map();
+  };
+  const inWindow = (ts: number) => !windows || windows.some(([a, b]) => ts >= a && ts <= b);
+  for (let k = 0; k < p.samples.length; k++) {
+    t += p.timeDeltas[k] ?? 0;
+    const node = byId.get(p.samples[k]!)!;
+    const fn = node.callFrame.functionName;
+    if (!inWindow(t) || fn === '(idle)') {
+      close(t);
+      continue;
+    }
+    if (start === null) start = t;
+    const dt = (p.timeDeltas[k + 1] ?? 0) / 1000;
+    self.set(name(node), (self.get(name(node)) ?? 0) + dt);
+    const o = outer(node.id);
+    outers.set(o, (outers.get(o) ?? 0) + dt);
+  }
+  close(t);
+  return tasks.sort((a, b) => b.ms - a.ms).slice(0, limit);
+}

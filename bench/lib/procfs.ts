@@ -68,3 +68,44 @@ export function cpuSecondsOf(pid: number): number | null {
     return null;
   }
 }
+
+function machineTicks(): { busy: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!; // "cpu  user nice system idle iowait irq softirq steal …"
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  const idle = (f[3] ?? 0) + (f[4] ?? 0);
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { busy: total - idle, total };
+}
+
+export interface CpuUse {
+  seconds: number;
+  /** Cores' worth of CPU the whole machine used (of os.cpus().length). */
+  machineCores: number;
+  /** Cores' worth used by the named processes. */
+  byProcess: Record<string, number>;
+  /** What everything else on the machine used meanwhile (other people's work): the noise. */
+  othersCores: number;
+}
+
+/** CPU used over a window by the machine and by some processes of ours; `stop()` gives the averages. */
+export function watchCpu(pids: Record<string, number | null | undefined>): { stop(): CpuUse } {
+  const t0 = performance.now();
+  const m0 = machineTicks();
+  const p0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, pid ? cpuSecondsOf(pid) : null]));
+  return {
+    stop() {
+      const seconds = (performance.now() - t0) / 1000;
+      const m1 = machineTicks();
+      const round = (n: number) => Math.round(n * 100) / 100;
+      const byProcess: Record<string, number> = {};
+      for (const [k, pid] of Object.entries(pids)) {
+        const a = p0[k];
+        const b = pid ? cpuSecondsOf(pid) : null;
+        if (a !== null && a !== undefined && b !== null) byProcess[k] = round((b - a) / seconds);
+      }
+      const machineCores = round((m1.busy - m0.busy) / 100 / seconds); // USER_HZ = 100
+      const ours = Object.values(byProcess).reduce((a, b) => a + b, 0);
+      return { seconds: round(seconds), machineCores, byProcess, othersCores: round(Math.max(0, machineCores - ours)) };
+    },
+  };
+}

@@ -11,6 +11,7 @@ import { io, type Socket } from 'socket.io-client';
 import { connectAgent, connectVisitor, emitAck, type AgentSocket, type VisitorSocket } from '../lib/sockets';
 import { mapLimit, nowMs, sleep, summarize, until } from '../lib/stats';
 import { serveWorker } from '../lib/worker';
+import { monoMicros } from '../lib/cpuprofile';
 
 interface Visitor {
   k: number;
@@ -33,8 +34,14 @@ interface Run {
   replyAck: number[];
   errors: number;
   outstanding: number;
+  /** The slowest deliveries, with the monotonic µs they arrived at (to find them in a service profile). */
+  slow: Array<{ atMicros: number; ms: number; dir: 'to-agent' | 'to-customer' }>;
 }
 let run: Run | null = null;
+const SLOW_MS = 30;
+const noteSlow = (r: Run, ms: number, dir: 'to-agent' | 'to-customer') => {
+  if (ms >= SLOW_MS && r.slow.length < 2000) r.slow.push({ atMicros: monoMicros(), ms: Math.round(ms * 10) / 10, dir });
+};
 const think = () => 200 + Math.random() * 1800;
 
 function onAgentMessage(socket: AgentSocket, m: { interactionId: string; from: string; text: string }): void {
@@ -42,7 +49,10 @@ function onAgentMessage(socket: AgentSocket, m: { interactionId: string; from: s
   const t0 = run.sent.get(m.text);
   if (t0 === undefined) return;
   run.sent.delete(m.text);
-  if (run.recording) run.toAgent.push(nowMs() - t0);
+  if (run.recording) {
+    run.toAgent.push(nowMs() - t0);
+    noteSlow(run, nowMs() - t0, 'to-agent');
+  }
   const reply = `a|${m.text.slice(2)}`;
   const r = run;
   setTimeout(() => {
@@ -60,7 +70,10 @@ function onVisitorMessage(m: { from: string; text: string }): void {
   const t0 = run.sent.get(m.text);
   if (t0 === undefined) return;
   run.sent.delete(m.text);
-  if (run.recording) run.toCustomer.push(nowMs() - t0);
+  if (run.recording) {
+    run.toCustomer.push(nowMs() - t0);
+    noteSlow(run, nowMs() - t0, 'to-customer');
+  }
 }
 
 // Baseline (bench/baselines/socket-relay.ts): the same pattern through a bare relay.
@@ -101,7 +114,7 @@ serveWorker({
 
   /** The timed phase: every chat writes once per `intervalMs`; samples after `warmupSeconds`. */
   async run(p: { seconds: number; warmupSeconds: number; intervalMs: number }) {
-    const r: Run = { recording: false, sent: new Map(), toAgent: [], toCustomer: [], customerAck: [], replyAck: [], errors: 0, outstanding: 0 };
+    const r: Run = { recording: false, sent: new Map(), toAgent: [], toCustomer: [], customerAck: [], replyAck: [], errors: 0, outstanding: 0, slow: [] };
     run = r;
     const stopAt = Date.now() + (p.warmupSeconds + p.seconds) * 1000;
     setTimeout(() => (r.recording = true), p.warmupSeconds * 1000);
@@ -134,6 +147,7 @@ serveWorker({
       replyAck: summarize(r.replyAck),
       errors: r.errors,
       unanswered: r.sent.size,
+      slow: r.slow,
     };
   },
 
@@ -162,7 +176,7 @@ serveWorker({
   /** The same traffic through the bare relay; `durable`: each message is INSERTed before it is relayed. */
   async relayRun(p: { seconds: number; warmupSeconds: number; intervalMs: number; durable: boolean }) {
     const b = relay!;
-    const r: Run = { recording: false, sent: new Map(), toAgent: [], toCustomer: [], customerAck: [], replyAck: [], errors: 0, outstanding: 0 };
+    const r: Run = { recording: false, sent: new Map(), toAgent: [], toCustomer: [], customerAck: [], replyAck: [], errors: 0, outstanding: 0, slow: [] };
     const onAgent = (s: Socket) => (m: { from: string; text: string }) => {
       const t0 = r.sent.get(m.text);
       if (t0 === undefined) return;

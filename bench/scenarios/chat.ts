@@ -9,19 +9,25 @@
  * passing it on (what "durable before acknowledged" costs at the least).
  */
 import { Pool } from 'pg';
-import { freePort } from '../../test/support/process';
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { freePort, ROOT } from '../../test/support/process';
+import { longTasks, monoMicros, summarizeProfile } from '../lib/cpuprofile';
 import { createAgents } from '../lib/http';
 import { startBenchService } from '../lib/service';
-import { cpuSecondsOf } from '../lib/procfs';
+import { watchCpu, type CpuUse } from '../lib/procfs';
 import { fmt, ms, type ScenarioResult } from '../lib/results';
 import { ratio, type Summary } from '../lib/stats';
 import { spawnTsx, startWorker } from '../lib/worker';
+import { serverPid } from '../lib/procfs';
 
 export interface ChatOptions {
   chats: number;
   agents: number;
   seconds: number;
   intervalMs: number;
+  /** Directory for the service's --cpu-prof profile, or null. */
+  profileDir?: string | null;
 }
 
 interface RunResult {
@@ -32,6 +38,7 @@ interface RunResult {
   replyAck?: Summary;
   errors: number;
   unanswered: number;
+  slow?: Array<{ atMicros: number; ms: number; dir: string }>;
 }
 
 const WARMUP_SECONDS = 5;
@@ -41,8 +48,12 @@ export async function chatScenario(opts: ChatOptions, log: (s: string) => void =
   const driver = startWorker('bench/load/chat-driver.ts');
   const data: Record<string, unknown> = { options: opts, warmupSeconds: WARMUP_SECONDS, messagesPerSecondEachWay: opts.chats / (opts.intervalMs / 1000) };
   try {
-    const svc = await startBenchService({ env: { OFFER_TIMEOUT_SECONDS: '60', AGENT_GRACE_SECONDS: '120' } });
+    const svc = await startBenchService({
+      env: { OFFER_TIMEOUT_SECONDS: '60', AGENT_GRACE_SECONDS: '120' },
+      ...(opts.profileDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] } : {}),
+    });
     let ours: RunResult;
+    let window: [number, number] = [0, 0];
     try {
       const queue = await svc.admin.post<{ id: string }>('/api/queues', { name: 'chat' });
       await svc.admin.post('/api/entry-points', { channel: 'chat', address: '*', queueId: queue.id });
@@ -51,20 +62,38 @@ export async function chatScenario(opts: ChatOptions, log: (s: string) => void =
       await driver.call('connectAgents', { url: svc.base, agents });
       const opened = await driver.call<{ open: number; seconds: number }>('openChats', { url: svc.base, count: opts.chats, widget: '*' });
       log(`  ${opened.open} chats open and accepted by ${opts.agents} agents (${fmt(opened.seconds)} s)`);
-      const pid = svc.procs[0]!.pid;
-      const cpu0 = pid ? cpuSecondsOf(pid) : null;
-      const t0 = Date.now();
+      const cpu = watchCpu({ service: svc.procs[0]!.pid, generator: driver.pid });
+      const w0 = monoMicros() + WARMUP_SECONDS * 1e6;
       ours = await driver.call<RunResult>('run', { seconds: opts.seconds, warmupSeconds: WARMUP_SECONDS, intervalMs: opts.intervalMs });
-      const cpu1 = pid ? cpuSecondsOf(pid) : null;
-      data.serviceCpuShareOfOneCore = cpu0 !== null && cpu1 !== null ? Math.round(((cpu1 - cpu0) / ((Date.now() - t0) / 1000)) * 100) / 100 : null;
+      window = [w0, monoMicros()];
+      const cpuUse = cpu.stop();
+      data.cpu = cpuUse;
       data.serviceMemory = svc.memory();
       log(
         `  ours: customer→agent p50 ${ms(ours.customerToAgent.p50)} p99 ${ms(ours.customerToAgent.p99)}; agent→customer p50 ${ms(ours.agentToCustomer.p50)} p99 ${ms(ours.agentToCustomer.p99)} ` +
-          `(${ours.customerToAgent.n + ours.agentToCustomer.n} samples, ${ours.errors} errors, ${ours.unanswered} unanswered; service CPU ${fmt(data.serviceCpuShareOfOneCore, 2)} of a core)`,
+          `(${ours.customerToAgent.n + ours.agentToCustomer.n} samples, ${ours.errors} errors, ${ours.unanswered} unanswered; CPU cores: service ${fmt(cpuUse.byProcess.service, 2)}, generator ${fmt(cpuUse.byProcess.generator, 2)}, others on the machine ${fmt(cpuUse.othersCores, 2)})`,
       );
       await driver.call('close');
     } finally {
       await svc.stop();
+    }
+    const slow = ours.slow ?? [];
+    delete ours.slow;
+    data.slowestDeliveries = [...slow].sort((a, b) => b.ms - a.ms).slice(0, 30).map((s) => ({ ...s, atSecondsIntoRun: Math.round((s.atMicros - window[0]) / 1e5) / 10 }));
+    data.slowDeliveriesOver30ms = slow.length;
+    if (opts.profileDir && svc.procs[0]!.pid) {
+      const pid = svc.procs[0]!.pid;
+      const file = readdirSync(opts.profileDir)
+        .filter((f) => f.includes(`.${pid}.`) && f.endsWith('.cpuprofile'))
+        .sort((a, b) => statSync(path.join(opts.profileDir!, b)).size - statSync(path.join(opts.profileDir!, a)).size)[0];
+      if (file) {
+        const full = path.join(opts.profileDir, file);
+        const s = summarizeProfile(full, { top: 15, windows: [window] });
+        const tasks = longTasks(full, 20, [window]);
+        data.profile = { file: path.relative(ROOT, full), idleShare: s.idleShare, top: s.top, topTotal: s.topTotal, longTasks: tasks };
+        log(`  profile: idle ${s.idleShare}%; top self: ${s.top.slice(0, 6).map((f) => `${f.fn} ${f.selfShare}%`).join(', ')}`);
+        for (const t of tasks.slice(0, 5)) log(`    event loop busy ${t.ms} ms at +${fmt((t.at - window[0]) / 1e6)} s: ${t.under.join('; ')}`);
+      }
     }
 
     const adminUrl = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
@@ -75,18 +104,25 @@ export async function chatScenario(opts: ChatOptions, log: (s: string) => void =
     const server = await spawnTsx(['bench/baselines/socket-relay.ts', String(port), `${adminUrl}/${dbName}`]);
     let relay: RunResult;
     let durable: RunResult;
+    let relayCpu: CpuUse | null = null;
+    let durableCpu: CpuUse | null = null;
     try {
       await driver.call('relayConnect', { url: `http://127.0.0.1:${port}`, chats: opts.chats, agents: opts.agents });
+      const relayPid = serverPid(server.child.pid!, 'socket-relay.ts');
+      let cpu = watchCpu({ service: relayPid, generator: driver.pid });
       relay = await driver.call<RunResult>('relayRun', { seconds: opts.seconds, warmupSeconds: WARMUP_SECONDS, intervalMs: opts.intervalMs, durable: false });
+      relayCpu = cpu.stop();
+      cpu = watchCpu({ service: relayPid, generator: driver.pid });
       durable = await driver.call<RunResult>('relayRun', { seconds: opts.seconds, warmupSeconds: WARMUP_SECONDS, intervalMs: opts.intervalMs, durable: true });
-      log(`  bare relay: customer→agent p99 ${ms(relay.customerToAgent.p99)}, agent→customer p99 ${ms(relay.agentToCustomer.p99)}; relay + INSERT: ${ms(durable.customerToAgent.p99)}, ${ms(durable.agentToCustomer.p99)}`);
+      durableCpu = cpu.stop();
+      log(`  bare relay: customer→agent p99 ${ms(relay.customerToAgent.p99)}, agent→customer p99 ${ms(relay.agentToCustomer.p99)} (others on the machine ${fmt(relayCpu.othersCores, 2)} cores); relay + INSERT: ${ms(durable.customerToAgent.p99)}, ${ms(durable.agentToCustomer.p99)} (others ${fmt(durableCpu.othersCores, 2)} cores)`);
       await driver.call('relayClose');
     } finally {
       await server.stop();
       await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
       await admin.end();
     }
-    Object.assign(data, { ours, baselineRelay: relay, baselineRelayWithInsert: durable });
+    Object.assign(data, { ours, baselineRelay: { ...relay, cpu: relayCpu }, baselineRelayWithInsert: { ...durable, cpu: durableCpu } });
     const rows = (['customerToAgent', 'agentToCustomer'] as const).flatMap((k) => {
       const what = k === 'customerToAgent' ? 'customer message → agent socket' : 'agent reply → customer socket';
       const target = { target: 'p99 ≤ 20 ms', met: ours[k].p99 <= 20 };

@@ -26,6 +26,7 @@ import { startBenchService, TWILIO_AUTH_TOKEN, type Service } from '../lib/servi
 import { ms, fmt, type Row, type ScenarioResult } from '../lib/results';
 import { routerSql, type RouterSqlTimes } from '../lib/router-sql';
 import { ratio, until, type Summary } from '../lib/stats';
+import { serverPid, watchCpu, type CpuUse } from '../lib/procfs';
 import { runTsx, spawnTsx, startWorker, type WorkerHandle } from '../lib/worker';
 import { inclusiveOf, monoMicros, summarizeProfile, type FunctionTime } from '../lib/cpuprofile';
 import { readdirSync, statSync } from 'node:fs';
@@ -58,10 +59,13 @@ export interface RoutingCell {
   availableToOffer: Measure;
   samePriority: { offered: boolean; ms: number | null };
   baseline: { enqueue: Summary; available: Summary; missed: number } | null;
+  baselineCpu?: CpuUse;
   routerSql: RouterSqlTimes;
   fill: { seconds: number; perSecond: number; failed: number };
   /** Monotonic µs windows of the two measurements (to cut a --cpu-prof profile). */
   windows: Array<[number, number]>;
+  /** CPU used during the measurements: the service, the generator, and everyone else on the machine. */
+  cpu: CpuUse;
   profile?: CellProfile;
 }
 
@@ -116,11 +120,13 @@ async function serviceCells(M: number, opts: RoutingOptions, driver: WorkerHandl
       await until(async () => ((await waitingIn(svc, backlog.id)).waiting >= W ? true : undefined), 300000, `${W} waiting`, 250);
       log(`  ${W} waiting (filled at ${fmt(fill.perSecond, 0)}/s)`);
 
+      const cpu = watchCpu({ service: serverPid, generator: driver.pid });
       const w0 = monoMicros();
       const enqueue = await driver.call<Measure>('measureEnqueue', { url: svc.base, widget: 'probe', samples: opts.samples, timeoutMs: 10000 });
       const w1 = monoMicros();
       const available = await driver.call<Measure>('measureAvailable', { samples: opts.samples, timeoutMs: 10000 });
       const w2 = monoMicros();
+      const cpuUse = cpu.stop();
       const samePriority = await driver.call<{ offered: boolean; ms: number | null }>('samePriorityProbe', { url: svc.base, widget: 'same', timeoutMs: 5000 });
       const stats = await waitingIn(svc, backlog.id);
       const sql = await routerSql(svc.env.DATABASE_URL!, { explain: opts.explain && W === Math.max(...opts.waiting) });
@@ -131,7 +137,8 @@ async function serviceCells(M: number, opts: RoutingOptions, driver: WorkerHandl
         `  M=${M} W=${W}: enqueue→offer p50 ${ms(enqueue.offer.p50)} p99 ${ms(enqueue.offer.p99)} (missed ${enqueue.missed}); ` +
           `available→offer p50 ${ms(available.offer.p50)} p99 ${ms(available.offer.p99)} (missed ${available.missed}); ` +
           `same-priority chat ${samePriority.offered ? `offered in ${ms(samePriority.ms)}` : 'NOT offered within 5 s'}; ` +
-          `router SQL: agents ${ms(sql.availableAgents.p50)}, waiting ${ms(sql.waiting.p50)}`,
+          `router SQL: agents ${ms(sql.availableAgents.p50)}, waiting ${ms(sql.waiting.p50)}; ` +
+          `CPU cores: service ${fmt(cpuUse.byProcess.service, 2)}, generator ${fmt(cpuUse.byProcess.generator, 2)}, others on the machine ${fmt(cpuUse.othersCores, 2)}`,
       );
       cells.push({
         agents: M,
@@ -143,6 +150,7 @@ async function serviceCells(M: number, opts: RoutingOptions, driver: WorkerHandl
         routerSql: sql,
         fill: { seconds: fill.seconds, perSecond: fill.perSecond, failed: fill.failed },
         windows: [[w0, w1], [w1, w2]],
+        cpu: cpuUse,
       });
     }
   } finally {
@@ -161,9 +169,12 @@ async function baselineCells(M: number, opts: RoutingOptions, driver: WorkerHand
   const server = await spawnTsx(['bench/baselines/socket-relay.ts', String(port), `${adminUrl}/${dbName}`]);
   try {
     await driver.call('baselineConnect', { url: `http://127.0.0.1:${port}`, agents: M });
+    const relayPid = serverPid(server.child.pid!, 'socket-relay.ts');
     for (const cell of cells) {
+      const cpu = watchCpu({ service: relayPid, generator: driver.pid });
       cell.baseline = await driver.call('baselineMeasure', { waiting: cell.waiting, samples: opts.samples, timeoutMs: 10000 });
-      log(`  baseline M=${M} W=${cell.waiting}: enqueue→offer p50 ${ms(cell.baseline!.enqueue.p50)} p99 ${ms(cell.baseline!.enqueue.p99)}; available→offer p50 ${ms(cell.baseline!.available.p50)} p99 ${ms(cell.baseline!.available.p99)}`);
+      cell.baselineCpu = cpu.stop();
+      log(`  baseline M=${M} W=${cell.waiting}: enqueue→offer p50 ${ms(cell.baseline!.enqueue.p50)} p99 ${ms(cell.baseline!.enqueue.p99)}; available→offer p50 ${ms(cell.baseline!.available.p50)} p99 ${ms(cell.baseline!.available.p99)}; others on the machine ${fmt(cell.baselineCpu.othersCores, 2)} cores`);
     }
   } finally {
     await driver.call('baselineClose').catch(() => undefined);
