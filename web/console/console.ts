@@ -5,7 +5,7 @@
  */
 import { io } from 'socket.io-client';
 import { createApi, describeError, type Api } from '../shared/api';
-import { byId, fill, h } from '../shared/dom';
+import { byId, fill, focusIsLost, h } from '../shared/dom';
 import { SESSION_EXPIRED, type Session } from '../shared/session';
 import type { AgentSocket, AgentState, AgentStateEvent, OfferPayload, QueueName } from '../shared/types';
 import { OfferCard } from './offer';
@@ -114,9 +114,9 @@ export class ConsoleApp {
       h(
         'main',
         { class: 'console' },
-        h('section', { class: 'offers', 'aria-labelledby': 'offers-title' }, h('h2', { id: 'offers-title' }, 'Offers'), this.noOffers, this.offerList, this.notices),
+        h('section', { class: 'offers', 'aria-labelledby': 'offers-title' }, h('h2', { id: 'offers-title', tabindex: -1 }, 'Offers'), this.noOffers, this.offerList, this.notices),
         this.softphone.panel,
-        h('section', { class: 'work-area', 'aria-labelledby': 'work-title' }, h('h2', { id: 'work-title' }, 'Your conversations'), this.noPanes, this.paneList),
+        h('section', { class: 'work-area', 'aria-labelledby': 'work-title' }, h('h2', { id: 'work-title', tabindex: -1 }, 'Your conversations'), this.noPanes, this.paneList),
       ),
     );
   }
@@ -228,11 +228,16 @@ export class ConsoleApp {
   private dropOffer(offerId: string): void {
     const card = this.offers.get(offerId);
     if (!card) return;
-    const hadFocus = card.el.contains(document.activeElement);
+    const hadFocus = card.hasFocus();
     card.el.remove();
     this.offers.delete(offerId);
     this.noOffers.hidden = this.offers.size > 0;
-    if (hadFocus) byId('offers-title').focus();
+    // Keep the keyboard user in the offers: the next offer, else the section's heading.
+    if (hadFocus) {
+      const next = this.offers.values().next().value;
+      if (next) next.focus();
+      else byId('offers-title').focus();
+    }
   }
 
   private async accept(card: OfferCard): Promise<void> {
@@ -271,10 +276,16 @@ export class ConsoleApp {
       queues: () => this.queues,
       notify: (m) => this.notify(m),
       remove: (p) => {
+        const hadFocus = p.el.contains(document.activeElement) || focusIsLost();
         p.el.remove();
         this.panes.delete(p.id);
         this.noPanes.hidden = this.panes.size > 0;
-        byId('work-title').focus();
+        // Keep the keyboard user in the work area: the next conversation, else the section's heading.
+        if (hadFocus) {
+          const next = this.panes.values().next().value;
+          if (next) next.focusTitle();
+          else byId('work-title').focus();
+        }
       },
     }, hint);
     this.panes.set(interactionId, pane);

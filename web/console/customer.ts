@@ -1,6 +1,6 @@
 /** The customer beside a conversation: details the agent can correct, notes, and the full timeline. */
 import { describeError, type Api } from '../shared/api';
-import { fill, h } from '../shared/dom';
+import { fill, focusIsLost, h } from '../shared/dom';
 import type { CustomerView, HistoryItem } from '../shared/types';
 import { customerLabel, renderTimeline } from './timeline';
 
@@ -60,7 +60,7 @@ export class CustomerPanel {
     });
     const newKey = h('input', { id: id('new-key'), maxlength: 100, autocomplete: 'off' });
     const newValue = h('input', { id: id('new-value'), autocomplete: 'off' });
-    const save = h('button', { type: 'submit' }, 'Save details');
+    const save = h('button', { type: 'submit', id: id('save') }, 'Save details');
     const details = h(
       'form',
       { class: 'customer-form', 'aria-label': 'Customer details' },
@@ -96,15 +96,19 @@ export class CustomerPanel {
         this.status.textContent = 'Nothing to save.';
         return;
       }
+      const hadFocus = details.contains(document.activeElement);
       save.disabled = true;
       this.api.patch<CustomerView>(`/api/customers/${c.id}`, patch).then(
         (updated) => {
+          // The form is drawn afresh from what the server kept; the keyboard stays on Save.
           this.show(updated);
+          if (hadFocus && focusIsLost()) document.getElementById(save.id)?.focus();
           this.status.textContent = 'Customer details saved.';
           void this.refreshHistory().catch(() => undefined);
         },
         (err: unknown) => {
           save.disabled = false;
+          if (hadFocus && focusIsLost()) save.focus();
           this.status.textContent = `Could not save: ${describeError(err)}`;
         },
       );
@@ -117,18 +121,21 @@ export class CustomerPanel {
       ev.preventDefault();
       const text = noteText.value.trim();
       if (!text) return;
+      const hadFocus = noteForm.contains(document.activeElement);
       addNote.disabled = true;
+      // Disabling the focused button drops the focus (Chromium): give it back afterwards.
+      const done = (message: string) => {
+        addNote.disabled = false;
+        if (hadFocus && focusIsLost()) noteText.focus();
+        this.status.textContent = message;
+      };
       this.api.post<HistoryItem>(`/api/customers/${c.id}/notes`, { text }).then(
         () => {
           noteText.value = '';
-          addNote.disabled = false;
-          this.status.textContent = 'Note added.';
+          done('Note added.');
           void this.refreshHistory().catch(() => undefined);
         },
-        (err: unknown) => {
-          addNote.disabled = false;
-          this.status.textContent = `Could not add the note: ${describeError(err)}`;
-        },
+        (err: unknown) => done(`Could not add the note: ${describeError(err)}`),
       );
     });
     fill(this.body, details, noteForm);

@@ -1,5 +1,5 @@
 /** An incoming offer: countdown, accept/reject, and the screen pop (customer, notes, queue script, history). */
-import { fill, h } from '../shared/dom';
+import { fill, focusIsLost, h } from '../shared/dom';
 import type { OfferPayload } from '../shared/types';
 import { channelLabel, customerLabel, renderTimeline } from './timeline';
 
@@ -21,6 +21,8 @@ export class OfferCard {
   private readonly expiresAt: number;
   private readonly totalMs: number;
   private pending = false;
+  /** Focus was inside the card when busy() disabled its buttons (Chromium then moves focus to the body). */
+  private focusWithin = false;
 
   constructor(
     readonly offer: OfferPayload,
@@ -91,11 +93,16 @@ export class OfferCard {
     const seconds = Math.ceil(left / 1000);
     this.countdown.textContent = left > 0 ? `Expires in ${seconds} s` : 'Expired';
     this.bar.value = Math.round((left / this.totalMs) * 100);
-    if (left === 0) this.accept.disabled = true;
+    if (left === 0 && !this.accept.disabled) {
+      // A disabled button drops the focus: hand it to Reject first.
+      if (document.activeElement === this.accept) this.reject.focus();
+      this.accept.disabled = true;
+    }
     return left > 0;
   }
 
   busy(label: string): void {
+    this.focusWithin = this.el.contains(document.activeElement);
     this.pending = true;
     this.accept.disabled = true;
     this.reject.disabled = true;
@@ -108,6 +115,13 @@ export class OfferCard {
     this.status.textContent = message;
     this.accept.disabled = this.expiresAt <= Date.now();
     this.reject.disabled = false;
+    if (this.focusWithin && focusIsLost()) (this.accept.disabled ? this.reject : this.accept).focus();
+    this.focusWithin = false;
+  }
+
+  /** The keyboard is in this card, or was when its buttons were disabled for an answer in flight. */
+  hasFocus(): boolean {
+    return this.el.contains(document.activeElement) || (this.pending && this.focusWithin && focusIsLost());
   }
 
   focus(): void {

@@ -303,6 +303,10 @@ export class InteractionPane {
     else this.title.focus();
   }
 
+  focusTitle(): void {
+    this.title.focus();
+  }
+
   private async end(): Promise<void> {
     try {
       unwrap(await this.deps.socket.timeout(ACK_MS).emitWithAck('interaction:end', { interactionId: this.id }));

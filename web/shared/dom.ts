@@ -49,6 +49,15 @@ export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
   return el as T;
 }
 
+/**
+ * True when nothing has the keyboard focus. Chromium moves focus to the body when the focused
+ * control is disabled (a button disabled while its request runs), so code that disables a
+ * button uses this to hand the focus back afterwards.
+ */
+export function focusIsLost(): boolean {
+  return document.activeElement === null || document.activeElement === document.body;
+}
+
 /** "2:05" for 125 seconds; "1:02:05" past an hour. */
 export function duration(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return '—';
