@@ -1,4 +1,5 @@
 /** An incoming offer: countdown, accept/reject, and the screen pop (customer, notes, queue script, history). */
+import { serverNow } from '../shared/api';
 import { fill, focusIsLost, h } from '../shared/dom';
 import type { OfferPayload } from '../shared/types';
 import { channelLabel, customerLabel, renderTimeline } from './timeline';
@@ -27,7 +28,7 @@ export class OfferCard {
   constructor(
     readonly offer: OfferPayload,
     opts: OfferCardOptions,
-    now = Date.now(),
+    now = serverNow(),
   ) {
     const id = offer.offerId;
     const who = customerLabel(offer.customer);
@@ -86,17 +87,19 @@ export class OfferCard {
     this.tick(now);
   }
 
-  /** Updates the countdown; false once the offer has run out. */
-  tick(now = Date.now()): boolean {
+  /** Updates the countdown (on the server's clock); false once the offer has run out. */
+  tick(now = serverNow()): boolean {
     const left = Math.max(0, this.expiresAt - now);
     if (this.pending) return left > 0;
     const seconds = Math.ceil(left / 1000);
     this.countdown.textContent = left > 0 ? `Expires in ${seconds} s` : 'Expired';
     this.bar.value = Math.round((left / this.totalMs) * 100);
-    if (left === 0 && !this.accept.disabled) {
+    // Follows the clock both ways: the estimate of the server's clock can arrive after the offer.
+    const expired = left === 0;
+    if (expired !== this.accept.disabled) {
       // A disabled button drops the focus: hand it to Reject first.
-      if (document.activeElement === this.accept) this.reject.focus();
-      this.accept.disabled = true;
+      if (expired && document.activeElement === this.accept) this.reject.focus();
+      this.accept.disabled = expired;
     }
     return left > 0;
   }
@@ -113,7 +116,7 @@ export class OfferCard {
   failed(message: string): void {
     this.pending = false;
     this.status.textContent = message;
-    this.accept.disabled = this.expiresAt <= Date.now();
+    this.accept.disabled = this.expiresAt <= serverNow();
     this.reject.disabled = false;
     if (this.focusWithin && focusIsLost()) (this.accept.disabled ? this.reject : this.accept).focus();
     this.focusWithin = false;

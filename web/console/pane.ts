@@ -2,7 +2,7 @@
  * One interaction the agent holds: the conversation with a reply box (chat, SMS, email), end,
  * transfer, wrap-up, and the customer beside it. Several panes sit side by side.
  */
-import { ApiError, describeError, type Api } from '../shared/api';
+import { ApiError, describeError, serverNow, type Api } from '../shared/api';
 import { clock, fill, h, randomId } from '../shared/dom';
 import type { AgentMessage, AgentSocket, CustomerView, ErrorBody, HistoryItem, InteractionView, QueueName } from '../shared/types';
 import { CustomerPanel } from './customer';
@@ -230,7 +230,7 @@ export class InteractionPane {
   }
 
   private send(text: string): void {
-    const p: Pending = { clientMessageId: randomId(), text, li: this.renderMessage('agent', text, new Date().toISOString(), 'sending') };
+    const p: Pending = { clientMessageId: randomId(), text, li: this.renderMessage('agent', text, new Date(serverNow()).toISOString(), 'sending') };
     this.pending.push(p);
     this.log.append(p.li);
     this.deliver(p);

@@ -1,0 +1,79 @@
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { bearer, chatClient, startApp, type ChatClient, type TestApp } from '../support/app';
+import { chatEntry, createQueue } from '../support/agent';
+import { ACCOUNT_SID, AUTH_TOKEN, startFakeTwilio, type FakeTwilio } from '../support/fake-twilio';
+import { launchBrowser, Resources, setAgentState, signIn, waitForText } from '../support/browser';
+
+const PUBLIC = 'https://switchboard.example.com';
+const OUR_NUMBER = '+15005550009';
+
+describe('the console when things go wrong', () => {
+  const resources = new Resources();
+  let t: TestApp;
+  let fake: FakeTwilio;
+  let browser: Browser;
+  let agentId: string;
+
+  beforeAll(async () => {
+    fake = await resources.add(startFakeTwilio(), (f) => f.close());
+    [t, browser] = await Promise.all([
+      resources.add(startApp({ TWILIO_ACCOUNT_SID: ACCOUNT_SID, TWILIO_AUTH_TOKEN: AUTH_TOKEN, TWILIO_API_URL: fake.url, PUBLIC_BASE_URL: PUBLIC, OFFER_TIMEOUT_SECONDS: '30' }), (a) => a.close()),
+      resources.add(launchBrowser(), (b) => b.close()),
+    ]);
+    const support = await createQueue(t, { name: 'Support', channels: ['chat'] });
+    const calls = await createQueue(t, { name: 'Calls', channels: ['voice'] });
+    await chatEntry(t, '*', support);
+    const ep = await t.app.inject({ method: 'POST', url: '/api/entry-points', headers: bearer(t.adminToken), payload: { channel: 'voice', address: OUR_NUMBER, queueId: calls } });
+    expect(ep.statusCode).toBe(201);
+    const res = await t.app.inject({ method: 'POST', url: '/api/agents', headers: bearer(t.adminToken), payload: { name: 'Lee Agent', username: 'lee', password: 'lee-password-1', queueIds: [support, calls] } });
+    expect(res.statusCode).toBe(201);
+    agentId = res.json().id;
+  });
+  afterAll(() => resources.close());
+
+  let context: BrowserContext | null = null;
+  const chats: ChatClient[] = [];
+  afterEach(async () => {
+    // Each test starts from an agent who is offline with nothing held or offered, and no chat waiting.
+    await context?.close();
+    context = null;
+    for (const c of chats.splice(0)) await c.emitAck('end', {}).catch(() => undefined);
+    const off = await t.app.inject({ method: 'POST', url: `/api/agents/${agentId}/state`, headers: bearer(t.adminToken), payload: { state: 'offline' } });
+    expect(off.statusCode).toBe(200);
+  });
+
+  async function openConsole(prepare?: (p: Page, c: BrowserContext) => Promise<void>): Promise<Page> {
+    context = await resources.add(browser.newContext({ viewport: { width: 1400, height: 1000 } }), (c) => c.close());
+    const p = await context.newPage();
+    await prepare?.(p, context);
+    await p.goto(`${t.url}/console`);
+    await signIn(p, 'lee', 'lee-password-1');
+    await setAgentState(p, 'available', 'Available');
+    return p;
+  }
+
+  async function chat(text: string): Promise<ChatClient> {
+    const c = await resources.add(chatClient(t.url), (x) => x.close());
+    chats.push(c);
+    expect((await c.send('r1', text)).ok).toBe(true);
+    return c;
+  }
+
+  const paneOf = (p: Page, interactionId: string) => p.locator(`article.pane[data-interaction-id="${interactionId}"]`);
+
+  it('counts down and accepts on the server\'s clock when the agent\'s PC clock is two minutes fast', async () => {
+    const p = await openConsole(async (_page, ctx) => {
+      await ctx.addInitScript('{ const real = Date.now.bind(Date); Date.now = () => real() + 120000; }');
+    });
+    expect(await p.evaluate(() => Date.now() - new Date().getTime())).toBeGreaterThan(100_000);
+    const c = await chat('Quick question');
+    const offer = p.locator('article.offer');
+    // Not "Expired" (the offer has 30 s on the server's clock), nor counting the skew in (the
+    // estimate of the server's clock is good to about a second).
+    await waitForText(offer.locator('.countdown'), /^Expires in \d+ s$/);
+    expect(Number(/\d+/.exec((await offer.locator('.countdown').textContent()) ?? '')?.[0])).toBeLessThanOrEqual(31);
+    expect(await offer.getByRole('button', { name: 'Accept' }).isEnabled()).toBe(true);
+    await offer.getByRole('button', { name: 'Accept' }).click();
+    await waitForText(paneOf(p, c.session.interactionId).locator('.pane-state'), 'Active');
+  });
+});
