@@ -1,8 +1,8 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { bearer, chatClient, startApp, type ChatClient, type TestApp } from '../support/app';
+import { bearer, chatClient, startApp, waitFor, type ChatClient, type TestApp } from '../support/app';
 import { chatEntry, createQueue } from '../support/agent';
 import { ACCOUNT_SID, AUTH_TOKEN, startFakeTwilio, type FakeTwilio } from '../support/fake-twilio';
-import { launchBrowser, Resources, setAgentState, signIn, waitForText } from '../support/browser';
+import { launchBrowser, parseEventFrame, Resources, setAgentState, signIn, tapSockets, waitForText, type TappedFrame } from '../support/browser';
 
 const PUBLIC = 'https://switchboard.example.com';
 const OUR_NUMBER = '+15005550009';
@@ -60,6 +60,53 @@ describe('the console when things go wrong', () => {
   }
 
   const paneOf = (p: Page, interactionId: string) => p.locator(`article.pane[data-interaction-id="${interactionId}"]`);
+
+  it('an accept still on its way when the customer leaves: the card goes and the server\'s refusal is shown', async () => {
+    let held: TappedFrame | null = null;
+    const p = await openConsole((page) =>
+      tapSockets(page, (f) => {
+        if (!held && parseEventFrame(f.text)?.event === 'offer:accept') held = f;
+        else f.pass();
+      }),
+    );
+    const c = await chat('Anyone?');
+    const offer = p.locator('article.offer');
+    await offer.getByRole('button', { name: 'Accept' }).click();
+    await waitForText(offer.locator('.countdown'), 'Accepting…');
+    await waitFor(() => held !== null, 5000, 'the accept to leave the page');
+
+    expect((await c.emitAck('end', {})).ok).toBe(true);
+    await waitForText(p.locator('#notices'), 'a web chat visitor left before the offer was answered.');
+    await offer.waitFor({ state: 'detached' });
+    held!.pass();
+    await waitForText(p.locator('#notices'), /Could not accept the chat from a web chat visitor: offer [0-9a-f-]+ is no longer pending \(revoked\)/);
+    expect(await p.locator('article.pane').count()).toBe(0);
+  });
+
+  it('a chat that went back to the queue and came back to the same agent can be worked again', async () => {
+    const p = await openConsole();
+    const c = await chat('My parcel is late');
+    await p.locator('article.offer').getByRole('button', { name: 'Accept' }).click();
+    const pane = paneOf(p, c.session.interactionId);
+    await waitForText(pane.locator('.pane-state'), 'Active');
+
+    // Offline hands the chat back to the queue; the pane says it is no longer this agent's.
+    await setAgentState(p, 'offline', 'Offline');
+    await waitForText(pane.locator('.pane-state'), 'No longer yours');
+    // Back again: the same chat is offered to the same agent, and accepted into the same pane.
+    await setAgentState(p, 'available', 'Available');
+    const offer = p.locator('article.offer');
+    await waitForText(offer.locator('.preview'), 'My parcel is late');
+    await offer.getByRole('button', { name: 'Accept' }).click();
+    await offer.waitFor({ state: 'detached' });
+    await waitForText(pane.locator('.pane-state'), 'Active');
+    expect(await p.locator('article.pane').count()).toBe(1);
+    const reply = pane.getByRole('textbox', { name: /^Reply/ });
+    expect(await reply.isEnabled()).toBe(true);
+    await reply.fill('Found it, it ships today');
+    await reply.press('Enter');
+    await waitFor(() => c.messages.some((m) => m.from === 'agent' && m.text === 'Found it, it ships today'), 10_000, 'the reply at the customer');
+  });
 
   it('counts down and accepts on the server\'s clock when the agent\'s PC clock is two minutes fast', async () => {
     const p = await openConsole(async (_page, ctx) => {

@@ -4,7 +4,7 @@
  * agent's state, the work it holds and the offers still pending for it.
  */
 import { io } from 'socket.io-client';
-import { createApi, describeError, type Api } from '../shared/api';
+import { ApiError, createApi, describeError, type Api } from '../shared/api';
 import { byId, fill, focusIsLost, h } from '../shared/dom';
 import { SESSION_EXPIRED, type Session } from '../shared/session';
 import type { AgentSocket, AgentState, AgentStateEvent, OfferPayload, QueueName } from '../shared/types';
@@ -15,6 +15,8 @@ import { channelLabel, customerLabel } from './timeline';
 
 const ACK_MS = 10_000;
 export const AWAY_REASONS = ['Break', 'Lunch', 'Meeting', 'Training', 'Coaching'];
+/** Ack errors after which an offer cannot be answered any more. */
+const OFFER_OVER = new Set(['SB_OFFER_EXPIRED', 'SB_OFFER_TAKEN', 'SB_OFFER_UNKNOWN']);
 
 export interface ConsoleHooks {
   /** Back to the sign-in form, with a message saying why (or none after signing out). */
@@ -250,9 +252,15 @@ export class ConsoleApp {
         customerName: customerLabel(card.offer.customer),
         ...(card.offer.interaction.subject ? { subject: card.offer.interaction.subject } : {}),
       });
+      // A pane still open from before (the conversation went back to the queue and came back to
+      // this agent) is the agent's active work again: the server sends no state change for it.
+      if (pane.state !== 'active' && pane.state !== 'loading') {
+        pane.setState('active');
+        void pane.load();
+      }
       pane.focusReply();
     } catch (err) {
-      card.failed(`Could not accept: ${describeError(err)}`);
+      this.offerFailed(card, `Could not accept the ${channelLabel(card.offer.interaction.channel).toLowerCase()} from ${customerLabel(card.offer.customer)}: ${describeError(err)}`, err);
     }
   }
 
@@ -263,8 +271,24 @@ export class ConsoleApp {
       this.dropOffer(card.offer.offerId);
       this.notify(`Rejected the ${channelLabel(card.offer.interaction.channel).toLowerCase()} from ${customerLabel(card.offer.customer)}.`);
     } catch (err) {
-      card.failed(`Could not reject: ${describeError(err)}`);
+      this.offerFailed(card, `Could not reject the ${channelLabel(card.offer.interaction.channel).toLowerCase()} from ${customerLabel(card.offer.customer)}: ${describeError(err)}`, err);
     }
+  }
+
+  /**
+   * An accept or reject the server refused. The card says why while it is still up; once it is
+   * gone (revoked or replaced while the answer was on its way), or when the offer can no longer
+   * be answered at all, the card goes and the notices say why, in the server's words.
+   */
+  private offerFailed(card: OfferCard, message: string, err: unknown): void {
+    const current = this.offers.get(card.offer.offerId) === card;
+    const over = err instanceof ApiError && OFFER_OVER.has(err.code);
+    if (current && !over) {
+      card.failed(message);
+      return;
+    }
+    if (current) this.dropOffer(card.offer.offerId);
+    this.notify(message);
   }
 
   private openPane(interactionId: string, hint?: ConstructorParameters<typeof InteractionPane>[2]): InteractionPane {
