@@ -1,8 +1,8 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { bearer, chatClient, startApp, waitFor, type ChatClient, type TestApp } from '../support/app';
 import { chatEntry, createQueue } from '../support/agent';
-import { ACCOUNT_SID, AUTH_TOKEN, startFakeTwilio, type FakeTwilio } from '../support/fake-twilio';
-import { launchBrowser, parseEventFrame, Resources, setAgentState, signIn, tapSockets, waitForText, type TappedFrame } from '../support/browser';
+import { ACCOUNT_SID, AUTH_TOKEN, signedForm, startFakeTwilio, type FakeTwilio } from '../support/fake-twilio';
+import { ackFrame, launchBrowser, parseEventFrame, Resources, setAgentState, signIn, tapSockets, waitForText, type TappedFrame } from '../support/browser';
 
 const PUBLIC = 'https://switchboard.example.com';
 const OUR_NUMBER = '+15005550009';
@@ -83,6 +83,31 @@ describe('the console when things go wrong', () => {
     expect(await p.locator('article.pane').count()).toBe(0);
   });
 
+  it('a refused End shows the server\'s message; it goes once End succeeds', async () => {
+    let refused = false;
+    const p = await openConsole((page) =>
+      tapSockets(page, (f) => {
+        const e = parseEventFrame(f.text);
+        if (!refused && e?.event === 'interaction:end' && e.ackId) {
+          refused = true;
+          f.reply(ackFrame(e.nsp, e.ackId, { ok: false, error: { code: 'SB_UNAVAILABLE', message: 'the database is unavailable; try again shortly' } }));
+        } else f.pass();
+      }),
+    );
+    const c = await chat('Please close my ticket');
+    await p.locator('article.offer').getByRole('button', { name: 'Accept' }).click();
+    const pane = paneOf(p, c.session.interactionId);
+    await waitForText(pane.locator('.pane-state'), 'Active');
+    const alert = pane.locator(':scope > p.form-error');
+
+    await pane.getByRole('button', { name: 'End conversation' }).click();
+    await waitForText(alert, 'Could not end the conversation: the database is unavailable; try again shortly');
+    expect(await pane.locator('.pane-state').textContent()).toBe('Active');
+    await pane.getByRole('button', { name: 'End conversation' }).click();
+    await waitForText(pane.locator('.pane-state'), 'Wrap-up');
+    expect(await alert.textContent()).toBe('');
+  });
+
   it('a chat that went back to the queue and came back to the same agent can be worked again', async () => {
     const p = await openConsole();
     const c = await chat('My parcel is late');
@@ -122,5 +147,25 @@ describe('the console when things go wrong', () => {
     expect(await offer.getByRole('button', { name: 'Accept' }).isEnabled()).toBe(true);
     await offer.getByRole('button', { name: 'Accept' }).click();
     await waitForText(paneOf(p, c.session.interactionId).locator('.pane-state'), 'Active');
+  });
+
+  it('a call still held after a reload shows the softphone pointer, not a reply box', async () => {
+    const p = await openConsole();
+    const { headers, body } = signedForm(`${PUBLIC}/twilio/voice`, { CallSid: `CA${'b'.repeat(32)}`, From: '+14155550177', To: OUR_NUMBER, CallStatus: 'ringing', AccountSid: ACCOUNT_SID });
+    const call = await t.app.inject({ method: 'POST', url: '/twilio/voice', headers, payload: body });
+    expect(call.statusCode).toBe(200);
+    const interactionId = /<Enqueue[^>]*>([0-9a-f-]{36})<\/Enqueue>/.exec(call.body)![1]!;
+    const offer = p.locator('article.offer');
+    await waitForText(offer.locator('h3'), 'New voice offer from +14155550177');
+    await offer.getByRole('button', { name: 'Accept' }).click();
+    await waitFor(() => fake.calls.some((x) => x.url?.includes(interactionId) ?? false), 10_000, 'the softphone dialled');
+    const pane = paneOf(p, interactionId);
+    await waitForText(pane.locator('.pane-state'), 'Active');
+    await waitForText(pane.locator('p.hint'), 'Voice call: answer, mute, hold and hang up in the Softphone panel.');
+
+    await p.reload();
+    await waitForText(pane.locator('.pane-state'), 'Active');
+    await waitForText(pane.locator('p.hint'), 'Voice call: answer, mute, hold and hang up in the Softphone panel.');
+    expect(await pane.getByRole('textbox', { name: /^Reply/ }).count()).toBe(0);
   });
 });

@@ -60,6 +60,9 @@ export class InteractionPane {
   private channel: string;
   private customerName: string;
   private interaction: InteractionView | null = null;
+  /** An end, transfer or wrap-up is waiting for its ack. */
+  private acting = false;
+  private loadFailed = false;
   private readonly uid: string;
   private readonly title: HTMLElement;
   private readonly stateEl: HTMLElement;
@@ -75,6 +78,8 @@ export class InteractionPane {
   private readonly disposition: HTMLSelectElement;
   private readonly closedBox: HTMLElement;
   private readonly customerSlot = h('div', { class: 'customer-slot' });
+  /** The reply box, or for a call the pointer to the softphone: it follows the channel once known. */
+  private readonly compose = h('div', { class: 'compose' });
 
   constructor(
     readonly id: string,
@@ -152,13 +157,21 @@ export class InteractionPane {
       h('header', { class: 'pane-head' }, this.title, this.stateEl),
       this.alert,
       this.log,
-      this.channel === 'voice' ? h('p', { class: 'hint' }, 'Voice call: answer, mute, hold and hang up in the Softphone panel.') : this.replyForm,
+      this.compose,
       this.work,
       this.wrapupForm,
       this.closedBox,
       this.customerSlot,
     );
     this.renderTitle(hint.subject);
+    this.renderCompose();
+  }
+
+  private renderCompose(): void {
+    const voice = this.channel === 'voice';
+    if (voice === (this.compose.dataset.channel === 'voice') && this.compose.firstChild) return;
+    this.compose.dataset.channel = voice ? 'voice' : 'text';
+    fill(this.compose, voice ? h('p', { class: 'hint' }, 'Voice call: answer, mute, hold and hang up in the Softphone panel.') : this.replyForm);
   }
 
   private renderTitle(subject?: string | null): void {
@@ -173,6 +186,8 @@ export class InteractionPane {
       this.interaction = i;
       this.channel = i.channel;
       this.renderTitle(i.subject);
+      // A pane opened from a state event (after a reload or reconnect) learns its channel only now.
+      this.renderCompose();
       if (first) {
         const panel = new CustomerPanel(this.deps.api, i.customerId, this.uid, (c: CustomerView) => {
           this.customerName = customerLabel(c);
@@ -183,9 +198,14 @@ export class InteractionPane {
       }
       await this.loadMessages(i.customerId);
       this.setState(i.state === 'queued' || i.state === 'offered' ? 'requeued' : i.state);
+      if (this.loadFailed) this.alert.textContent = '';
+      this.loadFailed = false;
     } catch (err) {
       if (err instanceof ApiError && (err.status === 403 || err.status === 404)) this.setState('gone');
-      else this.alert.textContent = `Could not load this conversation: ${describeError(err)}`;
+      else {
+        this.alert.textContent = `Could not load this conversation: ${describeError(err)}`;
+        this.loadFailed = true;
+      }
     }
   }
 
@@ -307,30 +327,40 @@ export class InteractionPane {
     this.title.focus();
   }
 
-  private async end(): Promise<void> {
+  /** One action at a time per pane; a refusal shows in the server's words until the next action. */
+  private async act(failure: string, run: () => Promise<void>): Promise<void> {
+    if (this.acting) return;
+    this.acting = true;
+    this.alert.textContent = '';
     try {
+      await run();
+    } catch (err) {
+      this.alert.textContent = `${failure}: ${describeError(err)}`;
+    } finally {
+      this.acting = false;
+    }
+  }
+
+  private end(): Promise<void> {
+    return this.act('Could not end the conversation', async () => {
       unwrap(await this.deps.socket.timeout(ACK_MS).emitWithAck('interaction:end', { interactionId: this.id }));
       this.setState('wrapup');
       this.disposition.focus();
-    } catch (err) {
-      this.alert.textContent = `Could not end the conversation: ${describeError(err)}`;
-    }
+    });
   }
 
-  private async transfer(queueId: string): Promise<void> {
-    if (!queueId) return;
+  private transfer(queueId: string): Promise<void> {
+    if (!queueId) return Promise.resolve();
     const name = this.deps.queues().find((q) => q.id === queueId)?.name ?? 'another queue';
-    try {
+    return this.act('Could not transfer', async () => {
       unwrap(await this.deps.socket.timeout(ACK_MS).emitWithAck('interaction:transfer', { interactionId: this.id, queueId }));
       this.deps.notify(`Transferred ${this.customerName} to ${name}.`);
       this.deps.remove(this);
-    } catch (err) {
-      this.alert.textContent = `Could not transfer: ${describeError(err)}`;
-    }
+    });
   }
 
-  private async wrapup(disposition: string, notes: string): Promise<void> {
-    try {
+  private wrapup(disposition: string, notes: string): Promise<void> {
+    return this.act('Could not finish the wrap-up', async () => {
       unwrap(
         await this.deps.socket.timeout(ACK_MS).emitWithAck('interaction:wrapup', {
           interactionId: this.id,
@@ -340,8 +370,6 @@ export class InteractionPane {
       );
       this.deps.notify(`Wrap-up saved for ${this.customerName}${disposition ? `: ${disposition}` : ''}.`);
       this.deps.remove(this);
-    } catch (err) {
-      this.alert.textContent = `Could not finish the wrap-up: ${describeError(err)}`;
-    }
+    });
   }
 }
