@@ -43,9 +43,11 @@ export class AgentStateService {
           if (i.state === 'active') {
             await this.acd.append(tx, fx, i, 'interaction.requeued', { agentId, reason: reason ?? 'agent-offline' });
             await transition(tx, id, ['active'], { state: 'queued', agentId: null });
+            fx.changed.push({ agentId, interactionId: id, state: 'queued' });
           } else {
             await this.acd.append(tx, fx, i, 'interaction.closed', { agentId, reason: 'agent-offline-in-wrapup' });
             await transition(tx, id, ['wrapup'], { state: 'closed', outcome: 'handled', closedNow: true });
+            fx.changed.push({ agentId, interactionId: id, state: 'closed' });
           }
           fx.route = true;
         }

@@ -22,6 +22,8 @@ export class OffersService {
       await this.acd.append(tx, fx, i, 'offer.accepted', { offerId, agentId }, `offer.accepted:${offerId}`);
       const accepted = (await findInteraction(tx, i.id))!;
       fx.accepted.push(accepted);
+      // The agent's other consoles (a second tab) learn it is taken and open it too.
+      fx.changed.push({ agentId, interactionId: i.id, state: 'active' });
       return accepted;
     });
   }

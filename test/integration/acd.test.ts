@@ -1,5 +1,5 @@
 import { bearer, chatClient, startApp, waitFor, type TestApp } from '../support/app';
-import { chatEntry, createAgent, createQueue, type AgentClient } from '../support/agent';
+import { agentClient, chatEntry, createAgent, createQueue, type AgentClient } from '../support/agent';
 
 /** A chat customer in `widget` who has sent one message. */
 async function customer(t: TestApp, widget: string, text = 'hello') {
@@ -56,8 +56,13 @@ describe('ACD: offers, accept, work, wrap-up', () => {
     expect(offer.customer.recentHistory.map((h) => h.text)).toContain('my parcel is late');
     expect(new Date(offer.expiresAt).getTime()).toBeGreaterThan(Date.now());
 
+    // The agent has the console open in a second tab too: it learns the offer was taken.
+    const tab2 = track(await agentClient(t.url, agent.token, agent.agentId));
+    const tab2States: Array<{ interactionId: string; state: string }> = [];
+    tab2.socket.on('interaction:state', (e: { interactionId: string; state: string }) => tab2States.push(e));
     const accepted = await agent.emit('offer:accept', { offerId: offer.offerId });
     expect(accepted).toMatchObject({ ok: true, interaction: { id: c.session.interactionId, state: 'active', agentId: agent.agentId } });
+    await waitFor(() => tab2States.some((e) => e.interactionId === c.session.interactionId && e.state === 'active'), 5000, 'the second tab told');
     const again = await agent.emit('offer:accept', { offerId: offer.offerId });
     expect(again).toMatchObject({ ok: false, error: { code: 'SB_OFFER_TAKEN' } });
 
@@ -179,6 +184,21 @@ describe('ACD: offers, accept, work, wrap-up', () => {
     const successor = track(await createAgent(t, [q]));
     await available(successor);
     await waitFor(() => successor.offers.length === 2, 5000, 'both re-offered');
+  });
+
+  it('signing out hands held work back to the queue and tells the console', async () => {
+    const q = await createQueue(t, { name: 'signout' });
+    await chatEntry(t, 'signout', q);
+    const a = track(await createAgent(t, [q]));
+    const states: Array<{ interactionId: string; state: string }> = [];
+    a.socket.on('interaction:state', (e: { interactionId: string; state: string }) => states.push(e));
+    await available(a);
+    const c = track(await customer(t, 'signout', 'still there?'));
+    const o = await a.nextOffer();
+    expect(await a.emit('offer:accept', { offerId: o.offerId })).toMatchObject({ ok: true });
+    expect(await a.emit('state:set', { state: 'offline' })).toMatchObject({ ok: true, state: 'offline' });
+    await waitFor(() => states.some((e) => e.interactionId === c.session.interactionId && e.state === 'queued'), 5000, 'the console told');
+    expect((await t.app.services.db.query('SELECT state, agent_id FROM interactions WHERE id = $1', [c.session.interactionId])).rows[0]).toEqual({ state: 'queued', agent_id: null });
   });
 
   it('transfer to another queue: the next agent gets it, with history kept', async () => {

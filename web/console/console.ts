@@ -159,6 +159,8 @@ export class ConsoleApp {
     });
     s.on('interaction:message', (m) => this.panes.get(m.interactionId)?.addMessage(m));
     s.on('interaction:state', ({ interactionId, state }) => {
+      // Taken or moved elsewhere (accepted in another tab, say): its offer card has nothing left to answer.
+      for (const card of [...this.offers.values()]) if (card.offer.interaction.id === interactionId) this.dropOffer(card.offer.offerId);
       const pane = this.panes.get(interactionId);
       if (pane) {
         if (state === 'wrapup' && pane.state === 'active') this.notify('The customer left; the conversation is in wrap-up.');
