@@ -37,15 +37,21 @@ export async function loadRoutingQueues(db: Queryable): Promise<Map<string, Rout
   return new Map(rows.map((r) => [r.id, { id: r.id, name: r.name, skills: r.skills, strategy: r.strategy, priority: r.priority, slaSeconds: r.sla_seconds, escalation: r.escalation, priorityRules: r.priority_rules, channels: r.channels }]));
 }
 
-/** An agent's open work per channel, as a jsonb object ({} when none): used as a lateral over `agents a`. */
-const AGENT_LOAD = `(SELECT COALESCE(jsonb_object_agg(channel, n), '{}'::jsonb) AS load FROM (
-    SELECT i.channel, count(*) AS n FROM interactions i
-     WHERE i.agent_id = a.id AND i.state IN ('offered','active','wrapup') GROUP BY i.channel) per_channel)`;
+/**
+ * Open work per agent and channel, counted once over the open-work index (one pass, however
+ * many agents), joined to agents as `o`. The channels are the fixed four of `Channel`.
+ */
+const OPEN_WORK = `open_work AS (
+    SELECT agent_id,
+           count(*) FILTER (WHERE channel = 'voice') AS voice, count(*) FILTER (WHERE channel = 'chat') AS chat,
+           count(*) FILTER (WHERE channel = 'sms') AS sms, count(*) FILTER (WHERE channel = 'email') AS email
+      FROM interactions WHERE state IN ('offered','active','wrapup') AND agent_id IS NOT NULL GROUP BY agent_id)`;
 
-/** Available, in some queue, and with a free slot on some channel (`l.load` from AGENT_LOAD). */
+/** Available, in some queue, and with a free slot on some channel (`o` from OPEN_WORK, left-joined). */
 const CAN_TAKE_WORK = `a.state = 'available'
-    AND EXISTS (SELECT 1 FROM agent_queues aq WHERE aq.agent_id = a.id)
-    AND EXISTS (SELECT 1 FROM jsonb_each_text(a.capacity) cap WHERE cap.value::int > COALESCE((l.load ->> cap.key)::int, 0))`;
+    AND (COALESCE((a.capacity ->> 'voice')::int, 0) > COALESCE(o.voice, 0) OR COALESCE((a.capacity ->> 'chat')::int, 0) > COALESCE(o.chat, 0)
+      OR COALESCE((a.capacity ->> 'sms')::int, 0) > COALESCE(o.sms, 0) OR COALESCE((a.capacity ->> 'email')::int, 0) > COALESCE(o.email, 0))
+    AND EXISTS (SELECT 1 FROM agent_queues aq WHERE aq.agent_id = a.id)`;
 
 /**
  * Whether any agent can take work: one cheap read, so a pass triggered while every agent is
@@ -53,7 +59,7 @@ const CAN_TAKE_WORK = `a.state = 'available'
  */
 export async function anyFreeAgent(db: Queryable): Promise<boolean> {
   const { rows } = await db.query<{ free: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM agents a CROSS JOIN LATERAL ${AGENT_LOAD} l WHERE ${CAN_TAKE_WORK}) AS free`,
+    `WITH ${OPEN_WORK} SELECT EXISTS (SELECT 1 FROM agents a LEFT JOIN open_work o ON o.agent_id = a.id WHERE ${CAN_TAKE_WORK}) AS free`,
   );
   return rows[0]?.free ?? false;
 }
@@ -64,15 +70,16 @@ export async function anyFreeAgent(db: Queryable): Promise<boolean> {
  */
 export async function loadAvailableAgents(db: Queryable): Promise<AgentCandidate[]> {
   const { rows } = await db.query<{
-    id: string; skills: Record<string, number>; capacity: Slots; queue_ids: string[]; load: Partial<Slots> | null;
-    idle_ms: string; offer_ms: string | null;
+    id: string; skills: Record<string, number>; capacity: Slots; queue_ids: string[];
+    voice: string | null; chat: string | null; sms: string | null; email: string | null; idle_ms: string; offer_ms: string | null;
   }>(
-    `SELECT a.id, a.skills, a.capacity, l.load,
+    `WITH ${OPEN_WORK}
+     SELECT a.id, a.skills, a.capacity, o.voice, o.chat, o.sms, o.email,
             COALESCE((SELECT array_agg(aq.queue_id) FROM agent_queues aq WHERE aq.agent_id = a.id), '{}') AS queue_ids,
             (extract(epoch FROM GREATEST(a.last_idle_at,
-               COALESCE((SELECT max(o.released_at) FROM offers o WHERE o.agent_id = a.id), a.last_idle_at))) * 1000)::bigint::text AS idle_ms,
+               COALESCE((SELECT max(x.released_at) FROM offers x WHERE x.agent_id = a.id), a.last_idle_at))) * 1000)::bigint::text AS idle_ms,
             (extract(epoch FROM a.last_offer_at) * 1000)::bigint::text AS offer_ms
-       FROM agents a CROSS JOIN LATERAL ${AGENT_LOAD} l
+       FROM agents a LEFT JOIN open_work o ON o.agent_id = a.id
       WHERE ${CAN_TAKE_WORK}`,
   );
   return rows.map((r) => ({
@@ -80,7 +87,7 @@ export async function loadAvailableAgents(db: Queryable): Promise<AgentCandidate
     skills: r.skills,
     capacity: { ...ZERO, ...r.capacity },
     queueIds: r.queue_ids,
-    load: { ...ZERO, ...(r.load ?? {}) },
+    load: { voice: Number(r.voice ?? 0), chat: Number(r.chat ?? 0), sms: Number(r.sms ?? 0), email: Number(r.email ?? 0) },
     lastIdleAt: Number(r.idle_ms),
     lastOfferAt: r.offer_ms ? Number(r.offer_ms) : 0,
   }));
