@@ -145,7 +145,8 @@ export interface CreatedOffer {
 
 /**
  * Claim a waiting interaction for an agent and record the offer, in one statement: only if the
- * interaction is still waiting, the agent still available, and a slot of that channel free.
+ * interaction is still waiting, the agent still available, and a slot of that channel free (the
+ * agent's last offer time moves with it, for round-robin).
  */
 export async function createOffer(
   tx: Queryable,
@@ -162,6 +163,8 @@ export async function createOffer(
                 WHERE x.agent_id = $2 AND x.channel = i.channel AND x.state IN ('offered','active','wrapup'))
               < COALESCE((agent.capacity ->> i.channel)::int, 0)
        RETURNING i.id, i.queue_id, i.channel, i.queued_at
+     ), touched AS (
+       UPDATE agents SET last_offer_at = clock_timestamp() WHERE id = $2 AND EXISTS (SELECT 1 FROM claimed)
      )
      INSERT INTO offers (interaction_id, agent_id, queue_id, channel, state, explanation, queued_at, expires_at)
      SELECT id, $2, queue_id, channel, 'pending', $3, queued_at, clock_timestamp() + make_interval(secs => $4) FROM claimed
@@ -170,7 +173,6 @@ export async function createOffer(
   );
   const r = rows[0];
   if (!r) return null;
-  await tx.query('UPDATE agents SET last_offer_at = clock_timestamp() WHERE id = $1', [o.agentId]);
   return { id: r.id, interactionId: r.interaction_id, agentId: r.agent_id, queueId: r.queue_id, channel: r.channel, expiresAt: r.expires_at, createdAt: r.created_at };
 }
 
