@@ -260,15 +260,26 @@ export async function routingScenario(opts: RoutingOptions, log: (s: string) => 
     const b = cells.find((c) => c.agents === M && c.waiting === hi);
     if (!a || !b || lo === hi) continue;
     const g = ratio(b.enqueueToOffer.offer.p99, a.enqueueToOffer.offer.p99);
+    const g50 = ratio(b.enqueueToOffer.offer.p50, a.enqueueToOffer.offer.p50);
     const gb = ratio(b.baseline?.enqueue.p99, a.baseline?.enqueue.p99);
-    growth[M] = { enqueueP99: g, availableP99: ratio(b.availableToOffer.offer.p99, a.availableToOffer.offer.p99), baselineEnqueueP99: gb };
+    const gb50 = ratio(b.baseline?.enqueue.p50, a.baseline?.enqueue.p50);
+    growth[M] = {
+      enqueueP99: g,
+      enqueueP50: g50,
+      availableP99: ratio(b.availableToOffer.offer.p99, a.availableToOffer.offer.p99),
+      availableP50: ratio(b.availableToOffer.offer.p50, a.availableToOffer.offer.p50),
+      baselineEnqueueP99: gb,
+      baselineEnqueueP50: gb50,
+    };
+    // A p99 of a few hundred samples on a shared machine is one or two samples: the target
+    // counts as met only when the median grows no more than 1.5× either.
     rows.push({
       scenario: 'routing',
-      measure: `growth of enqueue → offer p99 from ${lo} to ${hi} waiting, ${M} agents`,
-      ours: `${fmt(g, 2)}×`,
-      baseline: `${fmt(gb, 2)}×`,
+      measure: `growth of enqueue → offer from ${lo} to ${hi} waiting, ${M} agents`,
+      ours: `p50 ${fmt(g50, 2)}×, p99 ${fmt(g, 2)}×`,
+      baseline: `p50 ${fmt(gb50, 2)}×, p99 ${fmt(gb, 2)}×`,
       ratio: g !== null && gb !== null ? ratio(g, gb) : null,
-      ...(lo === 100 && hi === 10000 ? { target: '≤ 1.5×', met: g === null ? null : g <= 1.5 } : {}),
+      ...(lo === 100 && hi === 10000 ? { target: '≤ 1.5× (p99, and p50 too)', met: g === null || g50 === null ? null : g <= 1.5 && g50 <= 1.5 } : {}),
     });
   }
   const agentGrowth: Record<string, unknown> = {};
