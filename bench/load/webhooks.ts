@@ -47,18 +47,22 @@ async function main(): Promise<void> {
     inflight--;
   };
   if (rate > 0) {
-    // Open loop: a tick every 10 ms sends its share; beyond `concurrency` in flight, requests are dropped (counted).
-    let owed = 0;
+    // Open loop: a tick every 10 ms sends what is due by the clock (a late tick catches up, so a
+    // busy machine delaying timers does not lower the offered rate); beyond `concurrency` in
+    // flight, requests are dropped (counted).
+    const started = Date.now();
+    let issued = 0;
     await new Promise<void>((resolve) => {
       const timer = setInterval(() => {
-        if (Date.now() >= end) {
+        const now = Date.now();
+        if (now >= end) {
           clearInterval(timer);
           resolve();
           return;
         }
-        owed += rate / 100;
-        while (owed >= 1) {
-          owed -= 1;
+        const due = Math.floor((rate * (now - started)) / 1000);
+        while (issued < due) {
+          issued++;
           if (inflight >= concurrency) dropped++;
           else void send();
         }
