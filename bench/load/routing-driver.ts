@@ -24,6 +24,13 @@ interface Agent {
   socket: AgentSocket;
 }
 
+/** One sample's client-side times (epoch ms), to line up with the times the service recorded. */
+interface Mark {
+  offerId: string;
+  sentAt: number;
+  offerAt: number;
+}
+
 const blended = new Map<string, Agent>();
 let probeAgent: Agent | null = null;
 let held = 0;
@@ -115,6 +122,7 @@ serveWorker({
     const socket = await probeVisitor(p.url, p.widget);
     const offerMs: number[] = [];
     const ackMs: number[] = [];
+    const marks: Mark[] = [];
     let missed = 0;
     for (let k = 0; k < p.samples; k++) {
       const offered = nextChatOffer(p.timeoutMs);
@@ -130,10 +138,11 @@ serveWorker({
         continue;
       }
       offerMs.push(o.at - t0);
+      marks.push({ offerId: o.offer.offerId, sentAt: t0, offerAt: o.at });
       await handle(o.agent, o.offer);
       await gap();
     }
-    return { offer: summarize(offerMs), ack: summarize(ackMs), missed, raw: offerMs.map((x) => Math.round(x * 100) / 100) };
+    return { offer: summarize(offerMs), ack: summarize(ackMs), missed, raw: offerMs.map((x) => Math.round(x * 100) / 100), marks };
   },
 
   /** Available → offer: the probe agent goes available and is offered the head of the backlog; then goes away again. */
@@ -141,17 +150,18 @@ serveWorker({
     const agent = probeAgent!;
     const offerMs: number[] = [];
     const ackMs: number[] = [];
+    const marks: Mark[] = [];
     let missed = 0;
     for (let k = 0; k < p.samples; k++) {
-      const offered = new Promise<number | null>((resolve) => {
+      const offered = new Promise<{ at: number; offerId: string } | null>((resolve) => {
         const timer = setTimeout(() => {
           agent.socket.off('offer', on);
           resolve(null);
         }, p.timeoutMs);
-        const on = () => {
+        const on = (o: OfferPayload) => {
           clearTimeout(timer);
           agent.socket.off('offer', on);
-          resolve(nowMs());
+          resolve({ at: nowMs(), offerId: o.offerId });
         };
         agent.socket.on('offer', on);
       });
@@ -160,14 +170,17 @@ serveWorker({
       const tAck = nowMs();
       if (!ack.ok) throw new Error(`probe agent available: ${JSON.stringify(ack)}`);
       ackMs.push(tAck - t0);
-      const at = await offered;
-      if (at === null) missed++;
-      else offerMs.push(at - t0);
+      const o = await offered;
+      if (o === null) missed++;
+      else {
+        offerMs.push(o.at - t0);
+        marks.push({ offerId: o.offerId, sentAt: t0, offerAt: o.at });
+      }
       const away = await emitAck(agent.socket, 'state:set', { state: 'away', reason: 'bench' });
       if (!away.ok) throw new Error(`probe agent away: ${JSON.stringify(away)}`);
       await gap();
     }
-    return { offer: summarize(offerMs), ack: summarize(ackMs), missed, raw: offerMs.map((x) => Math.round(x * 100) / 100) };
+    return { offer: summarize(offerMs), ack: summarize(ackMs), missed, raw: offerMs.map((x) => Math.round(x * 100) / 100), marks };
   },
 
   /** A chat in a queue of the backlog's own priority: is it offered to a free agent at all, and how fast? */

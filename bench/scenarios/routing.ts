@@ -25,7 +25,7 @@ import { createAgents, type QueueStats } from '../lib/http';
 import { startBenchService, TWILIO_AUTH_TOKEN, type Service } from '../lib/service';
 import { ms, fmt, type Row, type ScenarioResult } from '../lib/results';
 import { routerSql, type RouterSqlTimes } from '../lib/router-sql';
-import { ratio, until, type Summary } from '../lib/stats';
+import { ratio, summarize, until, type Summary } from '../lib/stats';
 import { serverPid, watchCpu, type CpuUse } from '../lib/procfs';
 import { runTsx, spawnTsx, startWorker, type WorkerHandle } from '../lib/worker';
 import { inclusiveOf, monoMicros, summarizeProfile, type FunctionTime } from '../lib/cpuprofile';
@@ -33,6 +33,10 @@ import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 const SMS_NUMBER = '+15005550006';
+const phaseLine = (m: Measure) =>
+  Object.entries(m.phases ?? {})
+    .map(([k, v]) => `${k} ${ms(v.p50)}`)
+    .join(' + ');
 const pair = (s: Summary | undefined) => `p50 ${ms(s?.p50)}, p99 ${ms(s?.p99)}`;
 const FILL_CONCURRENCY = 16;
 
@@ -50,6 +54,42 @@ interface Measure {
   ack: Summary;
   missed: number;
   raw: number[];
+  marks?: Array<{ offerId: string; sentAt: number; offerAt: number }>;
+  /** Where the time went, from the service's own timestamps (same machine, same clock). */
+  phases?: Record<string, Summary>;
+}
+
+/**
+ * Split each sample at the times the service recorded: when it took the message in (the
+ * interaction's queued_at, stamped by the chat handler) and when the router claimed it for an
+ * agent (the offer's created_at, clock_timestamp() inside the routing pass).
+ */
+async function phases(databaseUrl: string, m: Measure, withReceive: boolean): Promise<void> {
+  const marks = m.marks ?? [];
+  delete m.marks;
+  if (marks.length === 0) return;
+  const db = new Pool({ connectionString: databaseUrl, max: 1 });
+  try {
+    const { rows } = await db.query<{ id: string; claimed: number; queued: number }>(
+      `SELECT o.id, extract(epoch FROM o.created_at)::float8 * 1000 AS claimed, extract(epoch FROM i.queued_at)::float8 * 1000 AS queued
+         FROM offers o JOIN interactions i ON i.id = o.interaction_id WHERE o.id = ANY($1::uuid[])`,
+      [marks.map((x) => x.offerId)],
+    );
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    const got = marks.flatMap((x) => (byId.has(x.offerId) ? [{ ...x, ...byId.get(x.offerId)! }] : []));
+    m.phases = withReceive
+      ? {
+          sendToQueued: summarize(got.map((x) => x.queued - x.sentAt)),
+          queuedToClaimed: summarize(got.map((x) => x.claimed - x.queued)),
+          claimedToSocket: summarize(got.map((x) => x.offerAt - x.claimed)),
+        }
+      : {
+          sendToClaimed: summarize(got.map((x) => x.claimed - x.sentAt)),
+          claimedToSocket: summarize(got.map((x) => x.offerAt - x.claimed)),
+        };
+  } finally {
+    await db.end();
+  }
 }
 
 export interface RoutingCell {
@@ -128,6 +168,8 @@ async function serviceCells(M: number, opts: RoutingOptions, driver: WorkerHandl
       const w2 = monoMicros();
       const cpuUse = cpu.stop();
       const samePriority = await driver.call<{ offered: boolean; ms: number | null }>('samePriorityProbe', { url: svc.base, widget: 'same', timeoutMs: 5000 });
+      await phases(svc.env.DATABASE_URL!, enqueue, true);
+      await phases(svc.env.DATABASE_URL!, available, false);
       const stats = await waitingIn(svc, backlog.id);
       const sql = await routerSql(svc.env.DATABASE_URL!, { explain: opts.explain && W === Math.max(...opts.waiting) });
       const counts = await driver.call<{ unexpected: number; connected: number }>('counts');
@@ -136,6 +178,7 @@ async function serviceCells(M: number, opts: RoutingOptions, driver: WorkerHandl
       log(
         `  M=${M} W=${W}: enqueue→offer p50 ${ms(enqueue.offer.p50)} p99 ${ms(enqueue.offer.p99)} (missed ${enqueue.missed}); ` +
           `available→offer p50 ${ms(available.offer.p50)} p99 ${ms(available.offer.p99)} (missed ${available.missed}); ` +
+          `phases (p50): enqueue ${phaseLine(enqueue)}, available ${phaseLine(available)}; ` +
           `same-priority chat ${samePriority.offered ? `offered in ${ms(samePriority.ms)}` : 'NOT offered within 5 s'}; ` +
           `router SQL: agents ${ms(sql.availableAgents.p50)}, waiting ${ms(sql.waiting.p50)}; ` +
           `CPU cores: service ${fmt(cpuUse.byProcess.service, 2)}, generator ${fmt(cpuUse.byProcess.generator, 2)}, others on the machine ${fmt(cpuUse.othersCores, 2)}`,
