@@ -6,6 +6,7 @@
 import { Client } from 'pg';
 import { loadAvailableAgents, loadRoutingQueues, loadWaiting } from '../../src/routing/routing.repository';
 import { PASS_LIMIT } from '../../src/routing/router.service';
+import { CHANNELS } from '../../src/interactions/events.types';
 import { summarize, type Summary } from './stats';
 
 export interface RouterSqlTimes {
@@ -35,11 +36,12 @@ export async function routerSql(databaseUrl: string, opts: { repeat?: number; ex
     const queues = await loadRoutingQueues(db);
     const agents = await loadAvailableAgents(db);
     const queueIds = [...new Set(agents.flatMap((a) => a.queueIds))];
-    const waiting = await loadWaiting(db, queues, queueIds, PASS_LIMIT);
+    const channels = CHANNELS.filter((ch) => agents.some((a) => a.load[ch] < a.capacity[ch]));
+    const waiting = await loadWaiting(db, queues, queueIds, channels, PASS_LIMIT);
     const result: RouterSqlTimes = {
       availableAgents: await time(repeat, () => loadAvailableAgents(db)),
       routingQueues: await time(repeat, () => loadRoutingQueues(db)),
-      waiting: await time(repeat, () => loadWaiting(db, queues, queueIds, PASS_LIMIT)),
+      waiting: await time(repeat, () => loadWaiting(db, queues, queueIds, channels, PASS_LIMIT)),
       agentsReturned: agents.length,
       waitingReturned: waiting.length,
     };
@@ -53,7 +55,7 @@ export async function routerSql(databaseUrl: string, opts: { repeat?: number; ex
       await db.query('SET client_min_messages = log');
       await loadAvailableAgents(db);
       const agentsPlan = notices.splice(0).join('\n');
-      await loadWaiting(db, queues, queueIds, PASS_LIMIT);
+      await loadWaiting(db, queues, queueIds, channels, PASS_LIMIT);
       const waitingPlan = notices.splice(0).join('\n');
       await db.query('SET client_min_messages = notice');
       result.plans = { availableAgents: agentsPlan, waiting: waitingPlan };

@@ -5,11 +5,12 @@
  */
 import type { Logger } from '../platform/logger';
 import { findInteraction } from '../interactions/interactions.repository';
+import { CHANNELS } from '../interactions/events.types';
 import type { AcdContext } from './acd.context';
 import { planAssignments } from './selection';
 import { anyFreeAgent, createOffer, loadAvailableAgents, loadRoutingQueues, loadWaiting, takeRouterLock } from './routing.repository';
 
-/** How many waiting interactions one pass considers (the best ones); another pass follows if it filled them all. */
+/** How many waiting interactions one pass considers per queue and channel (the best ones); another pass follows if it read that many and offered some. */
 export const PASS_LIMIT = 500;
 
 export interface SweepStep {
@@ -67,7 +68,8 @@ export class RouterService {
       if (agents.length === 0) return { offered: 0, full: false };
       const queues = await loadRoutingQueues(tx);
       const queueIds = [...new Set(agents.flatMap((a) => a.queueIds))];
-      const waiting = await loadWaiting(tx, queues, queueIds, PASS_LIMIT);
+      const channels = CHANNELS.filter((ch) => agents.some((a) => a.load[ch] < a.capacity[ch]));
+      const waiting = await loadWaiting(tx, queues, queueIds, channels, PASS_LIMIT);
       if (waiting.length === 0) return { offered: 0, full: false };
       const plan = planAssignments(waiting, agents, (q) => queues.get(q)?.strategy ?? 'longest-idle', Date.now());
       let offered = 0;
@@ -79,7 +81,7 @@ export class RouterService {
         fx.offers.push(offer);
         offered++;
       }
-      return { offered, full: waiting.length === PASS_LIMIT };
+      return { offered, full: waiting.length >= PASS_LIMIT };
     });
   }
 

@@ -102,27 +102,27 @@ export const EFFECTIVE_PRIORITY = `q.priority + i.priority + COALESCE((
    WHERE c.attributes -> (r ->> 'attribute') = r -> 'equals'), 0)`;
 
 /**
- * Waiting interactions in the given queues, best first, with who already declined each. Each
- * queue contributes at most `limit` from its waiting index (priority, then age), so a pass reads
- * the same few rows however long the queues are; a queue with priority rules is read in full,
- * since a rule can lift any of its contacts to the front.
+ * Waiting interactions in the given queues and channels, best first, with who already declined
+ * each. Each (queue, channel) contributes at most `limit` from the waiting index (priority, then
+ * age), so a pass reads the same few rows however long the queues are, and a backlog on one
+ * channel or in one queue cannot hide the contacts of another behind it. A queue with priority
+ * rules is read in full, since a rule can lift any of its contacts to the front.
  */
-export async function loadWaiting(db: Queryable, queues: Map<string, RoutingQueue>, queueIds: string[], limit: number): Promise<WaitingInteraction[]> {
+export async function loadWaiting(db: Queryable, queues: Map<string, RoutingQueue>, queueIds: string[], channels: Channel[], limit: number): Promise<WaitingInteraction[]> {
   const { rows } = await db.query<{ id: string; queue_id: string; channel: Channel; priority: number; queued_ms: string; skill_relax: number; declined: string[]; extra_skills: Record<string, number> | null }>(
-    `SELECT w.* FROM queues q CROSS JOIN LATERAL (
+    `SELECT w.* FROM queues q CROSS JOIN unnest($2::text[]) AS ch(channel) CROSS JOIN LATERAL (
        SELECT i.id, i.queue_id, i.channel, i.queued_at, i.skill_relax, i.attributes -> 'skills' AS extra_skills,
               (${EFFECTIVE_PRIORITY}) AS priority,
               (extract(epoch FROM i.queued_at) * 1000)::bigint::text AS queued_ms,
               COALESCE((SELECT array_agg(DISTINCT o.agent_id) FROM offers o
                          WHERE o.interaction_id = i.id AND o.state IN ('rejected','expired')), '{}') AS declined
          FROM interactions i JOIN customers c ON c.id = i.customer_id
-        WHERE i.state = 'queued' AND i.queue_id = q.id
+        WHERE i.state = 'queued' AND i.queue_id = q.id AND i.channel = ch.channel
         ORDER BY i.priority DESC, i.queued_at
-        LIMIT CASE WHEN jsonb_array_length(q.priority_rules) = 0 THEN $2::int END) w
+        LIMIT CASE WHEN jsonb_array_length(q.priority_rules) = 0 THEN $3::int END) w
       WHERE q.id = ANY($1::uuid[])
-      ORDER BY w.priority DESC, w.queued_at, w.id
-      LIMIT $2`,
-    [queueIds, limit],
+      ORDER BY w.priority DESC, w.queued_at, w.id`,
+    [queueIds, channels, limit],
   );
   return rows.map((r) => {
     // The queue's skills, raised by any the contact itself needs (an IVR `set`), then relaxed by escalation.

@@ -1,5 +1,6 @@
 import { bearer, chatClient, startApp, waitFor, type TestApp } from '../support/app';
 import { agentClient, chatEntry, createAgent, createQueue, type AgentClient } from '../support/agent';
+import { PASS_LIMIT } from '../../src/routing/router.service';
 
 /** A chat customer in `widget` who has sent one message. */
 async function customer(t: TestApp, widget: string, text = 'hello') {
@@ -184,6 +185,27 @@ describe('ACD: offers, accept, work, wrap-up', () => {
     const successor = track(await createAgent(t, [q]));
     await available(successor);
     await waitFor(() => successor.offers.length === 2, 5000, 'both re-offered');
+  });
+
+  it('a long backlog nobody can take does not hide a contact behind it (more waiting than one pass reads)', async () => {
+    const q = await createQueue(t, { name: 'backlog', channels: ['sms', 'chat'] });
+    await chatEntry(t, 'backlog', q);
+    const smsEntry = await t.app.inject({ method: 'POST', url: '/api/entry-points', headers: bearer(t.adminToken), payload: { channel: 'sms', address: '+15005550199', queueId: q } });
+    expect(smsEntry.statusCode).toBe(201);
+    // More texts wait than a routing pass reads per queue and channel; no agent has an SMS slot.
+    const texts = PASS_LIMIT + 50;
+    for (let k = 0; k < texts; k += 50) {
+      await Promise.all(Array.from({ length: Math.min(50, texts - k) }, (_, j) => t.app.services.ingest.ingest({
+        idempotencyKey: `backlog-sms-${k + j}`, type: 'message.received', channel: 'sms', direction: 'in', occurredAt: new Date(),
+        payload: { text: 'waiting', from: 'customer' }, customer: { identity: { kind: 'phone', value: `+1415555${String(2000 + k + j)}` } },
+        interaction: { kind: 'conversation', key: `sms:backlog:${k + j}`, open: { direction: 'in', entryAddress: '+15005550199' } },
+      })));
+    }
+    const a = track(await createAgent(t, [q], { capacity: { sms: 0, chat: 1 } }));
+    await available(a);
+    const c = track(await customer(t, 'backlog', 'behind the texts'));
+    const o = await a.nextOffer();
+    expect(o.interaction).toMatchObject({ id: c.session.interactionId, channel: 'chat' });
   });
 
   it('signing out hands held work back to the queue and tells the console', async () => {
