@@ -114,7 +114,7 @@ export async function footprintScenario(opts: FootprintOptions, log: (s: string)
       const share = opts.processes > 1 ? ' (its share)' : '';
       rows.push({
         scenario: 'footprint',
-        measure: `RSS, ${who}: ${opts.agents} agent + ${opts.visitors} chat sockets${share}, ${opts.openChats} chats open; baseline: bare socket.io with as many sockets (max over 10 s: ${fmt(m.maxRssMiB)} MiB)`,
+        measure: `RSS, ${who}: ${opts.agents} agent + ${opts.visitors} chat sockets${share}, ${opts.openChats} chats open; baseline: bare socket.io holding ${opts.processes > 1 ? 'all of them' : 'as many sockets'} (max over 10 s: ${fmt(m.maxRssMiB)} MiB)`,
         ours: `${fmt(m.rssMiB)} MiB`,
         baseline: `${fmt(bare.loaded.rssMiB)} MiB`,
         ratio: ratio(m.rssMiB, bare.loaded.rssMiB),
