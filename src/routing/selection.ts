@@ -100,7 +100,9 @@ export function compareWaiting(a: WaitingInteraction, b: WaitingInteraction): nu
 /**
  * Plan offers: highest priority first, then longest waiting; each goes to the best eligible
  * agent under its queue's strategy. Capacity is consumed as the plan goes, so one plan never
- * over-fills an agent.
+ * over-fills an agent. Agents are indexed by queue, and a count of agents with a free slot per
+ * (queue, channel) lets contacts nobody can take be passed over at once, so a pass costs about
+ * (waiting + offers × agents in the queue), not waiting × agents.
  */
 export function planAssignments(
   waiting: WaitingInteraction[],
@@ -109,19 +111,34 @@ export function planAssignments(
   now: number,
 ): Assignment[] {
   const pool = agents.map((a) => ({ ...a, load: { ...a.load } }));
+  const byQueue = new Map<string, AgentCandidate[]>();
+  const free = new Map<string, number>();
+  const slotKey = (queueId: string, channel: Channel) => `${queueId} ${channel}`;
+  for (const a of pool) {
+    for (const q of a.queueIds) {
+      const list = byQueue.get(q) ?? [];
+      list.push(a);
+      byQueue.set(q, list);
+      for (const ch of Object.keys(a.capacity) as Channel[]) {
+        if (hasFreeSlot(a, ch)) free.set(slotKey(q, ch), (free.get(slotKey(q, ch)) ?? 0) + 1);
+      }
+    }
+  }
   const plan: Assignment[] = [];
   for (const i of [...waiting].sort(compareWaiting)) {
-    const eligible = pool.filter((a) => isEligible(a, i));
+    if (!free.get(slotKey(i.queueId, i.channel))) continue;
+    const eligible = (byQueue.get(i.queueId) ?? []).filter((a) => hasFreeSlot(a, i.channel) && meetsSkills(a, i.requiredSkills));
     if (eligible.length === 0) continue;
     const strategy = strategyOf(i.queueId);
-    const fresh = eligible.filter((a) => !i.declinedBy.includes(a.id));
+    const fresh = i.declinedBy.length === 0 ? eligible : eligible.filter((a) => !i.declinedBy.includes(a.id));
     const candidates = fresh.length > 0 ? fresh : eligible;
-    const ranked = candidates
-      .map((a) => ({ a, s: score(strategy, a, i) }))
-      .sort((x, y) => x.s - y.s || x.a.lastIdleAt - y.a.lastIdleAt || (x.a.id < y.a.id ? -1 : 1));
+    const ranked = bestFive(candidates, (a) => score(strategy, a, i));
     const chosen = ranked[0]!.a;
     chosen.load[i.channel] += 1;
     chosen.lastOfferAt = now;
+    if (!hasFreeSlot(chosen, i.channel)) {
+      for (const q of chosen.queueIds) free.set(slotKey(q, i.channel), (free.get(slotKey(q, i.channel)) ?? 1) - 1);
+    }
     plan.push({
       interactionId: i.id,
       agentId: chosen.id,
@@ -129,12 +146,31 @@ export function planAssignments(
         strategy,
         reason: describe(strategy, chosen, now),
         eligibleAgents: eligible.length,
-        rank: ranked.slice(0, 5).map((r) => ({ agentId: r.a.id, score: r.s })),
+        rank: ranked.map((r) => ({ agentId: r.a.id, score: r.s })),
         declinedFallback: fresh.length === 0,
       },
     });
   }
   return plan;
+}
+
+/** The five best candidates, best first: lower score, then longer idle, then agent id. One pass, no full sort. */
+function bestFive(candidates: AgentCandidate[], scoreOf: (a: AgentCandidate) => number): Array<{ a: AgentCandidate; s: number }> {
+  const before = (x: { a: AgentCandidate; s: number }, y: { a: AgentCandidate; s: number }) =>
+    x.s - y.s || x.a.lastIdleAt - y.a.lastIdleAt || (x.a.id < y.a.id ? -1 : 1);
+  const top: Array<{ a: AgentCandidate; s: number }> = [];
+  for (const a of candidates) {
+    const entry = { a, s: scoreOf(a) };
+    if (top.length === 5 && before(entry, top[4]!) >= 0) continue;
+    let k = Math.min(top.length, 4);
+    if (top.length < 5) top.push(entry);
+    while (k > 0 && before(entry, top[k - 1]!) < 0) {
+      top[k] = top[k - 1]!;
+      k--;
+    }
+    top[k] = entry;
+  }
+  return top;
 }
 
 /** Required skills after relaxing every minimum level by `relax` (never below zero). */

@@ -121,3 +121,67 @@ describe('relaxSkills', () => {
     expect(relaxSkills({ es: 3 }, 0)).toEqual({ es: 3 });
   });
 });
+
+/**
+ * The planner indexes agents by queue and skips contacts nobody can take; on random inputs it
+ * must decide exactly what the plain definition does: every contact in priority/age order, the
+ * best eligible agent (declined ones only as a last resort), capacity consumed as it goes.
+ */
+describe('planAssignments against its plain definition', () => {
+  const CH = ['voice', 'chat', 'sms', 'email'] as const;
+  const STRATS: Strategy[] = ['longest-idle', 'least-occupied', 'round-robin', 'skills-weighted'];
+  let seed = 42;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % n;
+  };
+  const reference = (waiting: WaitingInteraction[], agents: AgentCandidate[], strategyOf: (q: string) => Strategy) => {
+    const pool = agents.map((a) => ({ ...a, load: { ...a.load } }));
+    const out: string[] = [];
+    const sorted = [...waiting].sort((a, b) => b.priority - a.priority || a.queuedAt - b.queuedAt || (a.id < b.id ? -1 : 1));
+    for (const i of sorted) {
+      const eligible = pool.filter((a) => a.queueIds.includes(i.queueId) && a.load[i.channel] < a.capacity[i.channel]
+        && Object.entries(i.requiredSkills).every(([s, m]) => (a.skills[s] ?? -1) >= m));
+      if (eligible.length === 0) continue;
+      const fresh = eligible.filter((a) => !i.declinedBy.includes(a.id));
+      const cands = fresh.length > 0 ? fresh : eligible;
+      const st = strategyOf(i.queueId);
+      const sc = (a: AgentCandidate) => {
+        if (st === 'longest-idle') return a.lastIdleAt;
+        if (st === 'round-robin') return a.lastOfferAt;
+        if (st === 'skills-weighted') return -Object.keys(i.requiredSkills).reduce((s, k) => s + (a.skills[k] ?? 0), 0);
+        const cap = Object.values(a.capacity).reduce((s, n) => s + n, 0);
+        return cap === 0 ? 1 : Object.values(a.load).reduce((s, n) => s + n, 0) / cap;
+      };
+      const best = cands.map((a) => ({ a, s: sc(a) })).sort((x, y) => x.s - y.s || x.a.lastIdleAt - y.a.lastIdleAt || (x.a.id < y.a.id ? -1 : 1))[0]!.a;
+      best.load[i.channel] += 1;
+      best.lastOfferAt = NOW;
+      out.push(`${i.id}->${best.id}`);
+    }
+    return out;
+  };
+
+  it.each(Array.from({ length: 200 }, (_, k) => k))('random case %i', () => {
+    const queues = ['q1', 'q2', 'q3'].slice(0, 1 + rand(3));
+    const agents = Array.from({ length: 1 + rand(12) }, (_, k) => agent(`a${k}`, {
+      queueIds: queues.filter(() => rand(2) === 0),
+      skills: rand(2) ? { es: rand(4) } : {},
+      capacity: slots({ voice: rand(2), chat: rand(4), sms: rand(3), email: rand(3) }),
+      load: slots({ chat: rand(2), sms: rand(2) }),
+      lastIdleAt: NOW - rand(5) * 1000,
+      lastOfferAt: rand(3) * 1000,
+    }));
+    const waiting = Array.from({ length: rand(25) }, (_, k) => work(`w${k}`, {
+      queueId: queues[rand(queues.length)]!,
+      channel: CH[rand(4)]!,
+      priority: rand(3),
+      queuedAt: NOW - rand(50) * 100,
+      requiredSkills: rand(3) === 0 ? { es: rand(4) } : {},
+      declinedBy: rand(4) === 0 ? [`a${rand(12)}`] : [],
+    }));
+    const strategyOf = (q: string) => STRATS[(q.charCodeAt(1) + seed) % 4]!;
+    const fixed = new Map(queues.map((q) => [q, strategyOf(q)]));
+    const pick = (q: string) => fixed.get(q)!;
+    expect(planAssignments(waiting, agents, pick, NOW).map((a) => `${a.interactionId}->${a.agentId}`)).toEqual(reference(waiting, agents, pick));
+  });
+});
