@@ -67,13 +67,14 @@ export class AcdContext {
 
   private async flush(fx: Effects): Promise<void> {
     for (const r of fx.results) await this.ingest.publish(r);
+    // The agent sees the offer first; its ring-no-answer timer follows (the sweep expires it if that fails).
+    for (const o of fx.offers) await this.notifier?.offer(o);
     for (const o of fx.offers) {
       try {
         await this.timers?.schedule(o.id, o.expiresAt);
       } catch (err) {
         this.log.warn({ err, offerId: o.id }, 'offer timer not scheduled; the sweep will expire it');
       }
-      await this.notifier?.offer(o);
     }
     for (const r of fx.revoked) this.notifier?.revoked(r.agentId, r.offerId, r.reason);
     for (const s of fx.agentStates) this.notifier?.agentState(s.agentId, s.state, s.reason);
