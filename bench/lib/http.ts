@@ -33,23 +33,7 @@ export class Api {
   }
 }
 
-export interface QueueStats {
-  queueId: string;
-  name: string;
-  waiting: number;
-  longestWaitSeconds: number;
-  offered: number;
-  active: number;
-  wrapup: number;
-  agentsAvailable: number;
-  agentsBusy: number;
-  agentsAway: number;
-  answered: number;
-  abandoned: number;
-  serviceLevel: number | null;
-  avgWaitSeconds: number | null;
-  avgHandleSeconds: number | null;
-}
+export type { QueueStats } from '../../src/supervisor/stats.service';
 
 export interface BenchAgent {
   id: string;
