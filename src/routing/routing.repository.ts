@@ -47,48 +47,33 @@ const OPEN_WORK = `open_work AS (
            count(*) FILTER (WHERE channel = 'sms') AS sms, count(*) FILTER (WHERE channel = 'email') AS email
       FROM interactions WHERE state IN ('offered','active','wrapup') AND agent_id IS NOT NULL GROUP BY agent_id)`;
 
-/**
- * (queue, channel) pairs with someone waiting: one probe of the waiting index per pair, however
- * long the queues are.
- */
-const DEMAND = `demand AS (
-    SELECT q.id AS queue_id, ch.channel FROM queues q CROSS JOIN unnest(ARRAY['voice','chat','sms','email']) AS ch(channel)
-     WHERE EXISTS (SELECT 1 FROM interactions w WHERE w.state = 'queued' AND w.queue_id = q.id AND w.channel = ch.channel))`;
-
-/**
- * Available, with a free slot on a channel that has someone waiting in one of the agent's queues
- * (`o` from OPEN_WORK, left-joined; `demand` from DEMAND). Agents who could take nothing that is
- * waiting are not read at all.
- */
+/** Available, in some queue, and with a free slot on some channel (`o` from OPEN_WORK, left-joined). */
 const CAN_TAKE_WORK = `a.state = 'available'
-    AND EXISTS (SELECT 1 FROM agent_queues aq JOIN demand d ON d.queue_id = aq.queue_id
-                 WHERE aq.agent_id = a.id
-                   AND COALESCE((a.capacity ->> d.channel)::int, 0) > CASE d.channel
-                         WHEN 'voice' THEN COALESCE(o.voice, 0) WHEN 'chat' THEN COALESCE(o.chat, 0)
-                         WHEN 'sms' THEN COALESCE(o.sms, 0) ELSE COALESCE(o.email, 0) END)`;
+    AND (COALESCE((a.capacity ->> 'voice')::int, 0) > COALESCE(o.voice, 0) OR COALESCE((a.capacity ->> 'chat')::int, 0) > COALESCE(o.chat, 0)
+      OR COALESCE((a.capacity ->> 'sms')::int, 0) > COALESCE(o.sms, 0) OR COALESCE((a.capacity ->> 'email')::int, 0) > COALESCE(o.email, 0))
+    AND EXISTS (SELECT 1 FROM agent_queues aq WHERE aq.agent_id = a.id)`;
 
 /**
- * Whether any agent can take some waiting work: one cheap read, so a pass triggered while every
- * agent is busy or away (or nothing they could take is waiting) costs no lock and no transaction.
+ * Whether any agent can take work: one cheap read, so a pass triggered while every agent is
+ * busy or away costs no lock and no transaction.
  */
 export async function anyFreeAgent(db: Queryable): Promise<boolean> {
   const { rows } = await db.query<{ free: boolean }>(
-    `WITH ${OPEN_WORK}, ${DEMAND} SELECT EXISTS (SELECT 1 FROM agents a LEFT JOIN open_work o ON o.agent_id = a.id WHERE ${CAN_TAKE_WORK}) AS free`,
+    `WITH ${OPEN_WORK} SELECT EXISTS (SELECT 1 FROM agents a LEFT JOIN open_work o ON o.agent_id = a.id WHERE ${CAN_TAKE_WORK}) AS free`,
   );
   return rows[0]?.free ?? false;
 }
 
 /**
- * Agents who can take some waiting work, with their load and idle time (the later of becoming
- * available and last freeing a slot). Agents at capacity, or free only for channels and queues
- * where nobody waits, are left out here, not after reading them.
+ * Agents who can take work, with their load and idle time (the later of becoming available and
+ * last freeing a slot). Agents at capacity are left out here, not after reading them.
  */
 export async function loadAvailableAgents(db: Queryable): Promise<AgentCandidate[]> {
   const { rows } = await db.query<{
     id: string; skills: Record<string, number>; capacity: Slots; queue_ids: string[];
     voice: string | null; chat: string | null; sms: string | null; email: string | null; idle_ms: string; offer_ms: string | null;
   }>(
-    `WITH ${OPEN_WORK}, ${DEMAND}
+    `WITH ${OPEN_WORK}
      SELECT a.id, a.skills, a.capacity, o.voice, o.chat, o.sms, o.email,
             COALESCE((SELECT array_agg(aq.queue_id) FROM agent_queues aq WHERE aq.agent_id = a.id), '{}') AS queue_ids,
             (extract(epoch FROM GREATEST(a.last_idle_at,
