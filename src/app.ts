@@ -37,7 +37,7 @@ import { AcdContext } from './routing/acd.context';
 import { OffersService } from './routing/offers.service';
 import { RouterService } from './routing/router.service';
 import { registerSweepSteps } from './routing/sweep';
-import { listOffersOf } from './routing/routing.repository';
+import { listOffersOf } from './routing/offers.repository';
 import { BullOfferTimers } from './queue/offer-timers';
 import { SupervisorGateway } from './supervisor/supervisor.gateway';
 import { supervisorRoutes } from './supervisor/supervisor.routes';

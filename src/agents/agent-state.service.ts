@@ -6,7 +6,8 @@
 import { notFound } from '../platform/errors';
 import type { AcdContext } from '../routing/acd.context';
 import type { OffersService } from '../routing/offers.service';
-import { interactionsOfAgent, logAgentState, releaseAccepted, takeRouterLock, transition } from '../routing/routing.repository';
+import { interactionsOfAgent, logAgentState, takeRouterLock, transition } from '../routing/routing.repository';
+import { releaseAccepted } from '../routing/offers.repository';
 import { setAgentState, type AgentState } from './agents.repository';
 
 export class AgentStateService {

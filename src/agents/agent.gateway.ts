@@ -14,7 +14,7 @@ import type { EventPublisher } from '../interactions/publisher';
 import { findInteraction } from '../interactions/interactions.repository';
 import { toChatMessage } from '../interactions/history.mapper';
 import type { AgentNotifier, RevokeReason } from '../routing/acd.context';
-import type { CreatedOffer } from '../routing/routing.repository';
+import type { CreatedOffer } from '../routing/offers.repository';
 import type { OffersService } from '../routing/offers.service';
 import type { AgentClientToServer, AgentServerToClient, OfferPayload } from './agent.types';
 import type { AgentStateService } from './agent-state.service';

@@ -10,7 +10,8 @@ import type { IngestService } from '../interactions/ingest.service';
 import { findInteraction } from '../interactions/interactions.repository';
 import type { AcdContext, Effects } from '../routing/acd.context';
 import type { OffersService } from '../routing/offers.service';
-import { createOffer, loadRoutingQueues, releaseAccepted, takeRouterLock, transition } from '../routing/routing.repository';
+import { loadRoutingQueues, takeRouterLock, transition } from '../routing/routing.repository';
+import { createOffer, releaseAccepted } from '../routing/offers.repository';
 
 export type TransferTarget = { queueId: string } | { agentId: string };
 

@@ -11,7 +11,7 @@ import type { Logger } from '../platform/logger';
 import type { IngestService } from '../interactions/ingest.service';
 import type { EventPayload, EventType, IngestResult, InteractionRecord } from '../interactions/events.types';
 import { lockInteraction } from '../interactions/interactions.repository';
-import type { CreatedOffer } from './routing.repository';
+import type { CreatedOffer } from './offers.repository';
 
 export type RevokeReason = 'timeout' | 'abandoned' | 'cancelled';
 

@@ -7,7 +7,8 @@ import { AppError } from '../platform/errors';
 import type { InteractionRecord } from '../interactions/events.types';
 import { findInteraction } from '../interactions/interactions.repository';
 import type { AcdContext, Effects, RevokeReason } from './acd.context';
-import { findOffer, logAgentState, markAccepted, markDeclined, pendingOfferOf, takeRouterLock, transition } from './routing.repository';
+import { logAgentState, takeRouterLock, transition } from './routing.repository';
+import { findOffer, markAccepted, markDeclined, pendingOfferOf } from './offers.repository';
 
 export class OffersService {
   constructor(private readonly acd: AcdContext) {}

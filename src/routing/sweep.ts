@@ -12,7 +12,8 @@ import type { Presence } from '../agents/presence';
 import type { OffersService } from './offers.service';
 import type { RouterService } from './router.service';
 import { dueSteps } from './escalation';
-import { applyEscalation, escalationCandidates, overdueOfferIds, wrapupOverdue } from './routing.repository';
+import { applyEscalation, escalationCandidates, wrapupOverdue } from './routing.repository';
+import { overdueOfferIds } from './offers.repository';
 import { findInteraction } from '../interactions/interactions.repository';
 
 export interface SweepDeps {

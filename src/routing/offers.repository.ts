@@ -1,0 +1,136 @@
+/**
+ * SQL of offers: the claim that records one (conditional on the interaction still waiting, the
+ * agent still available and a slot free), and the decisions on it (accept, decline, expire,
+ * release). Each is a conditional UPDATE on the state it expects.
+ */
+import type { Queryable } from '../platform/db';
+import type { Channel } from '../interactions/events.types';
+import type { Explanation } from './selection';
+
+export interface CreatedOffer {
+  id: string;
+  interactionId: string;
+  agentId: string;
+  queueId: string | null;
+  channel: Channel;
+  expiresAt: Date;
+  createdAt: Date;
+}
+
+/**
+ * Claim a waiting interaction for an agent and record the offer, in one statement: only if the
+ * interaction is still waiting, the agent still available, and a slot of that channel free (the
+ * agent's last offer time moves with it, for round-robin).
+ */
+export async function createOffer(
+  tx: Queryable,
+  o: { interactionId: string; agentId: string; explanation: Explanation | Record<string, unknown>; timeoutSeconds: number; requireAvailable?: boolean },
+): Promise<CreatedOffer | null> {
+  const { rows } = await tx.query<{ id: string; interaction_id: string; agent_id: string; queue_id: string | null; channel: Channel; expires_at: Date; created_at: Date }>(
+    `WITH agent AS (
+       SELECT a.id, a.capacity FROM agents a WHERE a.id = $2 AND (a.state = 'available' OR NOT $5)
+     ), claimed AS (
+       UPDATE interactions i SET state = 'offered', agent_id = $2, updated_at = clock_timestamp()
+        FROM agent
+        WHERE i.id = $1 AND i.state = 'queued'
+          AND (SELECT count(*) FROM interactions x
+                WHERE x.agent_id = $2 AND x.channel = i.channel AND x.state IN ('offered','active','wrapup'))
+              < COALESCE((agent.capacity ->> i.channel)::int, 0)
+       RETURNING i.id, i.queue_id, i.channel, i.queued_at
+     ), touched AS (
+       UPDATE agents SET last_offer_at = clock_timestamp() WHERE id = $2 AND EXISTS (SELECT 1 FROM claimed)
+     )
+     INSERT INTO offers (interaction_id, agent_id, queue_id, channel, state, explanation, queued_at, expires_at)
+     SELECT id, $2, queue_id, channel, 'pending', $3, queued_at, clock_timestamp() + make_interval(secs => $4) FROM claimed
+     RETURNING id, interaction_id, agent_id, queue_id, channel, expires_at, created_at`,
+    [o.interactionId, o.agentId, JSON.stringify(o.explanation), o.timeoutSeconds, o.requireAvailable ?? true],
+  );
+  const r = rows[0];
+  if (!r) return null;
+  return { id: r.id, interactionId: r.interaction_id, agentId: r.agent_id, queueId: r.queue_id, channel: r.channel, expiresAt: r.expires_at, createdAt: r.created_at };
+}
+
+export interface OfferRecord {
+  id: string;
+  interactionId: string;
+  agentId: string;
+  queueId: string | null;
+  channel: Channel;
+  state: 'pending' | 'accepted' | 'rejected' | 'expired' | 'revoked';
+  explanation: Record<string, unknown>;
+  createdAt: Date;
+  expiresAt: Date;
+  decidedAt: Date | null;
+  decidedReason: string | null;
+  expired: boolean;
+}
+
+export async function findOffer(db: Queryable, id: string): Promise<OfferRecord | null> {
+  const { rows } = await db.query<{
+    id: string; interaction_id: string; agent_id: string; queue_id: string | null; channel: Channel; state: OfferRecord['state'];
+    explanation: Record<string, unknown>; created_at: Date; expires_at: Date; decided_at: Date | null; decided_reason: string | null; expired: boolean;
+  }>(
+    `SELECT id, interaction_id, agent_id, queue_id, channel, state, explanation, created_at, expires_at, decided_at, decided_reason,
+            expires_at <= clock_timestamp() AS expired
+       FROM offers WHERE id = $1`,
+    [id],
+  );
+  const r = rows[0];
+  return r
+    ? { id: r.id, interactionId: r.interaction_id, agentId: r.agent_id, queueId: r.queue_id, channel: r.channel, state: r.state, explanation: r.explanation, createdAt: r.created_at, expiresAt: r.expires_at, decidedAt: r.decided_at, decidedReason: r.decided_reason, expired: r.expired }
+    : null;
+}
+
+export async function listOffersOf(db: Queryable, interactionId: string): Promise<OfferRecord[]> {
+  const { rows } = await db.query<{ id: string }>('SELECT id FROM offers WHERE interaction_id = $1 ORDER BY created_at', [interactionId]);
+  const offers = await Promise.all(rows.map((r) => findOffer(db, r.id)));
+  return offers.filter((o): o is OfferRecord => o !== null);
+}
+
+/** pending → accepted, only for its agent and before it expires. */
+export async function markAccepted(tx: Queryable, offerId: string, agentId: string): Promise<boolean> {
+  const { rowCount } = await tx.query(
+    `UPDATE offers SET state = 'accepted', decided_at = clock_timestamp()
+      WHERE id = $1 AND agent_id = $2 AND state = 'pending' AND expires_at > clock_timestamp()`,
+    [offerId, agentId],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+/** pending → rejected | expired | revoked; the agent's hold ends at once. */
+export async function markDeclined(
+  tx: Queryable,
+  offerId: string,
+  to: 'rejected' | 'expired' | 'revoked',
+  reason: string,
+  opts: { agentId?: string; onlyIfDue?: boolean } = {},
+): Promise<OfferRecord | null> {
+  const { rows } = await tx.query<{ id: string }>(
+    `UPDATE offers SET state = $2, decided_at = clock_timestamp(), released_at = clock_timestamp(), decided_reason = $3
+      WHERE id = $1 AND state = 'pending' AND ($4::uuid IS NULL OR agent_id = $4) AND (NOT $5 OR expires_at <= clock_timestamp())
+      RETURNING id`,
+    [offerId, to, reason, opts.agentId ?? null, opts.onlyIfDue ?? false],
+  );
+  return rows[0] ? findOffer(tx, offerId) : null;
+}
+
+export async function pendingOfferOf(tx: Queryable, interactionId: string): Promise<OfferRecord | null> {
+  const { rows } = await tx.query<{ id: string }>(`SELECT id FROM offers WHERE interaction_id = $1 AND state = 'pending'`, [interactionId]);
+  return rows[0] ? findOffer(tx, rows[0].id) : null;
+}
+
+/** The accepted offer whose agent still holds the interaction: its hold ends now. */
+export async function releaseAccepted(tx: Queryable, interactionId: string): Promise<void> {
+  await tx.query(
+    `UPDATE offers SET released_at = clock_timestamp() WHERE interaction_id = $1 AND state = 'accepted' AND released_at IS NULL`,
+    [interactionId],
+  );
+}
+
+export async function overdueOfferIds(db: Queryable, limit = 500): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT id FROM offers WHERE state = 'pending' AND expires_at <= clock_timestamp() ORDER BY expires_at LIMIT $1`,
+    [limit],
+  );
+  return rows.map((r) => r.id);
+}
