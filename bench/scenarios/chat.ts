@@ -8,17 +8,17 @@
  * (bench/baselines/socket-relay.ts), and the same relay storing each message in Postgres before
  * passing it on (what "durable before acknowledged" costs at the least).
  */
-import { Pool } from 'pg';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { freePort, ROOT } from '../../test/support/process';
+import { ROOT } from '../../test/support/process';
 import { longTasks, monoMicros, summarizeProfile } from '../lib/cpuprofile';
 import { createAgents } from '../lib/http';
 import { startBenchService } from '../lib/service';
 import { watchCpu, type CpuUse } from '../lib/procfs';
 import { fmt, ms, type ScenarioResult } from '../lib/results';
 import { ratio, type Summary } from '../lib/stats';
-import { spawnTsx, startWorker } from '../lib/worker';
+import { startWorker } from '../lib/worker';
+import { startRelay } from '../lib/relay';
 import { serverPid } from '../lib/procfs';
 
 export interface ChatOptions {
@@ -96,18 +96,13 @@ export async function chatScenario(opts: ChatOptions, log: (s: string) => void =
       }
     }
 
-    const adminUrl = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
-    const dbName = `sb_bench_relay_${process.pid}_${Date.now().toString(36)}`;
-    const admin = new Pool({ connectionString: `${adminUrl}/postgres`, max: 1 });
-    await admin.query(`CREATE DATABASE "${dbName}"`);
-    const port = await freePort();
-    const server = await spawnTsx(['bench/baselines/socket-relay.ts', String(port), `${adminUrl}/${dbName}`]);
+    const server = await startRelay();
     let relay: RunResult;
     let durable: RunResult;
     let relayCpu: CpuUse | null = null;
     let durableCpu: CpuUse | null = null;
     try {
-      await driver.call('relayConnect', { url: `http://127.0.0.1:${port}`, chats: opts.chats, agents: opts.agents });
+      await driver.call('relayConnect', { url: server.url, chats: opts.chats, agents: opts.agents });
       const relayPid = serverPid(server.child.pid!, 'socket-relay.ts');
       let cpu = watchCpu({ service: relayPid, generator: driver.pid });
       relay = await driver.call<RunResult>('relayRun', { seconds: opts.seconds, warmupSeconds: WARMUP_SECONDS, intervalMs: opts.intervalMs, durable: false });
@@ -119,8 +114,6 @@ export async function chatScenario(opts: ChatOptions, log: (s: string) => void =
       await driver.call('relayClose');
     } finally {
       await server.stop();
-      await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
-      await admin.end();
     }
     Object.assign(data, { ours, baselineRelay: { ...relay, cpu: relayCpu }, baselineRelayWithInsert: { ...durable, cpu: durableCpu } });
     const rows = (['customerToAgent', 'agentToCustomer'] as const).flatMap((k) => {

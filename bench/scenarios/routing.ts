@@ -20,14 +20,15 @@
  * best row (indexed), pushed to an agent's socket: the least work the same promise needs.
  */
 import { Pool } from 'pg';
-import { freePort, ROOT } from '../../test/support/process';
+import { ROOT } from '../../test/support/process';
 import { createAgents, type QueueStats } from '../lib/http';
 import { startBenchService, TWILIO_AUTH_TOKEN, type Service } from '../lib/service';
 import { ms, fmt, type Row, type ScenarioResult } from '../lib/results';
 import { routerSql, type RouterSqlTimes } from '../lib/router-sql';
 import { ratio, summarize, until, type Summary } from '../lib/stats';
 import { serverPid, watchCpu, type CpuUse } from '../lib/procfs';
-import { runTsx, spawnTsx, startWorker, type WorkerHandle } from '../lib/worker';
+import { runTsx, startWorker, type WorkerHandle } from '../lib/worker';
+import { startRelay } from '../lib/relay';
 import { inclusiveOf, monoMicros, summarizeProfile, type FunctionTime } from '../lib/cpuprofile';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -204,14 +205,9 @@ async function serviceCells(M: number, opts: RoutingOptions, driver: WorkerHandl
 }
 
 async function baselineCells(M: number, opts: RoutingOptions, driver: WorkerHandle, cells: RoutingCell[], log: (s: string) => void): Promise<void> {
-  const adminUrl = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
-  const dbName = `sb_bench_relay_${process.pid}_${Date.now().toString(36)}`;
-  const admin = new Pool({ connectionString: `${adminUrl}/postgres`, max: 1 });
-  await admin.query(`CREATE DATABASE "${dbName}"`);
-  const port = await freePort();
-  const server = await spawnTsx(['bench/baselines/socket-relay.ts', String(port), `${adminUrl}/${dbName}`]);
+  const server = await startRelay();
   try {
-    await driver.call('baselineConnect', { url: `http://127.0.0.1:${port}`, agents: M });
+    await driver.call('baselineConnect', { url: server.url, agents: M });
     const relayPid = serverPid(server.child.pid!, 'socket-relay.ts');
     for (const cell of cells) {
       const cpu = watchCpu({ service: relayPid, generator: driver.pid });
@@ -222,8 +218,6 @@ async function baselineCells(M: number, opts: RoutingOptions, driver: WorkerHand
   } finally {
     await driver.call('baselineClose').catch(() => undefined);
     await server.stop();
-    await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);
-    await admin.end();
   }
 }
 
