@@ -56,10 +56,6 @@ export function hasFreeSlot(agent: Pick<AgentCandidate, 'capacity' | 'load'>, ch
   return agent.load[channel] < agent.capacity[channel];
 }
 
-export function isEligible(agent: AgentCandidate, i: WaitingInteraction): boolean {
-  return agent.queueIds.includes(i.queueId) && hasFreeSlot(agent, i.channel) && meetsSkills(agent, i.requiredSkills);
-}
-
 const occupancy = (a: AgentCandidate): number => {
   const cap = Object.values(a.capacity).reduce((s, n) => s + n, 0);
   const load = Object.values(a.load).reduce((s, n) => s + n, 0);
