@@ -1,15 +1,19 @@
-# Switchboard: runs the TypeScript sources directly with tsx (`npm start`), so there is no build step.
+# Switchboard: the server and the console/wallboard are bundled with esbuild at image build
+# (`npm run build`), and the container runs the server bundle with plain node.
 FROM node:20-bookworm-slim
 
 WORKDIR /app
 
-# Install runtime dependencies only (tsx is a runtime dependency, so `npm start` works without dev deps).
+# Runtime dependencies only (esbuild and tsx, which the build needs, are runtime dependencies).
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 COPY tsconfig.json ./
 COPY migrations ./migrations
 COPY src ./src
+COPY web ./web
+COPY scripts ./scripts
+RUN npm run build
 
 ENV NODE_ROLE=all PORT=3000 HOST=0.0.0.0
 EXPOSE 3000
@@ -20,4 +24,5 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
 
 USER node
 
-CMD ["npm", "start"]
+# What `npm start` runs after its build (the image is built already, and /app is not the node user's to write).
+CMD ["node", "--enable-source-maps", "dist/server/server.js"]

@@ -25,7 +25,7 @@ export interface WebBuildResult {
   files: Array<{ name: string; bytes: number }>;
 }
 
-async function writeAtomic(file: string, contents: string | Uint8Array): Promise<void> {
+export async function writeAtomic(file: string, contents: string | Uint8Array): Promise<void> {
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   await writeFile(tmp, contents);
   await rename(tmp, file);

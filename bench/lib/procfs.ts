@@ -38,10 +38,10 @@ export function processTree(root: number): ProcInfo[] {
 }
 
 /**
- * The node process that actually runs `script` under `root`: `npm start` is npm → sh → tsx
- * (a node process that spawns another) → node, and only the last one serves.
+ * The node process that actually runs `script` under `root`: `npm start` is npm → sh → node
+ * (after npm → sh → tsx for the build), and only the last one serves.
  */
-export function serverPid(root: number, script = 'src/server.ts'): number | null {
+export function serverPid(root: number, script = 'dist/server/server.js'): number | null {
   const tree = processTree(root).filter((p) => p.cmdline.includes(script));
   const leaf = tree.find((p) => !tree.some((c) => c.ppid === p.pid));
   return leaf?.pid ?? null;

@@ -3,13 +3,15 @@
  * Redis key prefix, and torn down afterwards (database dropped, keys removed).
  */
 import { spawn } from 'node:child_process';
-import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import { freePort, ROOT, startService, type ServiceProcess } from '../../test/support/process';
 import { ADMIN_PASSWORD, dropDatabase, testEnv } from '../../test/support/env';
 import { Api } from './http';
 import { memoryOf, serverPid } from './procfs';
 import { sleep } from './stats';
+import { buildServer } from '../../scripts/build';
+
+const SERVER_BUNDLE = 'dist/server/server.js';
 
 export const TWILIO_AUTH_TOKEN = 'bench-auth-token-0123456789abcdef';
 export const TWILIO_ACCOUNT_SID = `AC${'0'.repeat(32)}`;
@@ -36,17 +38,15 @@ export interface ServiceOptions {
   /** Port of the first process (default: any free port). */
   port?: number;
   /**
-   * Run `node <nodeArgs> --import tsx src/server.ts` directly instead of `npm start` (same
-   * server, no npm wrapper): for flags Node does not take from NODE_OPTIONS, such as --cpu-prof.
+   * Run `node <nodeArgs> dist/server/server.js` directly instead of `npm start` (the same bundle,
+   * built first, no npm wrapper): for flags Node does not take from NODE_OPTIONS, such as --cpu-prof.
    */
   nodeArgs?: string[];
 }
 
-const TSX = pathToFileURL(require.resolve('tsx', { paths: [ROOT] })).href;
-
 /** The server under plain node with extra flags, in its own process group; output kept like startService's. */
 function startDirect(env: Record<string, string>, nodeArgs: string[]): Proc {
-  const child = spawn(process.execPath, [...nodeArgs, '--import', TSX, 'src/server.ts'], { cwd: ROOT, env: { ...process.env, ...env, NODE_OPTIONS: '' }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, '--enable-source-maps', SERVER_BUNDLE], { cwd: ROOT, env: { ...process.env, ...env, NODE_OPTIONS: '' }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   const onData = (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter(Boolean));
   child.stdout!.on('data', onData);
@@ -108,6 +108,7 @@ export async function startBenchService(opts: ServiceOptions = {}): Promise<Serv
       const base = `http://127.0.0.1:${port}`;
       // Every process signs webhooks' URLs with the first one's base: they are one service.
       const procEnv = { ...env, PORT: String(port), PUBLIC_BASE_URL: procs[0]?.base ?? base };
+      if (opts.nodeArgs && n === 0) await buildServer();
       const proc: Proc = opts.nodeArgs ? startDirect(procEnv, opts.nodeArgs) : startService(procEnv);
       procs.push({ base, process: proc, pid: null });
       await ready(base).catch((err: Error) => {
@@ -135,7 +136,9 @@ export async function startBenchService(opts: ServiceOptions = {}): Promise<Serv
       const gone = () => procs.every((p) => p.pid === null || memoryOf(p.pid) === null);
       for (let waited = 0; !gone() && waited < 15000; waited += 100) await sleep(100);
       await Promise.all(procs.map((p) => p.process.stop('SIGKILL')));
-      await dropDatabase(env.DATABASE_URL!);
+      // BENCH_KEEP_DB=1 keeps the database for a closer look (its URL is printed); drop it yourself.
+      if (process.env.BENCH_KEEP_DB) process.stdout.write(`  kept database ${env.DATABASE_URL}\n`);
+      else await dropDatabase(env.DATABASE_URL!);
       await clearRedisPrefix(env.REDIS_URL!, env.REDIS_KEY_PREFIX!);
     },
   };
