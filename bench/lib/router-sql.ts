@@ -4,7 +4,7 @@
  * their plans with auto_explain (EXPLAIN ANALYZE of the real statements, nested ones included).
  */
 import { Client } from 'pg';
-import { loadAvailableAgents, loadRoutingQueues, loadWaiting } from '../../src/routing/routing.repository';
+import { AgentProfiles, loadAvailableAgents, loadRoutingQueues, loadWaiting } from '../../src/routing/routing.repository';
 import { PASS_LIMIT } from '../../src/routing/router.service';
 import { CHANNELS } from '../../src/interactions/events.types';
 import { summarize, type Summary } from './stats';
@@ -34,12 +34,14 @@ export async function routerSql(databaseUrl: string, opts: { repeat?: number; ex
   try {
     const repeat = opts.repeat ?? 10;
     const queues = await loadRoutingQueues(db);
-    const agents = await loadAvailableAgents(db);
+    // As the router reads them: agents' profiles kept from the pass before.
+    const profiles = new AgentProfiles();
+    const agents = await loadAvailableAgents(db, profiles);
     const queueIds = [...new Set(agents.flatMap((a) => a.queueIds))];
     const channels = CHANNELS.filter((ch) => agents.some((a) => a.load[ch] < a.capacity[ch]));
     const waiting = await loadWaiting(db, queues, queueIds, channels, PASS_LIMIT);
     const result: RouterSqlTimes = {
-      availableAgents: await time(repeat, () => loadAvailableAgents(db)),
+      availableAgents: await time(repeat, () => loadAvailableAgents(db, profiles)),
       routingQueues: await time(repeat, () => loadRoutingQueues(db)),
       waiting: await time(repeat, () => loadWaiting(db, queues, queueIds, channels, PASS_LIMIT)),
       agentsReturned: agents.length,
@@ -53,7 +55,7 @@ export async function routerSql(databaseUrl: string, opts: { repeat?: number; ex
       await db.query('SET auto_explain.log_analyze = on');
       await db.query('SET auto_explain.log_buffers = on');
       await db.query('SET client_min_messages = log');
-      await loadAvailableAgents(db);
+      await loadAvailableAgents(db, profiles);
       const agentsPlan = notices.splice(0).join('\n');
       await loadWaiting(db, queues, queueIds, channels, PASS_LIMIT);
       const waitingPlan = notices.splice(0).join('\n');

@@ -8,7 +8,7 @@ import { findInteraction } from '../interactions/interactions.repository';
 import { CHANNELS } from '../interactions/events.types';
 import type { AcdContext } from './acd.context';
 import { planAssignments } from './selection';
-import { anyFreeAgent, loadAvailableAgents, loadRoutingQueues, loadWaiting, takeRouterLock } from './routing.repository';
+import { AgentProfiles, anyFreeAgent, loadAvailableAgents, loadRoutingQueues, loadWaiting, takeRouterLock } from './routing.repository';
 import { createOffer } from './offers.repository';
 
 /** How many waiting interactions one pass considers per queue and channel (the best ones); another pass follows if it read that many and offered some. */
@@ -26,6 +26,8 @@ export class RouterService {
   private sweepTimer: NodeJS.Timeout | null = null;
   private sweeping: Promise<void> | null = null;
   private readonly steps: SweepStep[] = [];
+  /** Agents' skills, capacity and queues, kept across passes (re-read when their version moves). */
+  private readonly profiles = new AgentProfiles();
 
   constructor(
     private readonly acd: AcdContext,
@@ -65,7 +67,7 @@ export class RouterService {
     if (!(await anyFreeAgent(this.acd.db))) return { offered: 0, full: false };
     return this.acd.run(async (tx, fx) => {
       await takeRouterLock(tx);
-      const agents = await loadAvailableAgents(tx);
+      const agents = await loadAvailableAgents(tx, this.profiles);
       if (agents.length === 0) return { offered: 0, full: false };
       const queues = await loadRoutingQueues(tx);
       const queueIds = [...new Set(agents.flatMap((a) => a.queueIds))];

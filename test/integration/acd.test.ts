@@ -208,6 +208,56 @@ describe('ACD: offers, accept, work, wrap-up', () => {
     expect(o.interaction).toMatchObject({ id: c.session.interactionId, channel: 'chat' });
   });
 
+  it('a pass sees an agent\'s new skills, queues and capacity at once (kept profiles are re-read when their version moves)', async () => {
+    const home = await createQueue(t, { name: 'profile-home' });
+    const french = await createQueue(t, { name: 'profile-french', skills: { french: 2 } });
+    await chatEntry(t, 'profile-home', home);
+    await chatEntry(t, 'profile-french', french);
+    const a = track(await createAgent(t, [home], { capacity: { chat: 2 } }));
+    const patch = async (body: Record<string, unknown>) =>
+      expect((await t.app.inject({ method: 'PATCH', url: `/api/agents/${a.agentId}`, headers: bearer(t.adminToken), payload: body })).statusCode).toBe(200);
+    const version = async () => (await db().query('SELECT profile_version FROM agents WHERE id = $1', [a.agentId])).rows[0].profile_version as number;
+    const stillQueued = async (id: string) => {
+      await new Promise((r) => setTimeout(r, 800)); // several sweeps, each a routing pass
+      expect((await interaction(id)).state).toBe('queued');
+    };
+    await available(a);
+    // A first offer: the router now holds this agent's profile.
+    const c1 = track(await customer(t, 'profile-home', 'one'));
+    const o1 = await a.nextOffer();
+    expect(o1.interaction.id).toBe(c1.session.interactionId);
+    expect(await a.emit('offer:accept', { offerId: o1.offerId })).toMatchObject({ ok: true });
+
+    // A French contact: the agent is neither in that queue nor has the skill.
+    const c2 = track(await customer(t, 'profile-french', 'bonjour'));
+    await stillQueued(c2.session.interactionId);
+    const v0 = await version();
+    await patch({ skills: { french: 3 } });
+    expect(await version()).toBe(v0 + 1);
+    await stillQueued(c2.session.interactionId); // skilled now, but still not in the queue
+    const offered2 = a.nextOffer();
+    await patch({ queueIds: [home, french] });
+    expect(await version()).toBeGreaterThan(v0 + 1);
+    const o2 = await offered2;
+    expect(o2.interaction.id).toBe(c2.session.interactionId);
+    expect(await a.emit('offer:accept', { offerId: o2.offerId })).toMatchObject({ ok: true });
+
+    // Both chat slots taken: a third contact waits until the agent's capacity grows.
+    const c3 = track(await customer(t, 'profile-home', 'three'));
+    await stillQueued(c3.session.interactionId);
+    const offered3 = a.nextOffer();
+    const v1 = await version();
+    await patch({ capacity: { voice: 0, chat: 3, sms: 0, email: 0 } });
+    expect(await version()).toBe(v1 + 1);
+    expect((await offered3).interaction.id).toBe(c3.session.interactionId);
+
+    // Going away and back, or being offered work, is not a profile change.
+    const v2 = await version();
+    expect(await a.emit('state:set', { state: 'away', reason: 'break' })).toMatchObject({ ok: true });
+    await available(a);
+    expect(await version()).toBe(v2);
+  });
+
   it('signing out hands held work back to the queue and tells the console', async () => {
     const q = await createQueue(t, { name: 'signout' });
     await chatEntry(t, 'signout', q);
