@@ -107,24 +107,27 @@ export function registerAgentGateway(deps: AgentGatewayDeps): AgentNotifier {
       [agentId],
     );
     for (const h of held.rows) socket.emit('interaction:state', { interactionId: h.id, state: h.state });
-    const pending = await deps.db.query<{ id: string; interaction_id: string; agent_id: string; queue_id: string | null; channel: CreatedOffer['channel']; expires_at: Date; created_at: Date }>(
-      `SELECT id, interaction_id, agent_id, queue_id, channel, expires_at, created_at FROM offers WHERE agent_id = $1 AND state = 'pending' AND expires_at > clock_timestamp()`,
+    const pending = await deps.db.query<{ id: string; interaction_id: string; customer_id: string; agent_id: string; queue_id: string | null; channel: CreatedOffer['channel']; expires_at: Date; created_at: Date }>(
+      `SELECT o.id, o.interaction_id, i.customer_id, o.agent_id, o.queue_id, o.channel, o.expires_at, o.created_at
+         FROM offers o JOIN interactions i ON i.id = o.interaction_id
+        WHERE o.agent_id = $1 AND o.state = 'pending' AND o.expires_at > clock_timestamp()`,
       [agentId],
     );
     for (const o of pending.rows) {
-      const payload = await screenPop({ id: o.id, interactionId: o.interaction_id, agentId: o.agent_id, queueId: o.queue_id, channel: o.channel, expiresAt: o.expires_at, createdAt: o.created_at });
+      const payload = await screenPop({ id: o.id, interactionId: o.interaction_id, customerId: o.customer_id, agentId: o.agent_id, queueId: o.queue_id, channel: o.channel, expiresAt: o.expires_at, createdAt: o.created_at });
       if (payload) socket.emit('offer', payload);
     }
   }
 
   async function screenPop(o: CreatedOffer): Promise<OfferPayload | null> {
-    const i = await findInteraction(deps.db, o.interactionId);
-    if (!i) return null;
-    const [customer, history, queue] = await Promise.all([
-      deps.customers.get(i.customerId),
-      deps.customers.history(i.customerId, 10),
+    // One round of reads side by side (the offer carries the customer).
+    const [i, customer, history, queue] = await Promise.all([
+      findInteraction(deps.db, o.interactionId),
+      deps.customers.get(o.customerId),
+      deps.customers.history(o.customerId, 10),
       o.queueId ? deps.db.query<{ script: string | null }>('SELECT script FROM queues WHERE id = $1', [o.queueId]) : null,
     ]);
+    if (!i) return null;
     const lastIn = history.items.find((h) => h.interactionId === i.id && h.type === 'message.received');
     return {
       offerId: o.id,

@@ -66,6 +66,29 @@ export async function findMergedSet(db: Queryable, rootId: string): Promise<stri
   return rows.map((r) => r.id);
 }
 
+/**
+ * The root of the customer `id` was merged into (or `id` itself) and everyone merged into that
+ * root: findRootId and findMergedSet in one statement, for reads that need both.
+ */
+export async function findRootAndSet(db: Queryable, id: string): Promise<{ root: string; set: string[] } | null> {
+  const { rows } = await db.query<{ root: string; id: string }>(
+    `WITH RECURSIVE chain(id, merged_into, depth) AS (
+       SELECT id, merged_into, 0 FROM customers WHERE id = $1
+       UNION ALL
+       SELECT c.id, c.merged_into, chain.depth + 1 FROM customers c JOIN chain ON c.id = chain.merged_into WHERE chain.depth < 32
+     ), root AS (
+       SELECT id FROM chain WHERE merged_into IS NULL LIMIT 1
+     ), tree(id, depth) AS (
+       SELECT id, 0 FROM root
+       UNION ALL
+       SELECT c.id, tree.depth + 1 FROM customers c JOIN tree ON c.merged_into = tree.id WHERE tree.depth < 32
+     )
+     SELECT (SELECT id FROM root) AS root, id FROM tree`,
+    [id],
+  );
+  return rows[0] ? { root: rows[0].root, set: rows.map((r) => r.id) } : null;
+}
+
 export async function listIdentities(db: Queryable, customerIds: string[]): Promise<Identity[]> {
   const { rows } = await db.query<{ kind: IdentityKind; value: string }>(
     'SELECT kind, value FROM customer_identities WHERE customer_id = ANY($1::uuid[]) ORDER BY created_at, value',

@@ -11,7 +11,7 @@ import { listCustomerEvents } from '../interactions/events.repository';
 import { toHistoryItem, type HistoryItem } from '../interactions/history.mapper';
 import {
   findCustomer,
-  findMergedSet,
+  findRootAndSet,
   findRootId,
   listIdentities,
   markMerged,
@@ -39,14 +39,15 @@ export class CustomersService {
 
   /** The customer as it stands now: a merged-away id shows the customer it was merged into. */
   async get(id: string): Promise<CustomerView> {
-    const root = await findRootId(this.db, id);
-    if (!root) throw notFound('customer', id);
-    const [customer, set] = await Promise.all([findCustomer(this.db, root), findMergedSet(this.db, root)]);
+    const found = await findRootAndSet(this.db, id);
+    if (!found) throw notFound('customer', id);
+    const { root, set } = found;
+    const [customer, identities] = await Promise.all([findCustomer(this.db, root), listIdentities(this.db, set)]);
     if (!customer) throw notFound('customer', id);
     return {
       id: customer.id,
       name: customer.name,
-      identities: await listIdentities(this.db, set),
+      identities,
       attributes: customer.attributes,
       tags: customer.tags,
       mergedFrom: set.filter((x) => x !== root),
@@ -92,10 +93,9 @@ export class CustomersService {
   }
 
   async history(id: string, limit: number, before?: string): Promise<{ items: HistoryItem[]; next?: string }> {
-    const root = await findRootId(this.db, id);
-    if (!root) throw notFound('customer', id);
-    const set = await findMergedSet(this.db, root);
-    const events = await listCustomerEvents(this.db, set, limit + 1, before);
+    const found = await findRootAndSet(this.db, id);
+    if (!found) throw notFound('customer', id);
+    const events = await listCustomerEvents(this.db, found.set, limit + 1, before);
     const page = events.slice(0, limit);
     const items = page.map(toHistoryItem);
     return events.length > limit ? { items, next: page[page.length - 1]!.id } : { items };

@@ -10,6 +10,8 @@ import type { Explanation } from './selection';
 export interface CreatedOffer {
   id: string;
   interactionId: string;
+  /** The interaction's customer (as recorded on it; a merge may since have joined it to another). */
+  customerId: string;
   agentId: string;
   queueId: string | null;
   channel: Channel;
@@ -26,7 +28,7 @@ export async function createOffer(
   tx: Queryable,
   o: { interactionId: string; agentId: string; explanation: Explanation | Record<string, unknown>; timeoutSeconds: number; requireAvailable?: boolean },
 ): Promise<CreatedOffer | null> {
-  const { rows } = await tx.query<{ id: string; interaction_id: string; agent_id: string; queue_id: string | null; channel: Channel; expires_at: Date; created_at: Date }>(
+  const { rows } = await tx.query<{ id: string; interaction_id: string; customer_id: string; agent_id: string; queue_id: string | null; channel: Channel; expires_at: Date; created_at: Date }>(
     `WITH agent AS (
        SELECT a.id, a.capacity FROM agents a WHERE a.id = $2 AND (a.state = 'available' OR NOT $5)
      ), claimed AS (
@@ -36,18 +38,20 @@ export async function createOffer(
           AND (SELECT count(*) FROM interactions x
                 WHERE x.agent_id = $2 AND x.channel = i.channel AND x.state IN ('offered','active','wrapup'))
               < COALESCE((agent.capacity ->> i.channel)::int, 0)
-       RETURNING i.id, i.queue_id, i.channel, i.queued_at
+       RETURNING i.id, i.customer_id, i.queue_id, i.channel, i.queued_at
      ), touched AS (
        UPDATE agents SET last_offer_at = clock_timestamp() WHERE id = $2 AND EXISTS (SELECT 1 FROM claimed)
+     ), made AS (
+       INSERT INTO offers (interaction_id, agent_id, queue_id, channel, state, explanation, queued_at, expires_at)
+       SELECT id, $2, queue_id, channel, 'pending', $3, queued_at, clock_timestamp() + make_interval(secs => $4) FROM claimed
+       RETURNING id, interaction_id, agent_id, queue_id, channel, expires_at, created_at
      )
-     INSERT INTO offers (interaction_id, agent_id, queue_id, channel, state, explanation, queued_at, expires_at)
-     SELECT id, $2, queue_id, channel, 'pending', $3, queued_at, clock_timestamp() + make_interval(secs => $4) FROM claimed
-     RETURNING id, interaction_id, agent_id, queue_id, channel, expires_at, created_at`,
+     SELECT made.*, claimed.customer_id FROM made CROSS JOIN claimed`,
     [o.interactionId, o.agentId, JSON.stringify(o.explanation), o.timeoutSeconds, o.requireAvailable ?? true],
   );
   const r = rows[0];
   if (!r) return null;
-  return { id: r.id, interactionId: r.interaction_id, agentId: r.agent_id, queueId: r.queue_id, channel: r.channel, expiresAt: r.expires_at, createdAt: r.created_at };
+  return { id: r.id, interactionId: r.interaction_id, customerId: r.customer_id, agentId: r.agent_id, queueId: r.queue_id, channel: r.channel, expiresAt: r.expires_at, createdAt: r.created_at };
 }
 
 export interface OfferRecord {
