@@ -28,6 +28,8 @@ export class RouterService {
   private readonly steps: SweepStep[] = [];
   /** Agents' skills, capacity and queues, kept across passes (re-read when their version moves). */
   private readonly profiles = new AgentProfiles();
+  /** What the last pass's check for a free agent found: picks the cheaper form of the next check. */
+  private freeLastTime = true;
 
   constructor(
     private readonly acd: AcdContext,
@@ -64,7 +66,8 @@ export class RouterService {
   /** One routing pass: match waiting work to free agents and record the offers. */
   async pass(): Promise<{ offered: number; full: boolean }> {
     // Nobody can take work: skip the lock. Whatever frees an agent commits, then triggers a pass.
-    if (!(await anyFreeAgent(this.acd.db))) return { offered: 0, full: false };
+    this.freeLastTime = await anyFreeAgent(this.acd.db, this.freeLastTime);
+    if (!this.freeLastTime) return { offered: 0, full: false };
     return this.acd.run(async (tx, fx) => {
       await takeRouterLock(tx);
       const agents = await loadAvailableAgents(tx, this.profiles);

@@ -1,6 +1,7 @@
 import { bearer, chatClient, startApp, waitFor, type TestApp } from '../support/app';
 import { agentClient, chatEntry, createAgent, createQueue, type AgentClient } from '../support/agent';
 import { PASS_LIMIT } from '../../src/routing/router.service';
+import { anyFreeAgent } from '../../src/routing/routing.repository';
 
 /** A chat customer in `widget` who has sent one message. */
 async function customer(t: TestApp, widget: string, text = 'hello') {
@@ -213,7 +214,7 @@ describe('ACD: offers, accept, work, wrap-up', () => {
     const french = await createQueue(t, { name: 'profile-french', skills: { french: 2 } });
     await chatEntry(t, 'profile-home', home);
     await chatEntry(t, 'profile-french', french);
-    const a = track(await createAgent(t, [home], { capacity: { chat: 2 } }));
+    const a = track(await createAgent(t, [home], { capacity: { voice: 0, chat: 2, sms: 0, email: 0 } }));
     const patch = async (body: Record<string, unknown>) =>
       expect((await t.app.inject({ method: 'PATCH', url: `/api/agents/${a.agentId}`, headers: bearer(t.adminToken), payload: body })).statusCode).toBe(200);
     const version = async () => (await db().query('SELECT profile_version FROM agents WHERE id = $1', [a.agentId])).rows[0].profile_version as number;
@@ -221,12 +222,27 @@ describe('ACD: offers, accept, work, wrap-up', () => {
       await new Promise((r) => setTimeout(r, 800)); // several sweeps, each a routing pass
       expect((await interaction(id)).state).toBe('queued');
     };
+    // Both forms of the router's free-agent check, with every other agent away (rolled back).
+    const freeBothWays = async () => {
+      const c = await db().connect();
+      try {
+        await c.query('BEGIN');
+        await c.query("UPDATE agents SET state = 'offline' WHERE id <> $1", [a.agentId]);
+        return [await anyFreeAgent(c, true), await anyFreeAgent(c, false)];
+      } finally {
+        await c.query('ROLLBACK');
+        c.release();
+      }
+    };
+    expect(await freeBothWays()).toEqual([false, false]);
     await available(a);
+    expect(await freeBothWays()).toEqual([true, true]);
     // A first offer: the router now holds this agent's profile.
     const c1 = track(await customer(t, 'profile-home', 'one'));
     const o1 = await a.nextOffer();
     expect(o1.interaction.id).toBe(c1.session.interactionId);
     expect(await a.emit('offer:accept', { offerId: o1.offerId })).toMatchObject({ ok: true });
+    expect(await freeBothWays()).toEqual([true, true]); // one of two chat slots taken
 
     // A French contact: the agent is neither in that queue nor has the skill.
     const c2 = track(await customer(t, 'profile-french', 'bonjour'));
@@ -243,6 +259,7 @@ describe('ACD: offers, accept, work, wrap-up', () => {
     expect(await a.emit('offer:accept', { offerId: o2.offerId })).toMatchObject({ ok: true });
 
     // Both chat slots taken: a third contact waits until the agent's capacity grows.
+    expect(await freeBothWays()).toEqual([false, false]);
     const c3 = track(await customer(t, 'profile-home', 'three'));
     await stillQueued(c3.session.interactionId);
     const offered3 = a.nextOffer();
@@ -253,6 +270,7 @@ describe('ACD: offers, accept, work, wrap-up', () => {
 
     // Going away and back, or being offered work, is not a profile change.
     const v2 = await version();
+    expect(await freeBothWays()).toEqual([false, false]); // three of three, one of them offered
     expect(await a.emit('state:set', { state: 'away', reason: 'break' })).toMatchObject({ ok: true });
     await available(a);
     expect(await version()).toBe(v2);
