@@ -106,34 +106,43 @@ export function planAssignments(
   strategyOf: (queueId: string) => Strategy,
   now: number,
 ): Assignment[] {
-  const pool = agents.map((a) => ({ ...a, load: { ...a.load } }));
-  const byQueue = new Map<string, AgentCandidate[]>();
+  // Only (queue, channel) pairs someone waits in are indexed; agents are copied only when the plan changes them.
+  const wanted = new Map<string, Set<Channel>>();
+  for (const i of waiting) {
+    const set = wanted.get(i.queueId) ?? new Set<Channel>();
+    set.add(i.channel);
+    wanted.set(i.queueId, set);
+  }
+  const pool = agents.slice();
+  const byQueue = new Map<string, number[]>();
   const free = new Map<string, number>();
   const slotKey = (queueId: string, channel: Channel) => `${queueId} ${channel}`;
-  for (const a of pool) {
+  pool.forEach((a, idx) => {
     for (const q of a.queueIds) {
+      const channels = wanted.get(q);
+      if (!channels) continue;
       const list = byQueue.get(q) ?? [];
-      list.push(a);
+      list.push(idx);
       byQueue.set(q, list);
-      for (const ch of Object.keys(a.capacity) as Channel[]) {
+      for (const ch of channels) {
         if (hasFreeSlot(a, ch)) free.set(slotKey(q, ch), (free.get(slotKey(q, ch)) ?? 0) + 1);
       }
     }
-  }
+  });
   const plan: Assignment[] = [];
   for (const i of [...waiting].sort(compareWaiting)) {
     if (!free.get(slotKey(i.queueId, i.channel))) continue;
-    const eligible = (byQueue.get(i.queueId) ?? []).filter((a) => hasFreeSlot(a, i.channel) && meetsSkills(a, i.requiredSkills));
+    const eligible = (byQueue.get(i.queueId) ?? []).filter((idx) => hasFreeSlot(pool[idx]!, i.channel) && meetsSkills(pool[idx]!, i.requiredSkills));
     if (eligible.length === 0) continue;
     const strategy = strategyOf(i.queueId);
-    const fresh = i.declinedBy.length === 0 ? eligible : eligible.filter((a) => !i.declinedBy.includes(a.id));
+    const fresh = i.declinedBy.length === 0 ? eligible : eligible.filter((idx) => !i.declinedBy.includes(pool[idx]!.id));
     const candidates = fresh.length > 0 ? fresh : eligible;
-    const ranked = bestFive(candidates, (a) => score(strategy, a, i));
-    const chosen = ranked[0]!.a;
-    chosen.load[i.channel] += 1;
-    chosen.lastOfferAt = now;
+    const ranked = bestFive(candidates.map((idx) => pool[idx]!), (a) => score(strategy, a, i));
+    const best = ranked[0]!.a;
+    const chosen: AgentCandidate = { ...best, load: { ...best.load, [i.channel]: best.load[i.channel] + 1 }, lastOfferAt: now };
+    pool[candidates.find((idx) => pool[idx] === best)!] = chosen;
     if (!hasFreeSlot(chosen, i.channel)) {
-      for (const q of chosen.queueIds) free.set(slotKey(q, i.channel), (free.get(slotKey(q, i.channel)) ?? 1) - 1);
+      for (const q of chosen.queueIds) if (free.has(slotKey(q, i.channel))) free.set(slotKey(q, i.channel), free.get(slotKey(q, i.channel))! - 1);
     }
     plan.push({
       interactionId: i.id,
