@@ -67,15 +67,16 @@ const CAN_TAKE_WORK = `${HAS_FREE_SLOT}
  * agents either way). The router passes what the previous check found.
  */
 export async function anyFreeAgent(db: Queryable, expectFree = false): Promise<boolean> {
-  const { rows } = await db.query<{ free: boolean }>(
-    expectFree
+  const { rows } = await db.query<{ free: boolean }>({
+    name: expectFree ? 'routing.any-free-agent.probe' : 'routing.any-free-agent.count',
+    text: expectFree
       ? `SELECT EXISTS (
            SELECT 1 FROM agents a CROSS JOIN LATERAL jsonb_each_text(a.capacity) AS cap(channel, slots)
             WHERE a.state = 'available' AND cap.slots::int > 0
               AND cap.slots::int > (SELECT count(*) FROM interactions x WHERE x.agent_id = a.id AND x.channel = cap.channel AND x.state IN ('offered','active','wrapup'))
               AND EXISTS (SELECT 1 FROM agent_queues aq WHERE aq.agent_id = a.id)) AS free`
       : `WITH ${OPEN_WORK} SELECT EXISTS (SELECT 1 FROM agents a LEFT JOIN open_work o ON o.agent_id = a.id WHERE ${CAN_TAKE_WORK}) AS free`,
-  );
+  });
   return rows[0]?.free ?? false;
 }
 
@@ -139,15 +140,16 @@ async function loadProfiles(db: Queryable, ids: string[]): Promise<Map<string, A
 export async function loadAvailableAgents(db: Queryable, profiles: AgentProfiles = new AgentProfiles()): Promise<AgentCandidate[]> {
   const { rows } = await db.query<{
     id: string; profile_version: number; voice: string | null; chat: string | null; sms: string | null; email: string | null; idle_ms: string; offer_ms: string | null;
-  }>(
-    `WITH ${OPEN_WORK}
+  }>({
+    name: 'routing.free-agents',
+    text: `WITH ${OPEN_WORK}
      SELECT a.id, a.profile_version, o.voice, o.chat, o.sms, o.email,
             (extract(epoch FROM GREATEST(a.last_idle_at,
                COALESCE((SELECT max(x.released_at) FROM offers x WHERE x.agent_id = a.id), a.last_idle_at))) * 1000)::bigint::text AS idle_ms,
             (extract(epoch FROM a.last_offer_at) * 1000)::bigint::text AS offer_ms
        FROM agents a LEFT JOIN open_work o ON o.agent_id = a.id
       WHERE ${HAS_FREE_SLOT}`,
-  );
+  });
   const missing = rows.filter((r) => !profiles.get(r.id, r.profile_version)).map((r) => r.id);
   if (missing.length > 0) {
     if (profiles.size + missing.length > PROFILE_CACHE_LIMIT) profiles.prune(new Set(rows.map((r) => r.id)));
