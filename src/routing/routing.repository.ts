@@ -262,9 +262,13 @@ export async function wrapupOverdue(db: Queryable, limit = 500): Promise<string[
 
 export async function escalationCandidates(db: Queryable): Promise<Array<{ id: string; queueId: string; step: number; waitedSeconds: number; escalation: EscalationStep[] }>> {
   const { rows } = await db.query<{ id: string; queue_id: string; escalation_step: number; waited: number; escalation: EscalationStep[] }>(
-    `SELECT i.id, i.queue_id, i.escalation_step, extract(epoch FROM clock_timestamp() - i.queued_at)::float8 AS waited, q.escalation
-       FROM interactions i JOIN queues q ON q.id = i.queue_id
-      WHERE i.state = 'queued' AND jsonb_array_length(q.escalation) > i.escalation_step`,
+    // Only queues with escalation steps, and only contacts whose next step is due (the sweep runs this every second).
+    `SELECT i.id, i.queue_id, i.escalation_step, i.waited, q.escalation
+       FROM queues q CROSS JOIN LATERAL (
+         SELECT i.id, i.queue_id, i.escalation_step, extract(epoch FROM clock_timestamp() - i.queued_at)::float8 AS waited
+           FROM interactions i WHERE i.queue_id = q.id AND i.state = 'queued' AND i.escalation_step < jsonb_array_length(q.escalation)
+            AND clock_timestamp() - i.queued_at >= make_interval(secs => (q.escalation -> i.escalation_step ->> 'afterSeconds')::float8)) i
+      WHERE jsonb_array_length(q.escalation) > 0`,
   );
   return rows.map((r) => ({ id: r.id, queueId: r.queue_id, step: r.escalation_step, waitedSeconds: r.waited, escalation: r.escalation }));
 }
