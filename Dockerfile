@@ -24,5 +24,6 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
 
 USER node
 
-# What `npm start` runs after its build (the image is built already, and /app is not the node user's to write).
-CMD ["node", "--enable-source-maps", "dist/server/server.js"]
+# What `npm start` runs after its build (the image is built already, and /app is not the node
+# user's to write): the bundle with the memory settings explained in scripts/start.sh.
+CMD ["sh", "scripts/start.sh"]

@@ -11,7 +11,7 @@ import { memoryOf, serverPid } from './procfs';
 import { sleep } from './stats';
 import { buildServer } from '../../scripts/build';
 
-const SERVER_BUNDLE = 'dist/server/server.js';
+const START_SCRIPT = 'scripts/start.sh';
 
 export const TWILIO_AUTH_TOKEN = 'bench-auth-token-0123456789abcdef';
 export const TWILIO_ACCOUNT_SID = `AC${'0'.repeat(32)}`;
@@ -38,15 +38,17 @@ export interface ServiceOptions {
   /** Port of the first process (default: any free port). */
   port?: number;
   /**
-   * Run `node <nodeArgs> dist/server/server.js` directly instead of `npm start` (the same bundle,
-   * built first, no npm wrapper): for flags Node does not take from NODE_OPTIONS, such as --cpu-prof.
+   * Run `sh scripts/start.sh <nodeArgs>` (node <nodeArgs> dist/server/server.js) instead of
+   * `npm start` (the same bundle, built first, no npm wrapper): for flags Node does not take from
+   * NODE_OPTIONS, such as --cpu-prof.
    */
   nodeArgs?: string[];
 }
 
 /** The server under plain node with extra flags, in its own process group; output kept like startService's. */
 function startDirect(env: Record<string, string>, nodeArgs: string[]): Proc {
-  const child = spawn(process.execPath, [...nodeArgs, '--enable-source-maps', SERVER_BUNDLE], { cwd: ROOT, env: { ...process.env, ...env, NODE_OPTIONS: '' }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  // scripts/start.sh, as `npm start` runs it after the build (same memory settings), with the extra flags.
+  const child = spawn('sh', [START_SCRIPT, ...nodeArgs], { cwd: ROOT, env: { ...process.env, ...env }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   const onData = (chunk: Buffer) => lines.push(...chunk.toString().split('\n').filter(Boolean));
   child.stdout!.on('data', onData);
