@@ -1,6 +1,6 @@
 /**
  * After-commit publication. Committed events are appended to a capped Redis stream for
- * consumers in any process, and handed to in-process listeners (which fan out to sockets
+ * consumers in any process, and handed to in-process listeners at the same time (which fan out to sockets
  * through the socket.io Redis adapter). A publish failure never un-commits anything: it is
  * logged, and live consumers catch up from Postgres (chat replay, routing sweep).
  */
@@ -28,15 +28,19 @@ export class EventPublisher {
 
   async publish(events: StoredEvent[], interaction: InteractionRecord | null = null): Promise<void> {
     if (events.length === 0) return;
-    try {
-      const pipeline = this.redis.pipeline();
-      for (const e of events) {
-        pipeline.xadd(this.streamKey, 'MAXLEN', '~', String(STREAM_MAXLEN), '*', 'event', JSON.stringify(e));
+    // The stream append and the in-process listeners do not wait for each other (both only ever
+    // see committed events): a socket push or a routing trigger does not wait for Redis.
+    const streamed = (async () => {
+      try {
+        const pipeline = this.redis.pipeline();
+        for (const e of events) {
+          pipeline.xadd(this.streamKey, 'MAXLEN', '~', String(STREAM_MAXLEN), '*', 'event', JSON.stringify(e));
+        }
+        await pipeline.exec();
+      } catch (err) {
+        this.log.warn({ err, count: events.length }, 'event stream publish failed; consumers will catch up from Postgres');
       }
-      await pipeline.exec();
-    } catch (err) {
-      this.log.warn({ err, count: events.length }, 'event stream publish failed; consumers will catch up from Postgres');
-    }
+    })();
     for (const e of events) {
       for (const listener of this.listeners) {
         try {
@@ -46,5 +50,6 @@ export class EventPublisher {
         }
       }
     }
+    await streamed;
   }
 }
