@@ -33,19 +33,18 @@ export async function routerSql(databaseUrl: string, opts: { repeat?: number; ex
   await db.connect();
   try {
     const repeat = opts.repeat ?? 10;
-    const queues = await loadRoutingQueues(db);
     // As the router reads them: agents' profiles kept from the pass before.
     const profiles = new AgentProfiles();
     const agents = await loadAvailableAgents(db, profiles);
     const queueIds = [...new Set(agents.flatMap((a) => a.queueIds))];
     const channels = CHANNELS.filter((ch) => agents.some((a) => a.load[ch] < a.capacity[ch]));
-    const waiting = await loadWaiting(db, queues, queueIds, channels, PASS_LIMIT);
+    const waiting = await loadWaiting(db, queueIds, channels, PASS_LIMIT);
     const result: RouterSqlTimes = {
       availableAgents: await time(repeat, () => loadAvailableAgents(db, profiles)),
       routingQueues: await time(repeat, () => loadRoutingQueues(db)),
-      waiting: await time(repeat, () => loadWaiting(db, queues, queueIds, channels, PASS_LIMIT)),
+      waiting: await time(repeat, () => loadWaiting(db, queueIds, channels, PASS_LIMIT)),
       agentsReturned: agents.length,
-      waitingReturned: waiting.length,
+      waitingReturned: waiting.waiting.length,
     };
     if (opts.explain) {
       const notices: string[] = [];
@@ -57,7 +56,7 @@ export async function routerSql(databaseUrl: string, opts: { repeat?: number; ex
       await db.query('SET client_min_messages = log');
       await loadAvailableAgents(db, profiles);
       const agentsPlan = notices.splice(0).join('\n');
-      await loadWaiting(db, queues, queueIds, channels, PASS_LIMIT);
+      await loadWaiting(db, queueIds, channels, PASS_LIMIT);
       const waitingPlan = notices.splice(0).join('\n');
       await db.query('SET client_min_messages = notice');
       result.plans = { availableAgents: agentsPlan, waiting: waitingPlan };

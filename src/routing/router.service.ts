@@ -8,7 +8,7 @@ import { findInteraction } from '../interactions/interactions.repository';
 import { CHANNELS } from '../interactions/events.types';
 import type { AcdContext } from './acd.context';
 import { planAssignments } from './selection';
-import { AgentProfiles, anyFreeAgent, loadAvailableAgents, loadRoutingQueues, loadWaiting, takeRouterLock } from './routing.repository';
+import { AgentProfiles, anyFreeAgent, loadAvailableAgents, loadWaiting, takeRouterLock } from './routing.repository';
 import { createOffer } from './offers.repository';
 
 /** How many waiting interactions one pass considers per queue and channel (the best ones); another pass follows if it read that many and offered some. */
@@ -72,12 +72,11 @@ export class RouterService {
       await takeRouterLock(tx);
       const agents = await loadAvailableAgents(tx, this.profiles);
       if (agents.length === 0) return { offered: 0, full: false };
-      const queues = await loadRoutingQueues(tx);
       const queueIds = [...new Set(agents.flatMap((a) => a.queueIds))];
       const channels = CHANNELS.filter((ch) => agents.some((a) => a.load[ch] < a.capacity[ch]));
-      const waiting = await loadWaiting(tx, queues, queueIds, channels, PASS_LIMIT);
+      const { waiting, strategies } = await loadWaiting(tx, queueIds, channels, PASS_LIMIT);
       if (waiting.length === 0) return { offered: 0, full: false };
-      const plan = planAssignments(waiting, agents, (q) => queues.get(q)?.strategy ?? 'longest-idle', Date.now());
+      const plan = planAssignments(waiting, agents, (q) => strategies.get(q) ?? 'longest-idle', Date.now());
       let offered = 0;
       for (const a of plan) {
         const offer = await createOffer(tx, { interactionId: a.interactionId, agentId: a.agentId, explanation: a.explanation, timeoutSeconds: this.acd.offerTimeoutSeconds });

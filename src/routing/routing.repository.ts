@@ -184,11 +184,15 @@ export const EFFECTIVE_PRIORITY = `q.priority + i.priority + COALESCE((
  * each. Each (queue, channel) contributes at most `limit` from the waiting index (priority, then
  * age), so a pass reads the same few rows however long the queues are, and a backlog on one
  * channel or in one queue cannot hide the contacts of another behind it. A queue with priority
- * rules is read in full, since a rule can lift any of its contacts to the front.
+ * rules is read in full, since a rule can lift any of its contacts to the front. Each row brings
+ * its queue's skills and strategy, so a pass needs no separate read of the queues.
  */
-export async function loadWaiting(db: Queryable, queues: Map<string, RoutingQueue>, queueIds: string[], channels: Channel[], limit: number): Promise<WaitingInteraction[]> {
-  const { rows } = await db.query<{ id: string; queue_id: string; channel: Channel; priority: number; queued_ms: string; skill_relax: number; declined: string[]; extra_skills: Record<string, number> | null }>(
-    `SELECT w.* FROM queues q CROSS JOIN unnest($2::text[]) AS ch(channel) CROSS JOIN LATERAL (
+export async function loadWaiting(db: Queryable, queueIds: string[], channels: Channel[], limit: number): Promise<{ waiting: WaitingInteraction[]; strategies: Map<string, Strategy> }> {
+  const { rows } = await db.query<{
+    id: string; queue_id: string; channel: Channel; priority: number; queued_ms: string; skill_relax: number; declined: string[]; extra_skills: Record<string, number> | null;
+    queue_skills: Record<string, number>; strategy: Strategy;
+  }>(
+    `SELECT w.*, q.skills AS queue_skills, q.strategy FROM queues q CROSS JOIN unnest($2::text[]) AS ch(channel) CROSS JOIN LATERAL (
        SELECT i.id, i.queue_id, i.channel, i.queued_at, i.skill_relax, i.attributes -> 'skills' AS extra_skills,
               (${EFFECTIVE_PRIORITY}) AS priority,
               (extract(epoch FROM i.queued_at) * 1000)::bigint::text AS queued_ms,
@@ -202,13 +206,15 @@ export async function loadWaiting(db: Queryable, queues: Map<string, RoutingQueu
       ORDER BY w.priority DESC, w.queued_at, w.id`,
     [queueIds, channels, limit],
   );
-  return rows.map((r) => {
+  const strategies = new Map(rows.map((r) => [r.queue_id, r.strategy]));
+  const waiting = rows.map((r) => {
     // The queue's skills, raised by any the contact itself needs (an IVR `set`), then relaxed by escalation.
-    const skills = { ...(queues.get(r.queue_id)?.skills ?? {}) };
+    const skills = { ...r.queue_skills };
     for (const [k, v] of Object.entries(r.extra_skills ?? {})) if (typeof v === 'number') skills[k] = Math.max(skills[k] ?? 0, v);
     const relaxed = relaxSkills(skills, r.skill_relax);
     return { id: r.id, queueId: r.queue_id, channel: r.channel, priority: r.priority, queuedAt: Number(r.queued_ms), requiredSkills: relaxed, declinedBy: r.declined };
   });
+  return { waiting, strategies };
 }
 
 /** Move an interaction between routing states on the state it is expected to be in. */
