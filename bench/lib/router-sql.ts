@@ -4,7 +4,8 @@
  * their plans with auto_explain (EXPLAIN ANALYZE of the real statements, nested ones included).
  */
 import { Client } from 'pg';
-import { AgentProfiles, loadAvailableAgents, loadRoutingQueues, loadWaiting } from '../../src/routing/routing.repository';
+import { loadRoutingQueues, loadWaiting } from '../../src/routing/routing.repository';
+import { AgentProfiles, loadAvailableAgents } from '../../src/routing/free-agents.repository';
 import { PASS_LIMIT } from '../../src/routing/router.service';
 import { CHANNELS } from '../../src/interactions/events.types';
 import { summarize, type Summary } from './stats';

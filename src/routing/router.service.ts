@@ -8,7 +8,8 @@ import { findInteraction } from '../interactions/interactions.repository';
 import { CHANNELS } from '../interactions/events.types';
 import type { AcdContext } from './acd.context';
 import { planAssignments } from './selection';
-import { AgentProfiles, anyFreeAgent, loadAvailableAgents, loadWaiting, takeRouterLock } from './routing.repository';
+import { loadWaiting, takeRouterLock } from './routing.repository';
+import { AgentProfiles, anyFreeAgent, loadAvailableAgents } from './free-agents.repository';
 import { createOffer } from './offers.repository';
 
 /** How many waiting interactions one pass considers per queue and channel (the best ones); another pass follows if it read that many and offered some. */

@@ -1,13 +1,13 @@
 /**
- * SQL of the ACD: the routing lock, queues, agents and waiting work as a pass reads them, state
- * transitions, escalation (offers are in offers.repository.ts). Every state change is a
+ * SQL of the ACD: the routing lock, queues, waiting work as a pass reads it, state transitions,
+ * escalation (free agents are in free-agents.repository.ts, offers in offers.repository.ts). Every state change is a
  * conditional UPDATE on the state it expects; the database (not memory) decides who wins.
  * Timestamps come from clock_timestamp() so the recorded order of offers and releases matches
  * the order they happened in.
  */
 import type { Queryable } from '../platform/db';
 import type { Channel } from '../interactions/events.types';
-import { relaxSkills, type AgentCandidate, type Slots, type Strategy, type WaitingInteraction } from './selection';
+import { relaxSkills, type Strategy, type WaitingInteraction } from './selection';
 import type { EscalationStep, PriorityRule } from './escalation';
 
 /** Serializes routing passes and agent state changes across every process. */
@@ -15,8 +15,6 @@ export const ROUTER_LOCK_KEY = 4242_0002;
 export async function takeRouterLock(tx: Queryable): Promise<void> {
   await tx.query('SELECT pg_advisory_xact_lock($1)', [ROUTER_LOCK_KEY]);
 }
-
-const ZERO: Slots = { voice: 0, chat: 0, sms: 0, email: 0 };
 
 export interface RoutingQueue {
   id: string;
@@ -37,138 +35,6 @@ export async function loadRoutingQueues(db: Queryable): Promise<Map<string, Rout
     escalation: EscalationStep[]; priority_rules: PriorityRule[]; channels: Channel[];
   }>('SELECT id, name, skills, strategy, priority, sla_seconds, escalation, priority_rules, channels FROM queues');
   return new Map(rows.map((r) => [r.id, { id: r.id, name: r.name, skills: r.skills, strategy: r.strategy, priority: r.priority, slaSeconds: r.sla_seconds, escalation: r.escalation, priorityRules: r.priority_rules, channels: r.channels }]));
-}
-
-/**
- * Open work per agent and channel, counted once over the open-work index (one pass, however
- * many agents), joined to agents as `o`. The channels are the fixed four of `Channel`.
- */
-const OPEN_WORK = `open_work AS (
-    SELECT agent_id,
-           count(*) FILTER (WHERE channel = 'voice') AS voice, count(*) FILTER (WHERE channel = 'chat') AS chat,
-           count(*) FILTER (WHERE channel = 'sms') AS sms, count(*) FILTER (WHERE channel = 'email') AS email
-      FROM interactions WHERE state IN ('offered','active','wrapup') AND agent_id IS NOT NULL GROUP BY agent_id)`;
-
-/** Available with a free slot on some channel (`o` from OPEN_WORK, left-joined). */
-const HAS_FREE_SLOT = `a.state = 'available'
-    AND (COALESCE((a.capacity ->> 'voice')::int, 0) > COALESCE(o.voice, 0) OR COALESCE((a.capacity ->> 'chat')::int, 0) > COALESCE(o.chat, 0)
-      OR COALESCE((a.capacity ->> 'sms')::int, 0) > COALESCE(o.sms, 0) OR COALESCE((a.capacity ->> 'email')::int, 0) > COALESCE(o.email, 0))`;
-
-/** …and in some queue. */
-const CAN_TAKE_WORK = `${HAS_FREE_SLOT}
-    AND EXISTS (SELECT 1 FROM agent_queues aq WHERE aq.agent_id = a.id)`;
-
-/**
- * Whether any agent can take work: one cheap read, so a pass triggered while every agent is
- * busy or away costs no lock and no transaction. Two forms with the same answer and opposite
- * costs: `expectFree` probes agents one by one and stops at the first with a free slot (0.1 ms
- * when one is free early, but a probe per agent and channel when nobody is: 10 ms at 1,000
- * busy agents); otherwise all open work is counted in one pass first (about 3 ms at 1,000
- * agents either way). The router passes what the previous check found.
- */
-export async function anyFreeAgent(db: Queryable, expectFree = false): Promise<boolean> {
-  const { rows } = await db.query<{ free: boolean }>({
-    name: expectFree ? 'routing.any-free-agent.probe' : 'routing.any-free-agent.count',
-    text: expectFree
-      ? `SELECT EXISTS (
-           SELECT 1 FROM agents a CROSS JOIN LATERAL jsonb_each_text(a.capacity) AS cap(channel, slots)
-            WHERE a.state = 'available' AND cap.slots::int > 0
-              AND cap.slots::int > (SELECT count(*) FROM interactions x WHERE x.agent_id = a.id AND x.channel = cap.channel AND x.state IN ('offered','active','wrapup'))
-              AND EXISTS (SELECT 1 FROM agent_queues aq WHERE aq.agent_id = a.id)) AS free`
-      : `WITH ${OPEN_WORK} SELECT EXISTS (SELECT 1 FROM agents a LEFT JOIN open_work o ON o.agent_id = a.id WHERE ${CAN_TAKE_WORK}) AS free`,
-  });
-  return rows[0]?.free ?? false;
-}
-
-/** The parts of an agent that rarely change, as of `version` (agents.profile_version). */
-export interface AgentProfile {
-  version: number;
-  skills: Record<string, number>;
-  capacity: Slots;
-  queueIds: string[];
-}
-
-/**
- * Agents' profiles by id, kept across routing passes. A pass reads each free agent's
- * profile_version and re-reads the profiles whose version it does not hold, so a pass costs
- * the same few columns per agent however many skills and queues they have. A version is
- * moved by triggers on every change of skills, capacity or queues (migration 008), so a kept
- * profile is never stale beyond the pass that reads a newer version.
- */
-export class AgentProfiles {
-  private readonly byId = new Map<string, AgentProfile>();
-
-  /** The kept profile if it is at least `version` (versions only grow: a newer one is as good). */
-  get(id: string, version: number): AgentProfile | undefined {
-    const p = this.byId.get(id);
-    return p && p.version >= version ? p : undefined;
-  }
-
-  set(id: string, profile: AgentProfile): void {
-    this.byId.set(id, profile);
-  }
-
-  /** Forget every agent not in `keep` (deleted, or not free for a long time). */
-  prune(keep: Set<string>): void {
-    for (const id of this.byId.keys()) if (!keep.has(id)) this.byId.delete(id);
-  }
-
-  get size(): number {
-    return this.byId.size;
-  }
-}
-
-/** Profiles are pruned to the agents seen in a pass when more than this many are kept. */
-const PROFILE_CACHE_LIMIT = 20000;
-
-async function loadProfiles(db: Queryable, ids: string[]): Promise<Map<string, AgentProfile>> {
-  const { rows } = await db.query<{ id: string; profile_version: number; skills: Record<string, number>; capacity: Slots; queue_ids: string[] }>(
-    `SELECT a.id, a.profile_version, a.skills, a.capacity,
-            COALESCE((SELECT array_agg(aq.queue_id ORDER BY aq.queue_id) FROM agent_queues aq WHERE aq.agent_id = a.id), '{}') AS queue_ids
-       FROM agents a WHERE a.id = ANY($1::uuid[])`,
-    [ids],
-  );
-  return new Map(rows.map((r) => [r.id, { version: r.profile_version, skills: r.skills, capacity: { ...ZERO, ...r.capacity }, queueIds: r.queue_ids }]));
-}
-
-/**
- * Agents who can take work, with their load and idle time (the later of becoming available and
- * last freeing a slot). Agents at capacity are left out here, not after reading them. Skills,
- * capacity and queues come from `profiles` when it holds the agent's current version, else
- * from a second read of just the agents it lacks (and are kept there for the next pass).
- */
-export async function loadAvailableAgents(db: Queryable, profiles: AgentProfiles = new AgentProfiles()): Promise<AgentCandidate[]> {
-  const { rows } = await db.query<{
-    id: string; profile_version: number; voice: string | null; chat: string | null; sms: string | null; email: string | null; idle_ms: string; offer_ms: string | null;
-  }>({
-    name: 'routing.free-agents',
-    text: `WITH ${OPEN_WORK}
-     SELECT a.id, a.profile_version, o.voice, o.chat, o.sms, o.email,
-            (extract(epoch FROM GREATEST(a.last_idle_at,
-               COALESCE((SELECT max(x.released_at) FROM offers x WHERE x.agent_id = a.id), a.last_idle_at))) * 1000)::bigint::text AS idle_ms,
-            (extract(epoch FROM a.last_offer_at) * 1000)::bigint::text AS offer_ms
-       FROM agents a LEFT JOIN open_work o ON o.agent_id = a.id
-      WHERE ${HAS_FREE_SLOT}`,
-  });
-  const missing = rows.filter((r) => !profiles.get(r.id, r.profile_version)).map((r) => r.id);
-  if (missing.length > 0) {
-    if (profiles.size + missing.length > PROFILE_CACHE_LIMIT) profiles.prune(new Set(rows.map((r) => r.id)));
-    for (const [id, p] of await loadProfiles(db, missing)) profiles.set(id, p);
-  }
-  return rows.flatMap((r) => {
-    // Missing only if the agent was deleted between the two reads.
-    const p = profiles.get(r.id, r.profile_version);
-    if (!p || p.queueIds.length === 0) return [];
-    return [{
-      id: r.id,
-      skills: p.skills,
-      capacity: p.capacity,
-      queueIds: p.queueIds,
-      load: { voice: Number(r.voice ?? 0), chat: Number(r.chat ?? 0), sms: Number(r.sms ?? 0), email: Number(r.email ?? 0) },
-      lastIdleAt: Number(r.idle_ms),
-      lastOfferAt: r.offer_ms ? Number(r.offer_ms) : 0,
-    }];
-  });
 }
 
 /**

@@ -1,7 +1,7 @@
 import { bearer, chatClient, startApp, waitFor, type TestApp } from '../support/app';
 import { agentClient, chatEntry, createAgent, createQueue, type AgentClient } from '../support/agent';
 import { PASS_LIMIT } from '../../src/routing/router.service';
-import { anyFreeAgent } from '../../src/routing/routing.repository';
+import { anyFreeAgent } from '../../src/routing/free-agents.repository';
 
 /** A chat customer in `widget` who has sent one message. */
 async function customer(t: TestApp, widget: string, text = 'hello') {
