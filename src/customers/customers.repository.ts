@@ -38,31 +38,29 @@ export async function findCustomer(db: Queryable, id: string, forUpdate = false)
   return rows[0] ? toRecord(rows[0]) : null;
 }
 
-/** Follow merges to the customer that currently stands for `id` (itself when never merged). */
-export async function findRootId(db: Queryable, id: string): Promise<string | null> {
-  const { rows } = await db.query<{ id: string }>(
-    `WITH RECURSIVE chain(id, merged_into, depth) AS (
+/** Merges followed upward from the customer $1: every customer on the way, the root the one with merged_into NULL. */
+const CHAIN = `chain(id, merged_into, depth) AS (
        SELECT id, merged_into, 0 FROM customers WHERE id = $1
        UNION ALL
        SELECT c.id, c.merged_into, chain.depth + 1 FROM customers c JOIN chain ON c.id = chain.merged_into WHERE chain.depth < 32
-     )
-     SELECT id FROM chain WHERE merged_into IS NULL LIMIT 1`,
-    [id],
-  );
+     )`;
+
+/** The customers `seed` selects (by id) and everyone merged into them, directly or through a chain. */
+const tree = (seed: string) => `tree(id, depth) AS (
+       SELECT id, 0 FROM ${seed}
+       UNION ALL
+       SELECT c.id, tree.depth + 1 FROM customers c JOIN tree ON c.merged_into = tree.id WHERE tree.depth < 32
+     )`;
+
+/** Follow merges to the customer that currently stands for `id` (itself when never merged). */
+export async function findRootId(db: Queryable, id: string): Promise<string | null> {
+  const { rows } = await db.query<{ id: string }>(`WITH RECURSIVE ${CHAIN} SELECT id FROM chain WHERE merged_into IS NULL LIMIT 1`, [id]);
   return rows[0]?.id ?? null;
 }
 
 /** The customer and everyone merged into it (directly or through a chain). */
 export async function findMergedSet(db: Queryable, rootId: string): Promise<string[]> {
-  const { rows } = await db.query<{ id: string }>(
-    `WITH RECURSIVE tree(id, depth) AS (
-       SELECT id, 0 FROM customers WHERE id = $1
-       UNION ALL
-       SELECT c.id, tree.depth + 1 FROM customers c JOIN tree ON c.merged_into = tree.id WHERE tree.depth < 32
-     )
-     SELECT id FROM tree`,
-    [rootId],
-  );
+  const { rows } = await db.query<{ id: string }>(`WITH RECURSIVE ${tree('customers WHERE id = $1')} SELECT id FROM tree`, [rootId]);
   return rows.map((r) => r.id);
 }
 
@@ -72,17 +70,7 @@ export async function findMergedSet(db: Queryable, rootId: string): Promise<stri
  */
 export async function findRootAndSet(db: Queryable, id: string): Promise<{ root: string; set: string[] } | null> {
   const { rows } = await db.query<{ root: string; id: string }>(
-    `WITH RECURSIVE chain(id, merged_into, depth) AS (
-       SELECT id, merged_into, 0 FROM customers WHERE id = $1
-       UNION ALL
-       SELECT c.id, c.merged_into, chain.depth + 1 FROM customers c JOIN chain ON c.id = chain.merged_into WHERE chain.depth < 32
-     ), root AS (
-       SELECT id FROM chain WHERE merged_into IS NULL LIMIT 1
-     ), tree(id, depth) AS (
-       SELECT id, 0 FROM root
-       UNION ALL
-       SELECT c.id, tree.depth + 1 FROM customers c JOIN tree ON c.merged_into = tree.id WHERE tree.depth < 32
-     )
+    `WITH RECURSIVE ${CHAIN}, root AS (SELECT id FROM chain WHERE merged_into IS NULL LIMIT 1), ${tree('root')}
      SELECT (SELECT id FROM root) AS root, id FROM tree`,
     [id],
   );
