@@ -121,7 +121,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     const tokens = new TokenService(config.jwtSecret);
     const io = createIo(app.server, config, adapterRedis);
     const publisher = new EventPublisher(redis, redisKey(config, 'events'), log);
-    const ingest = new IngestService(db, publisher);
+    const ingest = new IngestService(db, publisher, { onBatch: (size) => metrics.ingestBatch.observe(size) });
     publisher.on((e) => {
       metrics.eventsIngested.inc({ type: e.type, channel: e.channel ?? 'none' });
     });

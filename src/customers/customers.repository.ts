@@ -85,39 +85,55 @@ export async function listIdentities(db: Queryable, customerIds: string[]): Prom
   return rows.map((r) => ({ kind: r.kind, value: r.value }));
 }
 
-/** The customer that currently stands for an identity's owner (merges followed), in one round trip. */
-export async function findIdentityRoot(db: Queryable, identity: Identity): Promise<string | null> {
-  const { rows } = await db.query<{ id: string }>(
-    `WITH RECURSIVE chain(id, merged_into, depth) AS (
-       SELECT c.id, c.merged_into, 0 FROM customer_identities ci JOIN customers c ON c.id = ci.customer_id
-        WHERE ci.kind = $1 AND ci.value = $2
+export const identityKey = (i: Identity): string => `${i.kind}:${i.value}`;
+
+/**
+ * The customers that currently stand for the identities' owners (merges followed), in one round
+ * trip: identity key (`kind:value`) → root id; identities nobody holds are absent.
+ */
+export async function findIdentityRoots(db: Queryable, identities: Identity[]): Promise<Map<string, string>> {
+  const { rows } = await db.query<{ kind: IdentityKind; value: string; id: string }>(
+    `WITH RECURSIVE input AS (SELECT * FROM unnest($1::text[], $2::text[]) AS t(kind, value)),
+     chain(kind, value, id, merged_into, depth) AS (
+       SELECT ci.kind, ci.value, c.id, c.merged_into, 0
+         FROM input JOIN customer_identities ci ON ci.kind = input.kind AND ci.value = input.value
+         JOIN customers c ON c.id = ci.customer_id
        UNION ALL
-       SELECT c.id, c.merged_into, chain.depth + 1 FROM customers c JOIN chain ON c.id = chain.merged_into WHERE chain.depth < 32
+       SELECT chain.kind, chain.value, c.id, c.merged_into, chain.depth + 1
+         FROM customers c JOIN chain ON c.id = chain.merged_into WHERE chain.depth < 32
      )
-     SELECT id FROM chain WHERE merged_into IS NULL LIMIT 1`,
-    [identity.kind, identity.value],
+     SELECT DISTINCT ON (kind, value) kind, value, id FROM chain WHERE merged_into IS NULL ORDER BY kind, value`,
+    [identities.map((i) => i.kind), identities.map((i) => i.value)],
   );
-  return rows[0]?.id ?? null;
+  return new Map(rows.map((r) => [identityKey(r), r.id]));
 }
 
 /**
- * A new customer with its first identity, in one statement. `created` is null when the chosen
- * id exists; `attached` is false when another writer holds the identity (the caller then
- * deletes the customer it created and uses the winner).
+ * New customers, each with its first identity, in one statement (identities in a fixed order, so
+ * concurrent writers wait for each other instead of deadlocking). Per row: `created` is false
+ * when the chosen id exists; `attached` is false when another writer holds the identity (the
+ * caller then deletes the customer it created and uses the winner).
  */
-export async function insertCustomerWithIdentity(db: Queryable, id: string | null, identity: Identity): Promise<{ created: string | null; attached: boolean }> {
-  const { rows } = await db.query<{ created: string | null; attached: boolean }>(
-    `WITH c AS (INSERT INTO customers (id) VALUES (COALESCE($1::uuid, gen_random_uuid())) ON CONFLICT (id) DO NOTHING RETURNING id),
-          i AS (INSERT INTO customer_identities (customer_id, kind, value) SELECT id, $2, $3 FROM c
-                ON CONFLICT (kind, value) DO NOTHING RETURNING customer_id)
-     SELECT (SELECT id FROM c) AS created, EXISTS (SELECT 1 FROM i) AS attached`,
-    [id, identity.kind, identity.value],
+export async function insertCustomersWithIdentities(
+  db: Queryable,
+  rows: Array<{ id: string; identity: Identity }>,
+): Promise<Array<{ created: boolean; attached: boolean }>> {
+  const { rows: out } = await db.query<{ n: string; created: boolean; attached: boolean }>(
+    `WITH input AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[]) WITH ORDINALITY AS t(id, kind, value, n)),
+          c AS (INSERT INTO customers (id) SELECT id FROM input ORDER BY n ON CONFLICT (id) DO NOTHING RETURNING id),
+          i AS (INSERT INTO customer_identities (customer_id, kind, value)
+                SELECT input.id, input.kind, input.value FROM input JOIN c ON c.id = input.id ORDER BY input.kind, input.value
+                ON CONFLICT (kind, value) DO NOTHING RETURNING customer_id, kind, value)
+     SELECT input.n, c.id IS NOT NULL AS created, i.customer_id IS NOT NULL AS attached
+       FROM input LEFT JOIN c ON c.id = input.id LEFT JOIN i ON i.kind = input.kind AND i.value = input.value
+      ORDER BY input.n`,
+    [rows.map((r) => r.id), rows.map((r) => r.identity.kind), rows.map((r) => r.identity.value)],
   );
-  return rows[0] ?? { created: null, attached: false };
+  return out.map((r) => ({ created: r.created, attached: r.attached }));
 }
 
-export async function deleteCustomer(db: Queryable, id: string): Promise<void> {
-  await db.query('DELETE FROM customers WHERE id = $1', [id]);
+export async function deleteCustomers(db: Queryable, ids: string[]): Promise<void> {
+  await db.query('DELETE FROM customers WHERE id = ANY($1::uuid[])', [ids]);
 }
 
 export interface CustomerSearch {
@@ -129,7 +145,7 @@ export interface CustomerSearch {
 /** Root customers matching an identity or a name/identity fragment. */
 export async function searchCustomers(db: Queryable, s: CustomerSearch): Promise<string[]> {
   if (s.identity) {
-    const root = await findIdentityRoot(db, s.identity);
+    const root = (await findIdentityRoots(db, [s.identity])).get(identityKey(s.identity));
     return root ? [root] : [];
   }
   const pattern = `%${(s.q ?? '').replace(/[\\%_]/g, (c) => `\\${c}`)}%`;

@@ -34,35 +34,46 @@ export async function findEventByKey(db: Queryable, key: string): Promise<Stored
   return rows[0] ? toStoredEvent(rows[0]) : null;
 }
 
-export type NewEvent = Omit<StoredEvent, 'id'> & { idempotencyKey: string };
-
-/** Insert unless the idempotency key exists; null means another writer already stored it. */
-export async function insertEvent(db: Queryable, e: NewEvent): Promise<StoredEvent | null> {
-  const { rows } = await db.query<EventRow>(
-    `INSERT INTO events (customer_id, interaction_id, seq, type, channel, direction, idempotency_key, payload, occurred_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-     ON CONFLICT (idempotency_key) DO NOTHING
-     RETURNING ${COLUMNS}`,
-    [e.customerId, e.interactionId, e.seq, e.type, e.channel, e.direction, e.idempotencyKey, e.payload, e.occurredAt],
-  );
-  return rows[0] ? toStoredEvent(rows[0]) : null;
-}
+export type NewEvent = Omit<StoredEvent, 'id' | 'seq'> & { idempotencyKey: string };
 
 /**
- * Take the next sequence number of a locked interaction and insert the event under it, in one
- * statement (one round trip). Null when the key exists: the caller rolls back, which also
- * returns the sequence number it took.
+ * Append events in one statement, in list order (ids ascending). Events of an interaction take
+ * its next sequence numbers, in list order; the caller must hold the interactions' row locks.
+ * Per event, in order: the stored event, or null when its idempotency key exists (the caller
+ * rolls back, which also returns the sequence numbers taken). Keys must be distinct.
  */
-export async function insertSequencedEvent(db: Queryable, e: Omit<NewEvent, 'seq' | 'interactionId'> & { interactionId: string }): Promise<StoredEvent | null> {
-  const { rows } = await db.query<EventRow>(
-    `WITH s AS (UPDATE interactions SET last_seq = last_seq + 1, updated_at = now() WHERE id = $2 RETURNING last_seq)
+export async function insertEvents(db: Queryable, list: NewEvent[]): Promise<Array<StoredEvent | null>> {
+  const { rows } = await db.query<EventRow & { idempotency_key: string }>(
+    `WITH input AS (
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[])
+         WITH ORDINALITY AS t(customer_id, interaction_id, type, channel, direction, idempotency_key, payload, occurred_at, n)
+     ),
+     counts AS (SELECT interaction_id, count(*)::int AS k FROM input WHERE interaction_id IS NOT NULL GROUP BY interaction_id),
+     s AS (UPDATE interactions x SET last_seq = x.last_seq + counts.k, updated_at = now()
+             FROM counts WHERE x.id = counts.interaction_id
+           RETURNING x.id, x.last_seq - counts.k AS base)
      INSERT INTO events (customer_id, interaction_id, seq, type, channel, direction, idempotency_key, payload, occurred_at)
-     SELECT $1, $2, s.last_seq, $3, $4, $5, $6, $7, $8 FROM s
+     SELECT input.customer_id, input.interaction_id,
+            s.base + row_number() OVER (PARTITION BY input.interaction_id ORDER BY input.n),
+            input.type, input.channel, input.direction, input.idempotency_key, input.payload::jsonb, input.occurred_at
+       FROM input LEFT JOIN s ON s.id = input.interaction_id
+      WHERE input.interaction_id IS NULL OR s.id IS NOT NULL
+      ORDER BY input.n
      ON CONFLICT (idempotency_key) DO NOTHING
-     RETURNING ${COLUMNS}`,
-    [e.customerId, e.interactionId, e.type, e.channel, e.direction, e.idempotencyKey, e.payload, e.occurredAt],
+     RETURNING ${COLUMNS}, idempotency_key`,
+    [
+      list.map((e) => e.customerId),
+      list.map((e) => e.interactionId),
+      list.map((e) => e.type),
+      list.map((e) => e.channel),
+      list.map((e) => e.direction),
+      list.map((e) => e.idempotencyKey),
+      list.map((e) => JSON.stringify(e.payload)),
+      list.map((e) => e.occurredAt),
+    ],
   );
-  return rows[0] ? toStoredEvent(rows[0]) : null;
+  const byKey = new Map(rows.map((r) => [r.idempotency_key, toStoredEvent(r)]));
+  return list.map((e) => byKey.get(e.idempotencyKey) ?? null);
 }
 
 /**

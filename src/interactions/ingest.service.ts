@@ -7,34 +7,61 @@ import type { Pool, PoolClient } from 'pg';
 import { withTransaction } from '../platform/db';
 import { AppError, notFound } from '../platform/errors';
 import { resolveCustomer } from '../customers/resolve';
-import { findEventByKey, insertEvent, insertSequencedEvent } from './events.repository';
+import { appendMessages, isMessageCommand, KeysTaken, lockOrOpenConversations, newEvent, queuedEvent, type MessageCommand } from './append';
+import { Batcher, type Settled } from './batcher';
+import { findEventByKey, insertEvents } from './events.repository';
 import type { IngestCommand, IngestResult, InteractionRecord, StoredEvent } from './events.types';
-import {
-  insertConversation,
-  lockInteraction,
-  lockOpenConversation,
-  matchEntryPoint,
-} from './interactions.repository';
+import { lockInteraction } from './interactions.repository';
 import type { EventPublisher } from './publisher';
 
 /** Thrown inside the transaction to roll it back when the key turns out to be taken. */
 class DuplicateKey extends Error {}
 
+export interface GroupCommitOptions {
+  /** Most plain messages stored in one transaction. */
+  maxBatch: number;
+  /** Most plain-message transactions at once; messages that arrive meanwhile form the next batch. */
+  maxInFlight: number;
+  /** Told the size of each plain-message transaction (metrics). */
+  onBatch?: (size: number) => void;
+}
+
+const settle = <T>(p: Promise<T>): Promise<Settled<T>> => p.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }));
+
 export class IngestService {
+  private readonly messages: Batcher<MessageCommand, IngestResult>;
+
   constructor(
     private readonly pool: Pool,
     private readonly publisher: EventPublisher,
-  ) {}
+    groupCommit: Partial<GroupCommitOptions> = {},
+  ) {
+    this.messages = new Batcher({ maxBatch: 64, maxInFlight: 2, ...groupCommit, run: (cmds) => this.storeMessages(cmds) });
+  }
+
+  /** Group commit so far: transactions of plain messages and the messages in them. */
+  get groupCommitStats(): Readonly<{ batches: number; items: number; largest: number }> {
+    return this.messages.stats;
+  }
 
   /**
-   * The idempotency key is decided by the event insert itself: a duplicate rolls the whole
-   * transaction back and answers with the event stored first. A write refused for a rule (a
-   * closed interaction, say) is also answered as a duplicate when its key was stored before, so
-   * a retry after success never turns into an error. Commands with an `apply` step are checked
-   * before the transaction as well, so a known retry never runs their step at all; plain
-   * messages (the hot path) skip that extra round trip.
+   * Plain messages (see `isMessageCommand`) are group-committed: those that arrive while earlier
+   * ones are being stored share one transaction, with the same guarantees (every message's
+   * writes commit together, and nothing is acknowledged or published before its commit).
    */
   async ingest(cmd: IngestCommand): Promise<IngestResult> {
+    return isMessageCommand(cmd) ? this.messages.submit(cmd) : this.ingestOne(cmd);
+  }
+
+  /**
+   * One command in its own transaction. The idempotency key is decided by the event insert
+   * itself: a duplicate rolls the whole transaction back and answers with the event stored
+   * first. A write refused for a rule (a closed interaction, say) is also answered as a
+   * duplicate when its key was stored before, so a retry after success never turns into an
+   * error. Commands with an `apply` step are checked before the transaction as well, so a known
+   * retry never runs their step at all; plain messages skip that extra round trip.
+   */
+  private async ingestOne(cmd: IngestCommand): Promise<IngestResult> {
     if (cmd.apply) {
       const earlier = await findEventByKey(this.pool, cmd.idempotencyKey);
       if (earlier) return this.duplicateOf(earlier);
@@ -53,9 +80,43 @@ export class IngestService {
     return result;
   }
 
-  /** Publish what an `appendWithin` call appended, once its transaction has committed. */
-  async publish(result: IngestResult): Promise<void> {
-    await this.publisher.publish(result.appended, result.interaction);
+  /**
+   * A batch of plain messages in one transaction. A key repeated within the batch, and any
+   * message whose key turns out to be stored already, is taken out and answered on its own
+   * (as the duplicate it is) once the rest has committed; if the batch fails for any other
+   * reason, every message is retried on its own, so one bad message never fails the others.
+   */
+  private async storeMessages(cmds: MessageCommand[], retried = false): Promise<Array<Settled<IngestResult>>> {
+    if (cmds.length === 1) return [await settle(this.ingestOne(cmds[0]!))];
+    const seen = new Set<string>();
+    const batch: number[] = [];
+    const alone: number[] = [];
+    cmds.forEach((c, i) => {
+      (seen.has(c.idempotencyKey) ? alone : batch).push(i);
+      seen.add(c.idempotencyKey);
+    });
+    const out: Array<Settled<IngestResult>> = new Array(cmds.length);
+    try {
+      const results = await withTransaction(this.pool, (tx) => appendMessages(tx, batch.map((i) => cmds[i]!)));
+      await this.publish(...results);
+      results.forEach((result, n) => (out[batch[n]!] = { ok: true, value: result }));
+    } catch (err) {
+      if (err instanceof KeysTaken && !retried) {
+        const rest = batch.filter((_, n) => !err.commands.has(n));
+        alone.push(...batch.filter((_, n) => err.commands.has(n)));
+        const settled = await this.storeMessages(rest.map((i) => cmds[i]!), true);
+        rest.forEach((i, n) => (out[i] = settled[n]!));
+      } else {
+        alone.push(...batch);
+      }
+    }
+    await Promise.all(alone.map(async (i) => (out[i] = await settle(this.ingestOne(cmds[i]!)))));
+    return out;
+  }
+
+  /** Publish what `appendWithin` calls appended, in order, once their transaction has committed. */
+  async publish(...results: IngestResult[]): Promise<void> {
+    await this.publisher.publishAll(results.map((r) => ({ events: r.appended, interaction: r.interaction })));
   }
 
   private duplicateOf(event: StoredEvent): IngestResult {
@@ -68,7 +129,7 @@ export class IngestService {
    */
   async appendWithin(tx: PoolClient, cmd: IngestCommand): Promise<IngestResult> {
     const customerId = await resolveCustomer(tx, cmd.customer);
-    const appended: StoredEvent[] = [];
+    const events: Array<ReturnType<typeof newEvent>> = [];
     let interaction: InteractionRecord | null = null;
 
     if (cmd.interaction.kind === 'existing') {
@@ -77,67 +138,16 @@ export class IngestService {
       if (interaction.state === 'closed' && !cmd.allowClosed) throw new AppError('SB_INTERACTION_CLOSED', `interaction ${interaction.id} is closed`);
     } else if (cmd.interaction.kind === 'conversation') {
       if (!cmd.channel) throw new AppError('SB_VALIDATION', 'a conversation needs a channel');
-      const { key, open } = cmd.interaction;
-      interaction = await lockOpenConversation(tx, key);
-      if (!interaction) {
-        const entry = await matchEntryPoint(tx, cmd.channel, open.entryAddress);
-        const opened = await insertConversation(tx, {
-          id: open.id,
-          customerId,
-          channel: cmd.channel,
-          direction: open.direction,
-          // A contact that enters through an IVR flow waits in the flow, not in a queue, until the flow enqueues it.
-          state: open.direction === 'out' ? 'active' : open.ivr && entry?.flowId ? 'ivr' : 'queued',
-          queueId: entry?.queueId ?? null,
-          entryPointId: entry?.id ?? null,
-          conversationKey: key,
-          priority: 0,
-          subject: open.subject ?? null,
-          attributes: open.attributes ?? {},
-          now: cmd.occurredAt,
-        });
-        // Another writer opened it first: wait for its lock and continue that conversation.
-        interaction = opened ?? (await lockOpenConversation(tx, key));
-        if (!interaction) throw new AppError('SB_CONFLICT', 'conversation changed concurrently; retry');
-        if (opened && opened.state === 'queued') {
-          const queued = await this.append(tx, cmd, opened, customerId, {
-            idempotencyKey: `${cmd.idempotencyKey}#queued`,
-            type: 'interaction.queued',
-            direction: 'internal',
-            payload: { queueId: opened.queueId, entryPointId: opened.entryPointId },
-          });
-          appended.push(queued);
-        }
-      }
+      const [conversation] = await lockOrOpenConversations(tx, [{ channel: cmd.channel, target: cmd.interaction, customerId, now: cmd.occurredAt }]);
+      interaction = conversation!.interaction;
+      if (conversation!.opened && interaction.state === 'queued') events.push(queuedEvent(cmd, interaction, customerId));
     }
 
     const payload = { ...cmd.payload };
     if (cmd.apply) await cmd.apply(tx, { customerId, interaction }, payload);
-    const event = await this.append(tx, cmd, interaction, customerId, { ...cmd, payload });
-    appended.push(event);
-    return { duplicate: false, event, appended, interaction, customerId };
-  }
-
-  private async append(
-    tx: PoolClient,
-    cmd: IngestCommand,
-    interaction: InteractionRecord | null,
-    customerId: string,
-    what: Pick<IngestCommand, 'idempotencyKey' | 'type' | 'direction' | 'payload'>,
-  ): Promise<StoredEvent> {
-    const event = {
-      customerId,
-      type: what.type,
-      channel: cmd.channel,
-      direction: what.direction,
-      idempotencyKey: what.idempotencyKey,
-      payload: what.payload,
-      occurredAt: cmd.occurredAt,
-    };
-    const stored = interaction
-      ? await insertSequencedEvent(tx, { ...event, interactionId: interaction.id })
-      : await insertEvent(tx, { ...event, interactionId: null, seq: null });
-    if (!stored) throw new DuplicateKey();
-    return stored;
+    events.push(newEvent(cmd, interaction, customerId, { ...cmd, payload }));
+    const appended = await insertEvents(tx, events);
+    if (appended.some((e) => !e)) throw new DuplicateKey();
+    return { duplicate: false, event: appended[appended.length - 1]!, appended: appended as StoredEvent[], interaction, customerId };
   }
 }

@@ -51,60 +51,75 @@ export async function lockInteraction(db: Queryable, id: string): Promise<Intera
   return rows[0] ? toRecord(rows[0]) : null;
 }
 
-export async function lockOpenConversation(db: Queryable, key: string): Promise<InteractionRecord | null> {
-  const { rows } = await db.query<InteractionRow>(
-    `SELECT ${COLUMNS} FROM interactions WHERE conversation_key = $1 AND state <> 'closed' FOR UPDATE`,
-    [key],
+/**
+ * Lock the open conversations with these keys for the rest of the transaction, in key order (so
+ * writers locking several wait for each other instead of deadlocking): key → interaction.
+ */
+export async function lockOpenConversations(db: Queryable, keys: string[]): Promise<Map<string, InteractionRecord>> {
+  const { rows } = await db.query<InteractionRow & { conversation_key: string }>(
+    `SELECT ${COLUMNS}, conversation_key FROM interactions
+      WHERE conversation_key = ANY($1::text[]) AND state <> 'closed'
+      ORDER BY conversation_key FOR UPDATE`,
+    [keys],
   );
-  return rows[0] ? toRecord(rows[0]) : null;
+  return new Map(rows.map((r) => [r.conversation_key, toRecord(r)]));
 }
 
-export interface NewInteraction {
-  id?: string;
+export interface NewConversation {
+  id: string;
   customerId: string;
   channel: Channel;
   direction: 'in' | 'out';
-  state: InteractionState;
-  queueId: string | null;
-  entryPointId: string | null;
   conversationKey: string;
-  priority: number;
+  /** The inbound address; its entry point (or the channel's default, '*') decides the queue. */
+  entryAddress: string;
+  /** An inbound contact whose entry point has a flow starts in it ('ivr') instead of a queue. */
+  ivr: boolean;
   subject: string | null;
   attributes: Record<string, unknown>;
   now: Date;
 }
 
 /**
- * Open a conversation unless one with the same key is open; returns null when another writer
- * holds it (the caller then locks and continues that one).
+ * Open conversations (keys distinct), each through its entry point: outbound ones start
+ * 'active', inbound ones in the entry point's flow when asked for and it has one, otherwise
+ * 'queued' in its queue. Keys another writer holds open are skipped (the caller then locks and
+ * continues those): key → the interaction opened.
  */
-export async function insertConversation(db: Queryable, n: NewInteraction): Promise<InteractionRecord | null> {
-  const { rows } = await db.query<InteractionRow>(
-    `INSERT INTO interactions (id, customer_id, channel, direction, state, queue_id, entry_point_id, conversation_key,
+export async function openConversations(db: Queryable, list: NewConversation[]): Promise<Map<string, InteractionRecord>> {
+  const { rows } = await db.query<InteractionRow & { conversation_key: string }>(
+    `WITH input AS (
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::text[], $9::text[], $10::timestamptz[])
+         AS t(id, customer_id, channel, direction, conversation_key, entry_address, ivr, subject, attributes, now)
+     ),
+     decided AS (
+       SELECT input.*, ep.id AS entry_point_id, ep.queue_id,
+              CASE WHEN input.direction = 'out' THEN 'active' WHEN input.ivr AND ep.flow_id IS NOT NULL THEN 'ivr' ELSE 'queued' END AS state
+         FROM input LEFT JOIN LATERAL (
+           SELECT e.id, e.queue_id, e.flow_id FROM entry_points e
+            WHERE e.channel = input.channel AND e.address IN (input.entry_address, '*')
+            ORDER BY (e.address = '*') LIMIT 1
+         ) ep ON true
+     )
+     INSERT INTO interactions (id, customer_id, channel, direction, state, queue_id, entry_point_id, conversation_key,
                                priority, subject, created_at, queued_at, updated_at, attributes)
-     VALUES (COALESCE($1::uuid, gen_random_uuid()), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
-             CASE WHEN $5 = 'queued' THEN $11::timestamptz END, $11, $12)
+     SELECT id, customer_id, channel, direction, state, queue_id, entry_point_id, conversation_key,
+            0, subject, now, CASE WHEN state = 'queued' THEN now END, now, attributes::jsonb
+       FROM decided ORDER BY conversation_key
      ON CONFLICT (conversation_key) WHERE state <> 'closed' AND conversation_key IS NOT NULL DO NOTHING
-     RETURNING ${COLUMNS}`,
-    [n.id ?? null, n.customerId, n.channel, n.direction, n.state, n.queueId, n.entryPointId, n.conversationKey, n.priority, n.subject, n.now, JSON.stringify(n.attributes)],
+     RETURNING ${COLUMNS}, conversation_key`,
+    [
+      list.map((n) => n.id),
+      list.map((n) => n.customerId),
+      list.map((n) => n.channel),
+      list.map((n) => n.direction),
+      list.map((n) => n.conversationKey),
+      list.map((n) => n.entryAddress),
+      list.map((n) => n.ivr),
+      list.map((n) => n.subject),
+      list.map((n) => JSON.stringify(n.attributes)),
+      list.map((n) => n.now),
+    ],
   );
-  return rows[0] ? toRecord(rows[0]) : null;
-}
-
-export interface EntryPointMatch {
-  id: string;
-  queueId: string | null;
-  flowId: string | null;
-}
-
-/** The entry point for an inbound address, falling back to the channel's default ('*'). */
-export async function matchEntryPoint(db: Queryable, channel: Channel, address: string): Promise<EntryPointMatch | null> {
-  const { rows } = await db.query<{ id: string; queue_id: string | null; flow_id: string | null }>(
-    `SELECT id, queue_id, flow_id FROM entry_points
-      WHERE channel = $1 AND address IN ($2, '*')
-      ORDER BY (address = '*') LIMIT 1`,
-    [channel, address],
-  );
-  const r = rows[0];
-  return r ? { id: r.id, queueId: r.queue_id, flowId: r.flow_id } : null;
+  return new Map(rows.map((r) => [r.conversation_key, toRecord(r)]));
 }

@@ -27,26 +27,37 @@ export class EventPublisher {
   }
 
   async publish(events: StoredEvent[], interaction: InteractionRecord | null = null): Promise<void> {
-    if (events.length === 0) return;
+    await this.publishAll([{ events, interaction }]);
+  }
+
+  /**
+   * Several writes' events (each with the interaction as its write locked it), in order: one
+   * stream append for all of them, listeners called event by event.
+   */
+  async publishAll(writes: Array<{ events: StoredEvent[]; interaction: InteractionRecord | null }>): Promise<void> {
+    const count = writes.reduce((n, w) => n + w.events.length, 0);
+    if (count === 0) return;
     // The stream append and the in-process listeners do not wait for each other (both only ever
     // see committed events): a socket push or a routing trigger does not wait for Redis.
     const streamed = (async () => {
       try {
         const pipeline = this.redis.pipeline();
-        for (const e of events) {
-          pipeline.xadd(this.streamKey, 'MAXLEN', '~', String(STREAM_MAXLEN), '*', 'event', JSON.stringify(e));
+        for (const w of writes) {
+          for (const e of w.events) pipeline.xadd(this.streamKey, 'MAXLEN', '~', String(STREAM_MAXLEN), '*', 'event', JSON.stringify(e));
         }
         await pipeline.exec();
       } catch (err) {
-        this.log.warn({ err, count: events.length }, 'event stream publish failed; consumers will catch up from Postgres');
+        this.log.warn({ err, count }, 'event stream publish failed; consumers will catch up from Postgres');
       }
     })();
-    for (const e of events) {
-      for (const listener of this.listeners) {
-        try {
-          await listener(e, interaction);
-        } catch (err) {
-          this.log.warn({ err, eventId: e.id, type: e.type }, 'event listener failed');
+    for (const { events, interaction } of writes) {
+      for (const e of events) {
+        for (const listener of this.listeners) {
+          try {
+            await listener(e, interaction);
+          } catch (err) {
+            this.log.warn({ err, eventId: e.id, type: e.type }, 'event listener failed');
+          }
         }
       }
     }

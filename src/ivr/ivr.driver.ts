@@ -104,7 +104,7 @@ export class IvrDriver {
       await tx.query('UPDATE interactions SET ivr_state = $2 WHERE id = $1', [interactionId, JSON.stringify(stored)]);
       return twiml;
     });
-    for (const r of results) await this.deps.ingest.publish(r);
+    await this.deps.ingest.publish(...results);
     return twiml;
   }
 }

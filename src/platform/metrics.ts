@@ -24,6 +24,12 @@ export function createMetrics() {
       help: 'Ingest calls answered from an earlier event (retries, replays)',
       registers: [registry],
     }),
+    ingestBatch: new Histogram({
+      name: 'switchboard_ingest_batch_messages',
+      help: 'Plain messages (texts, chat and email messages) stored per transaction: group commit at work',
+      buckets: [1, 2, 4, 8, 16, 32, 64],
+      registers: [registry],
+    }),
     socketConnections: new Counter({
       name: 'switchboard_socket_connections_total',
       help: 'socket.io connections accepted, by namespace',

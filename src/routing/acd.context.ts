@@ -68,12 +68,7 @@ export class AcdContext {
   private async flush(fx: Effects): Promise<void> {
     // The events go to the stream while the offers' screen pops are read and pushed: neither waits
     // for the other (no listener of an offer's event pushes to its agent).
-    await Promise.all([
-      (async () => {
-        for (const r of fx.results) await this.ingest.publish(r);
-      })(),
-      ...fx.offers.map((o) => this.notifier?.offer(o)),
-    ]);
+    await Promise.all([this.ingest.publish(...fx.results), ...fx.offers.map((o) => this.notifier?.offer(o))]);
     // The agent sees the offer first; its ring-no-answer timer follows (the sweep expires it if that fails).
     for (const o of fx.offers) {
       try {

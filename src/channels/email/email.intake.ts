@@ -107,7 +107,7 @@ export class EmailIntake {
       }
       await this.advance(tx, uidValidity, uid);
     });
-    for (const r of results) await this.deps.ingest.publish(r);
+    await this.deps.ingest.publish(...results);
     return automatic ? 'automatic' : 'stored';
   }
 
