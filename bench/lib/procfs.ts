@@ -69,6 +69,27 @@ export function cpuSecondsOf(pid: number): number | null {
   }
 }
 
+/**
+ * CPU seconds used so far by every live process whose command line contains `needle` (the
+ * Postgres backends of one database, say: their titles name it). Processes that exited are lost.
+ */
+export function cpuSecondsOfMatching(needle: string): { cpuSeconds(): number } {
+  return {
+    cpuSeconds() {
+      let sum = 0;
+      for (const d of readdirSync('/proc')) {
+        if (!/^\d+$/.test(d)) continue;
+        const p = readProc(Number(d));
+        if (p?.cmdline.includes(needle)) sum += cpuSecondsOf(p.pid) ?? 0;
+      }
+      return sum;
+    },
+  };
+}
+
+type Watched = number | { cpuSeconds(): number | null } | null | undefined;
+const secondsOf = (w: Watched): number | null => (w == null ? null : typeof w === 'number' ? cpuSecondsOf(w) : w.cpuSeconds());
+
 function machineTicks(): { busy: number; total: number } {
   const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!; // "cpu  user nice system idle iowait irq softirq steal …"
   const f = line.trim().split(/\s+/).slice(1).map(Number);
@@ -88,10 +109,10 @@ export interface CpuUse {
 }
 
 /** CPU used over a window by the machine and by some processes of ours; `stop()` gives the averages. */
-export function watchCpu(pids: Record<string, number | null | undefined>): { stop(): CpuUse } {
+export function watchCpu(pids: Record<string, Watched>): { stop(): CpuUse } {
   const t0 = performance.now();
   const m0 = machineTicks();
-  const p0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, pid ? cpuSecondsOf(pid) : null]));
+  const p0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, secondsOf(pid)]));
   return {
     stop() {
       const seconds = (performance.now() - t0) / 1000;
@@ -100,7 +121,7 @@ export function watchCpu(pids: Record<string, number | null | undefined>): { sto
       const byProcess: Record<string, number> = {};
       for (const [k, pid] of Object.entries(pids)) {
         const a = p0[k];
-        const b = pid ? cpuSecondsOf(pid) : null;
+        const b = secondsOf(pid);
         if (a !== null && a !== undefined && b !== null) byProcess[k] = round((b - a) / seconds);
       }
       const machineCores = round((m1.busy - m0.busy) / 100 / seconds); // USER_HZ = 100

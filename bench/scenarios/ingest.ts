@@ -4,7 +4,12 @@
  * every webhook was stored exactly once. Baselines: raw idempotent inserts with the service's
  * pool size, and an empty fastify POST parsing the same body, closed-loop.
  */
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { Pool } from 'pg';
+import { ROOT } from '../../test/support/process';
+import { monoMicros, summarizeProfile } from '../lib/cpuprofile';
+import { cpuSecondsOfMatching, watchCpu } from '../lib/procfs';
 import { freePort } from '../../test/support/process';
 import { startBenchService, TWILIO_AUTH_TOKEN } from '../lib/service';
 import { fmt, type ScenarioResult } from '../lib/results';
@@ -12,8 +17,8 @@ import { runTsx, spawnTsx } from '../lib/worker';
 
 const CONCURRENCY = 64;
 
-export async function ingestScenario(opts: { seconds: number; rates: number[] }): Promise<ScenarioResult> {
-  const svc = await startBenchService();
+export async function ingestScenario(opts: { seconds: number; rates: number[]; profileDir?: string | null }): Promise<ScenarioResult> {
+  const svc = await startBenchService(opts.profileDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] } : {});
   const { base, env } = svc;
   const pool = new Pool({ connectionString: env.DATABASE_URL, max: 2 });
   let stopped = false;
@@ -27,18 +32,24 @@ export async function ingestScenario(opts: { seconds: number; rates: number[] })
     let best: Record<string, unknown> | null = null;
     for (const [k, rate] of opts.rates.entries()) {
       const runId = `r${k}x`;
+      // CPU of the service process and of the whole machine over the step (Postgres, Redis, the generator and others' work are the rest).
+      const cpu = watchCpu({ service: svc.procs[0]!.pid, postgres: cpuSecondsOfMatching(` postgres ${new URL(env.DATABASE_URL!).pathname.slice(1)} `) });
+      const window: [number, number] = [monoMicros(), 0];
       const r = JSON.parse(await runTsx(['bench/load/webhooks.ts', `${base}/twilio/sms`, String(rate), String(opts.seconds), String(CONCURRENCY), TWILIO_AUTH_TOKEN, base, runId]));
+      window[1] = monoMicros();
+      const cpuUse = cpu.stop();
       const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM events WHERE type = 'message.received' AND payload ->> 'providerId' LIKE $1", [`SM${runId}%`]);
-      const step = { rate, ...r, stored: rows[0]!.n, storedOnce: rows[0]!.n === r.ok };
+      const step = { rate, ...r, stored: rows[0]!.n, storedOnce: rows[0]!.n === r.ok, cpu: cpuUse, window };
       const sustained = r.failed === 0 && r.dropped === 0 && r.achieved >= rate * 0.95 && r.p99 < 500 && step.storedOnce;
       steps.push({ ...step, sustained });
-      process.stdout.write(`  ingest ${rate}/s: achieved ${r.achieved.toFixed(0)}/s p50 ${r.p50.toFixed(1)} ms p99 ${r.p99.toFixed(1)} ms failed ${r.failed} dropped ${r.dropped} stored-once ${step.storedOnce}\n`);
+      process.stdout.write(`  ingest ${rate}/s: achieved ${r.achieved.toFixed(0)}/s p50 ${r.p50.toFixed(1)} ms p99 ${r.p99.toFixed(1)} ms failed ${r.failed} dropped ${r.dropped} stored-once ${step.storedOnce}; service ${cpuUse.byProcess.service ?? '?'} cores, its Postgres ${cpuUse.byProcess.postgres ?? '?'}, machine ${cpuUse.machineCores}\n`);
       if (!sustained) break;
       best = { ...step };
     }
     await pool.end();
     await svc.stop();
     stopped = true;
+    if (opts.profileDir && svc.procs[0]!.pid) attachProfiles(opts.profileDir, svc.procs[0]!.pid, steps);
 
     // Baselines, same machine, same run.
     const baselineDb = `${env.DATABASE_URL}_baseline`;
@@ -96,5 +107,19 @@ export async function ingestScenario(opts: { seconds: number; rates: number[] })
       await pool.end().catch(() => undefined);
       await svc.stop();
     }
+  }
+}
+
+/** Cut the service's --cpu-prof profile to each step's window and keep the top functions by self time. */
+function attachProfiles(dir: string, pid: number, steps: Array<Record<string, unknown>>): void {
+  const file = readdirSync(dir)
+    .filter((f) => f.includes(`.${pid}.`) && f.endsWith('.cpuprofile'))
+    .sort((a, b) => statSync(path.join(dir, b)).size - statSync(path.join(dir, a)).size)[0];
+  if (!file) return;
+  const full = path.join(dir, file);
+  for (const step of steps) {
+    const s = summarizeProfile(full, { top: 20, windows: [step.window as [number, number]] });
+    step.profile = { file: path.relative(ROOT, full), idleShare: s.idleShare, top: s.top.map((f) => ({ fn: f.fn, where: f.where, selfShare: f.selfShare, totalShare: f.totalShare })) };
+    process.stdout.write(`  profile ${step.rate}/s: idle ${s.idleShare}%; top self: ${s.top.slice(0, 8).map((f) => `${f.fn} ${f.selfShare}%`).join(', ')}\n`);
   }
 }
