@@ -197,9 +197,12 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     acd.notifier = registerAgentGateway({ io, db, tokens, metrics, log, publisher, customers, offers, agentState, work, presence, maxMessageLength: config.maxMessageLength });
     const supervisor = new SupervisorGateway({ io, db, tokens, metrics, log, intervalMs: 1000 });
     presence.start(io.of('/agent'));
-    // A new waiting interaction, from any channel, is a reason to route now.
+    // A new waiting interaction, from any channel, is a reason to route now: when the event names
+    // its queue, only if someone in that queue has a free slot for it.
     publisher.on((e) => {
-      if (e.type === 'interaction.queued') router.trigger();
+      if (e.type !== 'interaction.queued') return;
+      const queueId = e.payload.queueId;
+      router.trigger(typeof queueId === 'string' && e.channel ? { queueId, channel: e.channel } : undefined);
     });
     if (config.nodeRole !== 'api') {
       registerSweepSteps(router, { db, offers, work, agentState, presence, graceSeconds: config.agentGraceSeconds, ingest, log });

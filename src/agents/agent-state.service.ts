@@ -28,7 +28,7 @@ export class AgentStateService {
         fx.agentStates.push({ agentId, state, reason: effectiveReason });
       }
       if (state === 'available') {
-        fx.route = true;
+        fx.freed.push(agentId);
         return state;
       }
       for (const id of await interactionsOfAgent(tx, agentId, ['offered'])) {

@@ -193,7 +193,8 @@ export class WorkService {
     await releaseAccepted(tx, i.id);
     await this.acd.append(tx, fx, i, 'interaction.wrappedup', payload, `interaction.wrappedup:${i.id}:${randomUUID()}`);
     await this.acd.append(tx, fx, i, 'interaction.closed', { reason: payload.reason as string, outcome: 'handled' });
-    fx.route = true;
+    // Its agent's slot frees: route if they can take something that waits.
+    if (i.agentId) fx.freed.push(i.agentId);
   }
 
   private async owned(tx: PoolClient, agentId: string, interactionId: string, states: string[]): Promise<InteractionRecord> {

@@ -12,6 +12,7 @@ import type { IngestService } from '../interactions/ingest.service';
 import type { EventPayload, EventType, IngestResult, InteractionRecord } from '../interactions/events.types';
 import { lockInteraction } from '../interactions/interactions.repository';
 import type { CreatedOffer } from './offers.repository';
+import type { RoutingHint } from './router.service';
 
 export type RevokeReason = 'timeout' | 'abandoned' | 'cancelled';
 
@@ -38,14 +39,17 @@ export class Effects {
   readonly accepted: InteractionRecord[] = [];
   /** Answered interactions sent back to a queue (voice puts the caller on hold again). */
   readonly transferred: InteractionRecord[] = [];
+  /** Route after commit: a full pass… */
   route = false;
+  /** …or, when only these agents may have had a slot freed, a pass only if one of them can take waiting work. */
+  readonly freed: string[] = [];
 }
 
 export class AcdContext {
   notifier: AgentNotifier | null = null;
   timers: OfferTimers | null = null;
-  /** Set by the router: ask for a routing pass soon. */
-  requestRouting: () => void = () => undefined;
+  /** Set by the router: ask for a routing pass soon (with what changed, when known). */
+  requestRouting: (hint?: RoutingHint) => void = () => undefined;
   /** Channels that act when an agent accepts (voice: dial the agent's softphone). */
   readonly onAccepted: Array<(i: InteractionRecord) => Promise<void>> = [];
   readonly onTransferred: Array<(i: InteractionRecord) => Promise<void>> = [];
@@ -92,6 +96,7 @@ export class AcdContext {
       }
     }
     if (fx.route) this.requestRouting();
+    else for (const agentId of new Set(fx.freed)) this.requestRouting({ agentId });
   }
 
   async lock(tx: PoolClient, interactionId: string): Promise<InteractionRecord> {

@@ -49,6 +49,34 @@ export async function anyFreeAgent(db: Queryable, expectFree = false): Promise<b
   return rows[0]?.free ?? false;
 }
 
+/**
+ * Whether any of these changes can lead to an offer, in one cheap read: new waiting work in a
+ * (queue, channel) that some available agent of the queue has a free slot for, or an agent who
+ * is available with a free slot on a channel that has work waiting in one of their queues.
+ * Skills are not checked (a pass decides those), so `false` means no pass could offer anything
+ * because of these changes; a pass for anything else is the sweep's.
+ */
+export async function mayOffer(db: Queryable, work: Array<{ queueId: string; channel: string }>, agentIds: string[]): Promise<boolean> {
+  const { rows } = await db.query<{ may: boolean }>(
+    `SELECT EXISTS (
+       SELECT 1 FROM unnest($1::uuid[], $2::text[]) AS w(queue_id, channel)
+         JOIN agent_queues aq ON aq.queue_id = w.queue_id
+         JOIN agents a ON a.id = aq.agent_id AND a.state = 'available'
+        WHERE COALESCE((a.capacity ->> w.channel)::int, 0) > (SELECT count(*) FROM interactions x
+               WHERE x.agent_id = a.id AND x.channel = w.channel AND x.state IN ('offered','active','wrapup'))
+     ) OR EXISTS (
+       SELECT 1 FROM agents a CROSS JOIN LATERAL jsonb_each_text(a.capacity) AS cap(channel, slots)
+         JOIN agent_queues aq ON aq.agent_id = a.id
+        WHERE a.id = ANY($3::uuid[]) AND a.state = 'available' AND cap.slots::int > 0
+          AND EXISTS (SELECT 1 FROM interactions i WHERE i.state = 'queued' AND i.queue_id = aq.queue_id AND i.channel = cap.channel)
+          AND cap.slots::int > (SELECT count(*) FROM interactions x
+               WHERE x.agent_id = a.id AND x.channel = cap.channel AND x.state IN ('offered','active','wrapup'))
+     ) AS may`,
+    [work.map((w) => w.queueId), work.map((w) => w.channel), agentIds],
+  );
+  return rows[0]?.may ?? true;
+}
+
 /** The parts of an agent that rarely change, as of `version` (agents.profile_version). */
 export interface AgentProfile {
   version: number;

@@ -5,15 +5,33 @@
  */
 import type { Logger } from '../platform/logger';
 import { findInteraction } from '../interactions/interactions.repository';
-import { CHANNELS } from '../interactions/events.types';
+import { CHANNELS, type Channel } from '../interactions/events.types';
 import type { AcdContext } from './acd.context';
 import { planAssignments } from './selection';
 import { loadWaiting, takeRouterLock } from './routing.repository';
-import { AgentProfiles, anyFreeAgent, loadAvailableAgents } from './free-agents.repository';
+import { AgentProfiles, anyFreeAgent, loadAvailableAgents, mayOffer } from './free-agents.repository';
 import { createOffer } from './offers.repository';
 
 /** How many waiting interactions one pass considers per queue and channel (the best ones); another pass follows if it read that many and offered some. */
 export const PASS_LIMIT = 500;
+
+/**
+ * What changed, when a trigger knows: work started waiting in a queue, or an agent may have a
+ * slot free (became available, finished a wrap-up). A pass is then run only if the change can
+ * lead to an offer; a trigger without a hint always runs one.
+ */
+export type RoutingHint = { queueId: string | null; channel: Channel } | { agentId: string };
+
+/** Beyond this many hints waiting for one check, the next pass simply runs. */
+const MAX_HINTS = 100;
+
+export interface PassCounts {
+  /** Passes run, and how many of them made at least one offer. */
+  passes: number;
+  offering: number;
+  /** Triggers whose hints showed that no offer could follow, so no pass ran. */
+  skipped: number;
+}
 
 export interface SweepStep {
   name: string;
@@ -22,7 +40,10 @@ export interface SweepStep {
 
 export class RouterService {
   private running: Promise<void> | null = null;
-  private again = false;
+  /** Pending work for the loop: a full pass, or the hints of triggers that came with one. */
+  private full = false;
+  private hints: RoutingHint[] = [];
+  readonly counts: PassCounts = { passes: 0, offering: 0, skipped: 0 };
   private stopped = false;
   private sweepTimer: NodeJS.Timeout | null = null;
   private sweeping: Promise<void> | null = null;
@@ -36,32 +57,57 @@ export class RouterService {
     private readonly acd: AcdContext,
     private readonly log: Logger,
   ) {
-    acd.requestRouting = () => this.trigger();
+    acd.requestRouting = (hint) => this.trigger(hint);
   }
 
   /** Ask for a routing pass; passes requested while one runs collapse into one more. */
-  trigger(): void {
+  trigger(hint?: RoutingHint): void {
     if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
+    if (!hint || this.hints.length >= MAX_HINTS) {
+      this.full = true;
+      this.hints = [];
+    } else if (!this.full) {
+      this.hints.push(hint);
     }
+    if (this.running) return;
     this.running = this.loop().finally(() => {
       this.running = null;
     });
   }
 
   private async loop(): Promise<void> {
-    do {
-      this.again = false;
+    while ((this.full || this.hints.length > 0) && !this.stopped) {
+      const full = this.full;
+      const hints = this.hints;
+      this.full = false;
+      this.hints = [];
       try {
-        const { offered, full } = await this.pass();
-        if (full && offered > 0) this.again = true;
+        if (!full && !(await this.worthAPass(hints))) {
+          this.counts.skipped++;
+          continue;
+        }
+        const { offered, full: more } = await this.pass();
+        this.counts.passes++;
+        if (offered > 0) this.counts.offering++;
+        if (more && offered > 0) this.full = true;
       } catch (err) {
         this.log.warn({ err }, 'routing pass failed; the sweep retries');
         return;
       }
-    } while (this.again && !this.stopped);
+    }
+  }
+
+  /** Resolves once no pass is running or pending. */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  /** Whether the hinted changes can lead to an offer (one read, no lock). */
+  private async worthAPass(hints: RoutingHint[]): Promise<boolean> {
+    const work = hints.flatMap((h) => ('queueId' in h && h.queueId ? [{ queueId: h.queueId, channel: h.channel }] : []));
+    const agents = hints.flatMap((h) => ('agentId' in h ? [h.agentId] : []));
+    if (work.length === 0 && agents.length === 0) return false;
+    return mayOffer(this.acd.db, work, [...new Set(agents)]);
   }
 
   /** One routing pass: match waiting work to free agents and record the offers. */

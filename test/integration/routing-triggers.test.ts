@@ -1,0 +1,106 @@
+/**
+ * What starts a routing pass. With the sweep an hour away, every offer here comes from a trigger:
+ * a contact starting to wait, an agent becoming available, a wrap-up freeing a slot. A trigger
+ * that cannot lead to an offer (nobody in the queue has a free slot; the freed agent has nothing
+ * waiting for them) runs no pass at all.
+ */
+import { chatClient, startApp, type TestApp } from '../support/app';
+import { chatEntry, createAgent, createQueue, type AgentClient } from '../support/agent';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('routing triggers', () => {
+  let t: TestApp;
+  const open: Array<{ close(): void }> = [];
+  beforeAll(async () => {
+    t = await startApp({ ROUTER_SWEEP_MS: '60000', OFFER_TIMEOUT_SECONDS: '30' });
+  });
+  afterAll(async () => {
+    open.forEach((c) => c.close());
+    await t.close();
+  });
+  const counts = () => ({ ...t.app.services.router.counts });
+  /** Routing settles: no pass running or pending. */
+  const settled = async () => {
+    await sleep(150);
+    await t.app.services.router.idle();
+  };
+  const customer = async (widget: string, text: string) => {
+    const c = await chatClient(t.url, { widget });
+    open.push(c);
+    expect((await c.send(`m-${Math.random()}`, text)).ok).toBe(true);
+    return c;
+  };
+  const agent = async (queueId: string) => {
+    const a = await createAgent(t, [queueId], { capacity: { chat: 1 }, wrapupSeconds: 600 });
+    open.push(a);
+    return a;
+  };
+  const finish = async (a: AgentClient, interactionId: string) => {
+    expect(await a.emit('interaction:end', { interactionId })).toMatchObject({ ok: true });
+    expect(await a.emit('interaction:wrapup', { interactionId, disposition: 'done' })).toMatchObject({ ok: true, state: 'closed' });
+  };
+
+  it('offers at once when a contact starts waiting, skips the pass while the queue is full, and offers when a wrap-up frees the slot', async () => {
+    const q = await createQueue(t, { name: 'triggers-a' });
+    await chatEntry(t, 'triggers-a', q);
+    const a = await agent(q);
+    await a.emit('state:set', { state: 'available' });
+    await settled();
+
+    const first = a.nextOffer(3000);
+    const c1 = await customer('triggers-a', 'first');
+    const o1 = await first;
+    expect(o1.interaction.id).toBe(c1.session.interactionId);
+    expect(await a.emit('offer:accept', { offerId: o1.offerId })).toMatchObject({ ok: true });
+    await settled();
+
+    // The agent is full: a second contact waits, and no pass runs for it.
+    const before = counts();
+    const c2 = await customer('triggers-a', 'second');
+    await settled();
+    expect(counts().passes).toBe(before.passes);
+    expect(counts().skipped).toBe(before.skipped + 1);
+    expect(a.offers).toHaveLength(1);
+
+    // The wrap-up frees the slot: the waiting contact is offered at once (the sweep is an hour away).
+    const second = a.nextOffer(3000);
+    await finish(a, c1.session.interactionId);
+    expect((await second).interaction.id).toBe(c2.session.interactionId);
+  });
+
+  it('runs no pass when a wrap-up frees an agent with nothing waiting in their queues', async () => {
+    const q = await createQueue(t, { name: 'triggers-b' });
+    const other = await createQueue(t, { name: 'triggers-b-other' });
+    await chatEntry(t, 'triggers-b', q);
+    await chatEntry(t, 'triggers-b-other', other);
+    const a = await agent(q);
+    await a.emit('state:set', { state: 'available' });
+    const offered = a.nextOffer(3000);
+    const c = await customer('triggers-b', 'hello');
+    const o = await offered;
+    await a.emit('offer:accept', { offerId: o.offerId });
+    // Work waits elsewhere, in a queue this agent is not in.
+    await customer('triggers-b-other', 'not for a');
+    await settled();
+
+    const before = counts();
+    await finish(a, c.session.interactionId);
+    await settled();
+    expect(counts().passes).toBe(before.passes);
+    expect(counts().skipped).toBe(before.skipped + 1);
+    expect(a.offers).toHaveLength(1);
+  });
+
+  it('offers waiting work the moment an agent becomes available', async () => {
+    const q = await createQueue(t, { name: 'triggers-c' });
+    await chatEntry(t, 'triggers-c', q);
+    const c = await customer('triggers-c', 'anyone there?');
+    const a = await agent(q);
+    await settled();
+    expect(a.offers).toHaveLength(0);
+    const offered = a.nextOffer(3000);
+    await a.emit('state:set', { state: 'available' });
+    expect((await offered).interaction.id).toBe(c.session.interactionId);
+  });
+});
