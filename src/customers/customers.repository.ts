@@ -38,12 +38,16 @@ export async function findCustomer(db: Queryable, id: string, forUpdate = false)
   return rows[0] ? toRecord(rows[0]) : null;
 }
 
-/** Merges followed upward from the customer $1: every customer on the way, the root the one with merged_into NULL. */
-const CHAIN = `chain(id, merged_into, depth) AS (
-       SELECT id, merged_into, 0 FROM customers WHERE id = $1
+/** Merges followed upward from the customer `param`: every customer on the way, the root the one with merged_into NULL. */
+const chainFrom = (param: string) => `chain(id, merged_into, depth) AS (
+       SELECT id, merged_into, 0 FROM customers WHERE id = ${param}
        UNION ALL
        SELECT c.id, c.merged_into, chain.depth + 1 FROM customers c JOIN chain ON c.id = chain.merged_into WHERE chain.depth < 32
      )`;
+const CHAIN = chainFrom('$1');
+
+/** SQL for a scalar subquery: the customer that currently stands for the customer `param` (null if none). */
+export const rootOf = (param: string): string => `(WITH RECURSIVE ${chainFrom(param)} SELECT id FROM chain WHERE merged_into IS NULL LIMIT 1)`;
 
 /** The customers `seed` selects (by id) and everyone merged into them, directly or through a chain. */
 const tree = (seed: string) => `tree(id, depth) AS (

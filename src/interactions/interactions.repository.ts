@@ -1,4 +1,5 @@
 import type { Queryable } from '../platform/db';
+import { rootOf } from '../customers/customers.repository';
 import type { Channel, InteractionRecord, InteractionState } from './events.types';
 
 interface InteractionRow {
@@ -49,6 +50,18 @@ export async function findInteraction(db: Queryable, id: string): Promise<Intera
 export async function lockInteraction(db: Queryable, id: string): Promise<InteractionRecord | null> {
   const { rows } = await db.query<InteractionRow>(`SELECT ${COLUMNS} FROM interactions WHERE id = $1 FOR UPDATE`, [id]);
   return rows[0] ? toRecord(rows[0]) : null;
+}
+
+/**
+ * Lock an interaction and, in the same round trip, find the customer that currently stands for
+ * `customerId` (merges followed; null when there is none). Null when the interaction does not exist.
+ */
+export async function lockInteractionWithCustomer(db: Queryable, id: string, customerId: string): Promise<{ interaction: InteractionRecord; customerRoot: string | null } | null> {
+  const { rows } = await db.query<InteractionRow & { customer_root: string | null }>(
+    `SELECT ${COLUMNS}, ${rootOf('$2')} AS customer_root FROM interactions WHERE id = $1 FOR UPDATE`,
+    [id, customerId],
+  );
+  return rows[0] ? { interaction: toRecord(rows[0]), customerRoot: rows[0].customer_root } : null;
 }
 
 /**

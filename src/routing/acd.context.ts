@@ -106,7 +106,7 @@ export class AcdContext {
   }
 
   /** Append a history event for a locked interaction inside the operation's transaction. */
-  async append(tx: PoolClient, fx: Effects, i: InteractionRecord, type: EventType, payload: EventPayload, key = `${type}:${i.id}:${randomUUID()}`): Promise<void> {
+  async append(tx: PoolClient, fx: Effects, i: Pick<InteractionRecord, 'id' | 'state' | 'channel' | 'customerId'>, type: EventType, payload: EventPayload, key = `${type}:${i.id}:${randomUUID()}`): Promise<void> {
     if (i.state === 'closed') throw new AppError('SB_INTERACTION_CLOSED', `interaction ${i.id} is closed`);
     const result = await this.ingest.appendWithin(tx, {
       idempotencyKey: key,

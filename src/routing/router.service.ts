@@ -4,7 +4,6 @@
  * the routing lock and writes with conditional updates, so any number of processes can run it.
  */
 import type { Logger } from '../platform/logger';
-import { findInteraction } from '../interactions/interactions.repository';
 import { CHANNELS, type Channel } from '../interactions/events.types';
 import type { AcdContext } from './acd.context';
 import { planAssignments } from './selection';
@@ -86,7 +85,8 @@ export class RouterService {
           this.counts.skipped++;
           continue;
         }
-        const { offered, full: more } = await this.pass();
+        // A hint that led here already found someone free: no second check.
+        const { offered, full: more } = await this.pass(!full);
         this.counts.passes++;
         if (offered > 0) this.counts.offering++;
         if (more && offered > 0) this.full = true;
@@ -111,9 +111,9 @@ export class RouterService {
   }
 
   /** One routing pass: match waiting work to free agents and record the offers. */
-  async pass(): Promise<{ offered: number; full: boolean }> {
+  async pass(someoneFree = false): Promise<{ offered: number; full: boolean }> {
     // Nobody can take work: skip the lock. Whatever frees an agent commits, then triggers a pass.
-    this.freeLastTime = await anyFreeAgent(this.acd.db, this.freeLastTime);
+    this.freeLastTime = someoneFree || (await anyFreeAgent(this.acd.db, this.freeLastTime));
     if (!this.freeLastTime) return { offered: 0, full: false };
     return this.acd.run(async (tx, fx) => {
       await takeRouterLock(tx);
@@ -128,7 +128,7 @@ export class RouterService {
       for (const a of plan) {
         const offer = await createOffer(tx, { interactionId: a.interactionId, agentId: a.agentId, explanation: a.explanation, timeoutSeconds: this.acd.offerTimeoutSeconds });
         if (!offer) continue;
-        const i = (await findInteraction(tx, a.interactionId))!;
+        const i = { id: offer.interactionId, state: 'offered' as const, channel: offer.channel, customerId: offer.customerId };
         await this.acd.append(tx, fx, i, 'offer.created', { offerId: offer.id, agentId: a.agentId, explanation: a.explanation }, `offer.created:${offer.id}`);
         fx.offers.push(offer);
         offered++;

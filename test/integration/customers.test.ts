@@ -78,6 +78,13 @@ describe('customers', () => {
     expect(again.json().error.code).toBe('SB_ALREADY_MERGED');
     const { rows } = await t.app.services.db.query('SELECT target_id, source_id FROM customer_merges');
     expect(rows).toEqual([{ target_id: customerId, source_id: c.session.customerId }]);
+    // An event on the chat's interaction, recorded on the merged-away customer, lands on the customer it became.
+    const later = await t.app.services.ingest.ingest({
+      idempotencyKey: `after-merge-${Math.random()}`, type: 'note.added', channel: 'chat', direction: 'internal', occurredAt: new Date(),
+      payload: { text: 'after the merge' }, customer: { id: c.session.customerId }, interaction: { kind: 'existing', id: c.session.interactionId },
+    });
+    expect(later.customerId).toBe(customerId);
+    expect((await t.app.services.db.query('SELECT customer_id FROM events WHERE id = $1', [later.event.id])).rows[0].customer_id).toBe(customerId);
     // The chat visitor, resuming, is now the merged customer.
     const resumed = await chatClient(t.url, { visitorToken: c.session.visitorToken });
     expect(resumed.session.customerId).toBe(customerId);
