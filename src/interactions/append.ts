@@ -9,7 +9,7 @@ import { AppError } from '../platform/errors';
 import { resolveIdentities, type IdentityTarget } from '../customers/resolve';
 import { insertEvents } from './events.repository';
 import type { Channel, IngestCommand, IngestResult, InteractionRecord, InteractionTarget, StoredEvent } from './events.types';
-import { lockOpenConversations, openConversations, type NewConversation } from './interactions.repository';
+import { lockOpenConversations, lockOrOpenConversations as lockOrOpen, type NewConversation } from './interactions.repository';
 
 type ConversationTarget = Extract<InteractionTarget, { kind: 'conversation' }>;
 
@@ -44,12 +44,11 @@ export async function lockOrOpenConversations(
   tx: PoolClient,
   requests: ConversationRequest[],
 ): Promise<Array<{ interaction: InteractionRecord; opened: boolean }>> {
-  const found = await lockOpenConversations(tx, [...new Set(requests.map((r) => r.target.key))]);
-  const toOpen = new Map<string, NewConversation>();
+  const byKey = new Map<string, NewConversation>();
   for (const r of requests) {
-    if (found.has(r.target.key) || toOpen.has(r.target.key)) continue;
+    if (byKey.has(r.target.key)) continue;
     const { open } = r.target;
-    toOpen.set(r.target.key, {
+    byKey.set(r.target.key, {
       id: open.id ?? randomUUID(),
       customerId: r.customerId,
       channel: r.channel,
@@ -62,8 +61,8 @@ export async function lockOrOpenConversations(
       now: r.now,
     });
   }
-  const opened = toOpen.size > 0 ? await openConversations(tx, [...toOpen.values()]) : new Map<string, InteractionRecord>();
-  const raced = [...toOpen.keys()].filter((key) => !opened.has(key));
+  const { found, opened } = await lockOrOpen(tx, [...byKey.values()]);
+  const raced = [...byKey.keys()].filter((key) => !found.has(key) && !opened.has(key));
   if (raced.length > 0) for (const [key, i] of await lockOpenConversations(tx, raced)) found.set(key, i);
 
   const reported = new Set<string>();

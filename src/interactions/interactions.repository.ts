@@ -94,16 +94,24 @@ export interface NewConversation {
 }
 
 /**
- * Open conversations (keys distinct), each through its entry point: outbound ones start
- * 'active', inbound ones in the entry point's flow when asked for and it has one, otherwise
- * 'queued' in its queue. Keys another writer holds open are skipped (the caller then locks and
- * continues those): key → the interaction opened.
+ * Lock the open conversation of each key, and open the ones that are not open, in one statement
+ * (keys distinct). A conversation opens through its entry point: outbound ones start 'active',
+ * inbound ones in the entry point's flow when asked for and it has one, otherwise 'queued' in its
+ * queue. Keys another writer opened meanwhile are in neither map (the caller then locks them).
  */
-export async function openConversations(db: Queryable, list: NewConversation[]): Promise<Map<string, InteractionRecord>> {
-  const { rows } = await db.query<InteractionRow & { conversation_key: string }>(
+export async function lockOrOpenConversations(
+  db: Queryable,
+  list: NewConversation[],
+): Promise<{ found: Map<string, InteractionRecord>; opened: Map<string, InteractionRecord> }> {
+  const { rows } = await db.query<InteractionRow & { conversation_key: string; opened: boolean }>(
     `WITH input AS (
        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::text[], $9::text[], $10::timestamptz[])
          AS t(id, customer_id, channel, direction, conversation_key, entry_address, ivr, subject, attributes, now)
+     ),
+     found AS (
+       SELECT ${COLUMNS}, conversation_key FROM interactions
+        WHERE conversation_key IN (SELECT conversation_key FROM input) AND state <> 'closed'
+        ORDER BY conversation_key FOR UPDATE
      ),
      decided AS (
        SELECT input.*, ep.id AS entry_point_id, ep.queue_id,
@@ -113,14 +121,18 @@ export async function openConversations(db: Queryable, list: NewConversation[]):
             WHERE e.channel = input.channel AND e.address IN (input.entry_address, '*')
             ORDER BY (e.address = '*') LIMIT 1
          ) ep ON true
+        WHERE input.conversation_key NOT IN (SELECT conversation_key FROM found)
+     ),
+     opened AS (
+       INSERT INTO interactions (id, customer_id, channel, direction, state, queue_id, entry_point_id, conversation_key,
+                                 priority, subject, created_at, queued_at, updated_at, attributes)
+       SELECT id, customer_id, channel, direction, state, queue_id, entry_point_id, conversation_key,
+              0, subject, now, CASE WHEN state = 'queued' THEN now END, now, attributes::jsonb
+         FROM decided ORDER BY conversation_key
+       ON CONFLICT (conversation_key) WHERE state <> 'closed' AND conversation_key IS NOT NULL DO NOTHING
+       RETURNING ${COLUMNS}, conversation_key
      )
-     INSERT INTO interactions (id, customer_id, channel, direction, state, queue_id, entry_point_id, conversation_key,
-                               priority, subject, created_at, queued_at, updated_at, attributes)
-     SELECT id, customer_id, channel, direction, state, queue_id, entry_point_id, conversation_key,
-            0, subject, now, CASE WHEN state = 'queued' THEN now END, now, attributes::jsonb
-       FROM decided ORDER BY conversation_key
-     ON CONFLICT (conversation_key) WHERE state <> 'closed' AND conversation_key IS NOT NULL DO NOTHING
-     RETURNING ${COLUMNS}, conversation_key`,
+     SELECT *, false AS opened FROM found UNION ALL SELECT *, true AS opened FROM opened`,
     [
       list.map((n) => n.id),
       list.map((n) => n.customerId),
@@ -134,5 +146,8 @@ export async function openConversations(db: Queryable, list: NewConversation[]):
       list.map((n) => n.now),
     ],
   );
-  return new Map(rows.map((r) => [r.conversation_key, toRecord(r)]));
+  const found = new Map<string, InteractionRecord>();
+  const opened = new Map<string, InteractionRecord>();
+  for (const r of rows) (r.opened ? opened : found).set(r.conversation_key, toRecord(r));
+  return { found, opened };
 }
