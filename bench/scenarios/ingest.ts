@@ -1,5 +1,5 @@
 /**
- * Ingest: signed SMS webhooks (1,000 distinct senders) at rising open-loop rates; a step is
+ * Ingest: signed SMS webhooks (9,000 distinct senders in turn) at rising open-loop rates; a step is
  * sustained when nothing failed or was dropped, ≥ 95 % of the rate was achieved, p99 < 500 ms and
  * every webhook was stored exactly once. Baselines: raw idempotent inserts with the service's
  * pool size, and an empty fastify POST parsing the same body, closed-loop.
