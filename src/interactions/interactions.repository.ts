@@ -65,14 +65,15 @@ export async function lockInteractionWithCustomer(db: Queryable, id: string, cus
 }
 
 /**
- * Lock the open conversations with these keys for the rest of the transaction, in key order (so
- * writers locking several wait for each other instead of deadlocking): key → interaction.
+ * Lock the open conversations with these keys for the rest of the transaction: key → interaction.
+ * Rows are locked in id order, the order of every writer that locks several interactions (the
+ * routing pass claims in it too), so two such writers wait for each other instead of deadlocking.
  */
 export async function lockOpenConversations(db: Queryable, keys: string[]): Promise<Map<string, InteractionRecord>> {
   const { rows } = await db.query<InteractionRow & { conversation_key: string }>(
     `SELECT ${COLUMNS}, conversation_key FROM interactions
       WHERE conversation_key = ANY($1::text[]) AND state <> 'closed'
-      ORDER BY conversation_key FOR UPDATE`,
+      ORDER BY id FOR UPDATE`,
     [keys],
   );
   return new Map(rows.map((r) => [r.conversation_key, toRecord(r)]));
@@ -94,8 +95,8 @@ export interface NewConversation {
 }
 
 /**
- * Lock the open conversation of each key, and open the ones that are not open, in one statement
- * (keys distinct). A conversation opens through its entry point: outbound ones start 'active',
+ * Lock the open conversation of each key (in id order, as above), and open the ones that are not
+ * open, in one statement (keys distinct). A conversation opens through its entry point: outbound ones start 'active',
  * inbound ones in the entry point's flow when asked for and it has one, otherwise 'queued' in its
  * queue. Keys another writer opened meanwhile are in neither map (the caller then locks them).
  */
@@ -111,7 +112,7 @@ export async function lockOrOpenConversations(
      found AS (
        SELECT ${COLUMNS}, conversation_key FROM interactions
         WHERE conversation_key IN (SELECT conversation_key FROM input) AND state <> 'closed'
-        ORDER BY conversation_key FOR UPDATE
+        ORDER BY id FOR UPDATE
      ),
      decided AS (
        SELECT input.*, ep.id AS entry_point_id, ep.queue_id,

@@ -125,7 +125,9 @@ export class RouterService {
       if (waiting.length === 0) return { offered: 0, full: false };
       const plan = planAssignments(waiting, agents, (q) => strategies.get(q) ?? 'longest-idle', Date.now());
       let offered = 0;
-      for (const a of plan) {
+      // Claimed in interaction id order: the order in which a batch of messages locks its
+      // conversations, so the two never wait for each other in a cycle.
+      for (const a of [...plan].sort((x, y) => (x.interactionId < y.interactionId ? -1 : x.interactionId > y.interactionId ? 1 : 0))) {
         const offer = await createOffer(tx, { interactionId: a.interactionId, agentId: a.agentId, explanation: a.explanation, timeoutSeconds: this.acd.offerTimeoutSeconds });
         if (!offer) continue;
         const i = { id: offer.interactionId, state: 'offered' as const, channel: offer.channel, customerId: offer.customerId };

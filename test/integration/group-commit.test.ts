@@ -137,6 +137,45 @@ describe('group commit of plain messages, in one process', () => {
   });
 });
 
+describe('group commit beside routing', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startApp({ TWILIO_ACCOUNT_SID: ACCOUNT_SID, TWILIO_AUTH_TOKEN: AUTH_TOKEN, TWILIO_API_URL: 'http://127.0.0.1:9', PUBLIC_BASE_URL: PUBLIC, ROUTER_SWEEP_MS: '60000' });
+  });
+  afterAll(async () => t.close());
+
+  it('never deadlocks with routing passes claiming the same conversations (both lock in id order)', async () => {
+    const queueId = await createQueue(t, { name: 'contended' });
+    await t.app.inject({ method: 'POST', url: '/api/entry-points', headers: bearer(t.adminToken), payload: { channel: 'sms', address: OUR_NUMBER, queueId } });
+    const ingest = t.app.services.ingest;
+    const sms = (n: number, from: number) => inboundSmsCommand({ messageSid: sid(50000 + n), from: phone(5000 + from), to: OUR_NUMBER, body: `t${n}`, numMedia: 0 }, new Date());
+    const SENDERS = 120;
+    await Promise.all(Array.from({ length: SENDERS }, (_, k) => ingest.ingest(sms(k, k))));
+    const agents: string[] = [];
+    for (let k = 0; k < 40; k++) {
+      const res = await t.app.inject({ method: 'POST', url: '/api/agents', headers: bearer(t.adminToken), payload: { name: `c${k}`, username: `contended${k}`, password: 'agent-password', queueIds: [queueId], capacity: { sms: 2 } } });
+      expect(res.statusCode).toBe(201);
+      agents.push(res.json().id);
+    }
+    const db = t.app.services.db;
+    const deadlocks = async () => Number((await db.query('SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()')).rows[0].deadlocks);
+    const before = await deadlocks();
+    // Every agent is free at once, and one routing pass claims 80 waiting texts in one transaction
+    // while every waiting customer writes again, in batches that lock many of the same conversations.
+    await db.query("UPDATE agents SET state = 'available', last_idle_at = now() WHERE id = ANY($1::uuid[])", [agents]);
+    const followUps = Array.from({ length: SENDERS * 4 }, (_, n) => sms(SENDERS + n, n % SENDERS));
+    const burst = followUps.map((c) => ingest.ingest(c));
+    t.app.services.router.trigger();
+    await Promise.all(burst);
+    await t.app.services.router.idle();
+    expect(await deadlocks()).toBe(before);
+    const stored = await db.query("SELECT count(*)::int AS n FROM events WHERE type = 'message.received' AND payload ->> 'providerId' = ANY($1)", [followUps.map((c) => c.payload.providerId)]);
+    expect(stored.rows[0].n).toBe(followUps.length);
+    const offered = await db.query("SELECT count(*)::int AS n FROM offers WHERE queue_id = $1", [queueId]);
+    expect(offered.rows[0].n).toBe(80);
+  });
+});
+
 describe('group commit across two processes, through a kill -9', () => {
   const env = testEnv({ LOG_LEVEL: 'warn', TWILIO_ACCOUNT_SID: ACCOUNT_SID, TWILIO_AUTH_TOKEN: AUTH_TOKEN, TWILIO_API_URL: 'http://127.0.0.1:9', PUBLIC_BASE_URL: PUBLIC });
   const procs: Array<{ p: ServiceProcess; url: string }> = [];
