@@ -110,6 +110,15 @@ export interface RoutingCell {
   profile?: CellProfile;
 }
 
+async function analyze(databaseUrl: string): Promise<void> {
+  const pool = new Pool({ connectionString: databaseUrl, max: 1 });
+  try {
+    await pool.query('ANALYZE');
+  } finally {
+    await pool.end();
+  }
+}
+
 async function waitingIn(svc: Service, queueId: string): Promise<QueueStats> {
   const all = await svc.admin.get<QueueStats[]>('/api/stats/queues');
   return all.find((q) => q.queueId === queueId)!;
@@ -159,6 +168,9 @@ async function serviceCells(M: number, opts: RoutingOptions, driver: WorkerHandl
       const fill = JSON.parse(await runTsx(['bench/load/sms-fill.ts', svc.base, svc.base, TWILIO_AUTH_TOKEN, SMS_NUMBER, 'wait', String(100000 + filled), String(W - filled), String(FILL_CONCURRENCY)]));
       filled = W;
       await until(async () => ((await waitingIn(svc, backlog.id)).waiting >= W ? true : undefined), 300000, `${W} waiting`, 250);
+      // Fresh statistics, as the baseline takes after its fill and autovacuum would within a minute
+      // on a live system: otherwise a plan depends on whether autovacuum got there first.
+      await analyze(svc.env.DATABASE_URL!);
       log(`  ${W} waiting (filled at ${fmt(fill.perSecond, 0)}/s)`);
 
       const cpu = watchCpu({ service: serverPid, generator: driver.pid });
