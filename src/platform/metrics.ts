@@ -26,7 +26,7 @@ export function createMetrics() {
     }),
     ingestBatch: new Histogram({
       name: 'switchboard_ingest_batch_messages',
-      help: 'Plain messages (texts, chat and email messages) stored per transaction: group commit at work',
+      help: 'Plain messages (inbound texts, chat messages, incoming calls) stored per transaction: group commit at work',
       buckets: [1, 2, 4, 8, 16, 32, 64],
       registers: [registry],
     }),
