@@ -9,7 +9,7 @@ import { AppError } from '../platform/errors';
 import { resolveIdentities, type IdentityTarget } from '../customers/resolve';
 import { insertEvents } from './events.repository';
 import type { Channel, IngestCommand, IngestResult, InteractionRecord, InteractionTarget, StoredEvent } from './events.types';
-import { lockOpenConversations, lockOrOpenConversations as lockOrOpen, type NewConversation } from './interactions.repository';
+import { lockOpenConversations, lockOrInsertConversations, type NewConversation } from './interactions.repository';
 
 type ConversationTarget = Extract<InteractionTarget, { kind: 'conversation' }>;
 
@@ -61,7 +61,7 @@ export async function lockOrOpenConversations(
       now: r.now,
     });
   }
-  const { found, opened } = await lockOrOpen(tx, [...byKey.values()]);
+  const { found, opened } = await lockOrInsertConversations(tx, [...byKey.values()]);
   const raced = [...byKey.keys()].filter((key) => !found.has(key) && !opened.has(key));
   if (raced.length > 0) for (const [key, i] of await lockOpenConversations(tx, raced)) found.set(key, i);
 

@@ -87,6 +87,7 @@ export class IngestService {
    * reason, every message is retried on its own, so one bad message never fails the others.
    */
   private async storeMessages(cmds: MessageCommand[], retried = false): Promise<Array<Settled<IngestResult>>> {
+    if (cmds.length === 0) return [];
     if (cmds.length === 1) return [await settle(this.ingestOne(cmds[0]!))];
     const seen = new Set<string>();
     const batch: number[] = [];

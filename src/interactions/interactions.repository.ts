@@ -100,7 +100,7 @@ export interface NewConversation {
  * inbound ones in the entry point's flow when asked for and it has one, otherwise 'queued' in its
  * queue. Keys another writer opened meanwhile are in neither map (the caller then locks them).
  */
-export async function lockOrOpenConversations(
+export async function lockOrInsertConversations(
   db: Queryable,
   list: NewConversation[],
 ): Promise<{ found: Map<string, InteractionRecord>; opened: Map<string, InteractionRecord> }> {

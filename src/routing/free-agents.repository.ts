@@ -18,6 +18,13 @@ const OPEN_WORK = `open_work AS (
            count(*) FILTER (WHERE channel = 'sms') AS sms, count(*) FILTER (WHERE channel = 'email') AS email
       FROM interactions WHERE state IN ('offered','active','wrapup') AND agent_id IS NOT NULL GROUP BY agent_id)`;
 
+/**
+ * SQL for the number of interactions the agent `agent` holds on `channel` (offered, active or in
+ * wrap-up): its load there, counted over the open-work index. Both arguments are SQL expressions.
+ */
+export const openOn = (agent: string, channel: string): string =>
+  `(SELECT count(*) FROM interactions x WHERE x.agent_id = ${agent} AND x.channel = ${channel} AND x.state IN ('offered','active','wrapup'))`;
+
 /** Available with a free slot on some channel (`o` from OPEN_WORK, left-joined). */
 const HAS_FREE_SLOT = `a.state = 'available'
     AND (COALESCE((a.capacity ->> 'voice')::int, 0) > COALESCE(o.voice, 0) OR COALESCE((a.capacity ->> 'chat')::int, 0) > COALESCE(o.chat, 0)
@@ -42,7 +49,7 @@ export async function anyFreeAgent(db: Queryable, expectFree = false): Promise<b
       ? `SELECT EXISTS (
            SELECT 1 FROM agents a CROSS JOIN LATERAL jsonb_each_text(a.capacity) AS cap(channel, slots)
             WHERE a.state = 'available' AND cap.slots::int > 0
-              AND cap.slots::int > (SELECT count(*) FROM interactions x WHERE x.agent_id = a.id AND x.channel = cap.channel AND x.state IN ('offered','active','wrapup'))
+              AND cap.slots::int > ${openOn('a.id', 'cap.channel')}
               AND EXISTS (SELECT 1 FROM agent_queues aq WHERE aq.agent_id = a.id)) AS free`
       : `WITH ${OPEN_WORK} SELECT EXISTS (SELECT 1 FROM agents a LEFT JOIN open_work o ON o.agent_id = a.id WHERE ${CAN_TAKE_WORK}) AS free`,
   });
@@ -62,15 +69,13 @@ export async function mayOffer(db: Queryable, work: Array<{ queueId: string; cha
        SELECT 1 FROM unnest($1::uuid[], $2::text[]) AS w(queue_id, channel)
          JOIN agent_queues aq ON aq.queue_id = w.queue_id
          JOIN agents a ON a.id = aq.agent_id AND a.state = 'available'
-        WHERE COALESCE((a.capacity ->> w.channel)::int, 0) > (SELECT count(*) FROM interactions x
-               WHERE x.agent_id = a.id AND x.channel = w.channel AND x.state IN ('offered','active','wrapup'))
+        WHERE COALESCE((a.capacity ->> w.channel)::int, 0) > ${openOn('a.id', 'w.channel')}
      ) OR EXISTS (
        SELECT 1 FROM agents a CROSS JOIN LATERAL jsonb_each_text(a.capacity) AS cap(channel, slots)
          JOIN agent_queues aq ON aq.agent_id = a.id
         WHERE a.id = ANY($3::uuid[]) AND a.state = 'available' AND cap.slots::int > 0
           AND EXISTS (SELECT 1 FROM interactions i WHERE i.state = 'queued' AND i.queue_id = aq.queue_id AND i.channel = cap.channel)
-          AND cap.slots::int > (SELECT count(*) FROM interactions x
-               WHERE x.agent_id = a.id AND x.channel = cap.channel AND x.state IN ('offered','active','wrapup'))
+          AND cap.slots::int > ${openOn('a.id', 'cap.channel')}
      ) AS may`,
     [work.map((w) => w.queueId), work.map((w) => w.channel), agentIds],
   );

@@ -6,6 +6,7 @@
 import type { Queryable } from '../platform/db';
 import type { Channel } from '../interactions/events.types';
 import type { Explanation } from './selection';
+import { openOn } from './free-agents.repository';
 
 export interface CreatedOffer {
   id: string;
@@ -35,9 +36,7 @@ export async function createOffer(
        UPDATE interactions i SET state = 'offered', agent_id = $2, updated_at = clock_timestamp()
         FROM agent
         WHERE i.id = $1 AND i.state = 'queued'
-          AND (SELECT count(*) FROM interactions x
-                WHERE x.agent_id = $2 AND x.channel = i.channel AND x.state IN ('offered','active','wrapup'))
-              < COALESCE((agent.capacity ->> i.channel)::int, 0)
+          AND ${openOn('$2', 'i.channel')} < COALESCE((agent.capacity ->> i.channel)::int, 0)
        RETURNING i.id, i.customer_id, i.queue_id, i.channel, i.queued_at
      ), touched AS (
        UPDATE agents SET last_offer_at = clock_timestamp() WHERE id = $2 AND EXISTS (SELECT 1 FROM claimed)
