@@ -155,6 +155,35 @@ describe('voice calls through Twilio', () => {
     a.close();
   });
 
+  it('a call offered (or answered) before its webhook is answered is still held in its Twilio queue', async () => {
+    // With an agent free, routing can offer the call before the webhook's reply is written; and
+    // Twilio retries a webhook whose reply it did not get. Either way the caller must be held in
+    // the queue the agent's leg dequeues from, never told that no one can take the call.
+    const q = await createQueue(t, { name: 'calls-fast' });
+    await t.app.inject({ method: 'POST', url: '/api/entry-points', headers: bearer(t.adminToken), payload: { channel: 'voice', address: '+15005550014', queueId: q } });
+    const a = await createAgent(t, [q]);
+    const offered = a.nextOffer();
+    await a.emit('state:set', { state: 'available' });
+    const sid = callSid();
+    const params = { CallSid: sid, From: '+14155550168', To: '+15005550014', CallStatus: 'ringing', AccountSid: ACCOUNT_SID };
+    const first = await post('/twilio/voice', params);
+    const interactionId = /<Enqueue[^>]*>([0-9a-f-]{36})<\/Enqueue>/.exec(first.body)?.[1];
+    expect(interactionId).toBeDefined();
+    const offer = await offered;
+    expect(offer.interaction.id).toBe(interactionId);
+    expect((await post('/twilio/voice', params)).body).toContain(`>${interactionId}</Enqueue>`); // offered
+    expect((await a.emit('offer:accept', { offerId: offer.offerId })).ok).toBe(true);
+    expect((await post('/twilio/voice', params)).body).toContain(`>${interactionId}</Enqueue>`); // active
+    await post('/twilio/voice/status', { CallSid: sid, CallStatus: 'completed', CallDuration: '5' });
+    await waitFor(async () => (await t.app.services.db.query('SELECT state FROM interactions WHERE id = $1', [interactionId])).rows[0].state === 'wrapup', 5000, 'wrap-up');
+    const ended = await post('/twilio/voice', params);
+    expect(ended.body).not.toContain('<Enqueue');
+    expect(ended.body).toContain('<Hangup/>');
+    await a.emit('interaction:wrapup', { interactionId, disposition: 'solved' });
+    await a.emit('state:set', { state: 'offline' });
+    a.close();
+  });
+
   it('rejects unsigned voice webhooks and malformed ones', async () => {
     const unsigned = await t.app.inject({ method: 'POST', url: '/twilio/voice', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'CallSid=x' });
     expect(unsigned.statusCode).toBe(403);

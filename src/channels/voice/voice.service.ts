@@ -8,7 +8,7 @@ import type { Pool } from 'pg';
 import type { Logger } from '../../platform/logger';
 import { AppError } from '../../platform/errors';
 import type { IngestService } from '../../interactions/ingest.service';
-import type { InteractionRecord } from '../../interactions/events.types';
+import type { InteractionRecord, InteractionState } from '../../interactions/events.types';
 import { findInteraction } from '../../interactions/interactions.repository';
 import type { WorkService } from '../../agents/work.service';
 import type { VoiceProvider } from '../twilio/twilio.client';
@@ -16,6 +16,9 @@ import { softphoneIdentity } from './softphone.routes';
 import { incomingCallCommand, waitAnnouncement, type CallStatus, type IncomingCall, type Recording } from './voice.mapper';
 import { bridgeTwiml, callBackTwiml, enqueueTwiml, sayAndHangup, voicemailTwiml, waitTwiml } from './voice.twiml';
 import { transition } from '../../routing/routing.repository';
+
+/** States in which a call's caller belongs in its Twilio queue. */
+const HELD: ReadonlySet<InteractionState> = new Set(['queued', 'offered', 'active']);
 
 export class VoiceService {
   constructor(
@@ -31,7 +34,10 @@ export class VoiceService {
   async incoming(call: IncomingCall): Promise<{ twiml: string; interaction: InteractionRecord }> {
     const result = await this.deps.ingest.ingest(incomingCallCommand(call, new Date()));
     const interaction = (await findInteraction(this.deps.db, result.event.interactionId!))!;
-    if (interaction.state === 'queued' && interaction.queueId) {
+    // Routing may offer the call, and an agent accept it, before this reply reaches Twilio (or
+    // before a retried webhook arrives): the caller is still to be held in the queue the agent's
+    // leg dequeues from.
+    if (HELD.has(interaction.state) && interaction.queueId) {
       return { interaction, twiml: enqueueTwiml(interaction.id, this.url('/twilio/voice/wait'), 'Thank you for calling. Please hold for the next available agent.') };
     }
     if (interaction.state === 'ivr') return { interaction, twiml: '' }; // the IVR answers
