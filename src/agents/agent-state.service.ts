@@ -6,7 +6,7 @@
 import { notFound } from '../platform/errors';
 import type { AcdContext } from '../routing/acd.context';
 import type { OffersService } from '../routing/offers.service';
-import { interactionsOfAgent, logAgentState, takeRouterLock, transition } from '../routing/routing.repository';
+import { interactionsOfAgent, logAgentState, transition } from '../routing/routing.repository';
 import { releaseAccepted } from '../routing/offers.repository';
 import { setAgentState, type AgentState } from './agents.repository';
 
@@ -19,7 +19,6 @@ export class AgentStateService {
   /** Returns the state now in force. */
   async set(agentId: string, state: AgentState, reason: string | null, actor: string): Promise<AgentState> {
     return this.acd.run(async (tx, fx) => {
-      await takeRouterLock(tx);
       const { rows } = await tx.query<{ state: AgentState }>('SELECT state FROM agents WHERE id = $1 FOR UPDATE', [agentId]);
       if (!rows[0]) throw notFound('agent', agentId);
       const effectiveReason = state === 'away' ? reason : null;
@@ -54,6 +53,6 @@ export class AgentStateService {
         }
       }
       return state;
-    });
+    }, { routerLock: true });
   }
 }

@@ -26,16 +26,19 @@ export function createPool(config: Config): Pool {
   return pool;
 }
 
-/** Run `fn` in one transaction; commit on success, roll back on any error. */
 /** A checked-out client whose connection drops between queries emits 'error'; the next query fails anyway. */
 const ignoreClientError = (): void => undefined;
 
-export async function withTransaction<T>(pool: Pool, fn: (tx: PoolClient) => Promise<T>): Promise<T> {
+/** Run `fn` in one transaction (first taking `advisoryLock`, if given, for the rest of it); commit on success, roll back on any error. */
+export async function withTransaction<T>(pool: Pool, fn: (tx: PoolClient) => Promise<T>, opts: { advisoryLock?: number } = {}): Promise<T> {
+  const lock = opts.advisoryLock;
+  if (lock !== undefined && !Number.isSafeInteger(lock)) throw new Error(`advisory lock key ${lock} is not an integer`);
   const client = await pool.connect();
   client.on('error', ignoreClientError);
   let broken = false;
   try {
-    await client.query('BEGIN');
+    // A transaction that starts by taking an advisory lock sends both in one round trip.
+    await client.query(lock === undefined ? 'BEGIN' : `BEGIN; SELECT pg_advisory_xact_lock(${lock})`);
     const result = await fn(client);
     await client.query('COMMIT');
     return result;

@@ -12,6 +12,7 @@ import type { IngestService } from '../interactions/ingest.service';
 import type { EventPayload, EventType, IngestResult, InteractionRecord } from '../interactions/events.types';
 import { lockInteraction } from '../interactions/interactions.repository';
 import type { CreatedOffer } from './offers.repository';
+import { ROUTER_LOCK_KEY } from './routing.repository';
 import type { RoutingHint } from './router.service';
 
 export type RevokeReason = 'timeout' | 'abandoned' | 'cancelled';
@@ -61,10 +62,13 @@ export class AcdContext {
     readonly offerTimeoutSeconds: number,
   ) {}
 
-  /** Run `fn` in one transaction; after commit publish its events and send its notifications. */
-  async run<T>(fn: (tx: PoolClient, fx: Effects) => Promise<T>): Promise<T> {
+  /**
+   * Run `fn` in one transaction; after commit publish its events and send its notifications.
+   * `routerLock`: the transaction holds the routing lock from its start (taken with its BEGIN).
+   */
+  async run<T>(fn: (tx: PoolClient, fx: Effects) => Promise<T>, opts: { routerLock?: boolean } = {}): Promise<T> {
     const fx = new Effects();
-    const result = await withTransaction(this.db, (tx) => fn(tx, fx));
+    const result = await withTransaction(this.db, (tx) => fn(tx, fx), opts.routerLock ? { advisoryLock: ROUTER_LOCK_KEY } : {});
     await this.flush(fx);
     return result;
   }

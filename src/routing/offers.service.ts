@@ -7,7 +7,7 @@ import { AppError } from '../platform/errors';
 import type { InteractionRecord } from '../interactions/events.types';
 import { findInteraction } from '../interactions/interactions.repository';
 import type { AcdContext, Effects, RevokeReason } from './acd.context';
-import { logAgentState, takeRouterLock, transition } from './routing.repository';
+import { logAgentState, transition } from './routing.repository';
 import { findOffer, markAccepted, markDeclined, pendingOfferOf } from './offers.repository';
 
 export class OffersService {
@@ -49,7 +49,6 @@ export class OffersService {
     const offer = await findOffer(this.acd.db, offerId);
     if (!offer || offer.state !== 'pending') return false;
     return this.acd.run(async (tx, fx) => {
-      await takeRouterLock(tx);
       const i = await this.acd.lock(tx, offer.interactionId);
       if (!(await markDeclined(tx, offerId, 'expired', 'no-answer', { onlyIfDue: true }))) return false;
       await transition(tx, i.id, ['offered'], { state: 'queued', agentId: null });
@@ -65,7 +64,7 @@ export class OffersService {
       fx.revoked.push({ agentId: offer.agentId, offerId, reason: 'timeout' });
       fx.route = true;
       return true;
-    });
+    }, { routerLock: true });
   }
 
   /** Withdraw the pending offer of a locked interaction, if any (customer left, agent went away). */

@@ -7,7 +7,7 @@ import type { Logger } from '../platform/logger';
 import { CHANNELS, type Channel } from '../interactions/events.types';
 import type { AcdContext } from './acd.context';
 import { planAssignments } from './selection';
-import { loadWaiting, takeRouterLock } from './routing.repository';
+import { loadWaiting } from './routing.repository';
 import { AgentProfiles, anyFreeAgent, loadAvailableAgents, mayOffer } from './free-agents.repository';
 import { createOffer } from './offers.repository';
 
@@ -116,7 +116,6 @@ export class RouterService {
     this.freeLastTime = someoneFree || (await anyFreeAgent(this.acd.db, this.freeLastTime));
     if (!this.freeLastTime) return { offered: 0, full: false };
     return this.acd.run(async (tx, fx) => {
-      await takeRouterLock(tx);
       const agents = await loadAvailableAgents(tx, this.profiles);
       if (agents.length === 0) return { offered: 0, full: false };
       const queueIds = [...new Set(agents.flatMap((a) => a.queueIds))];
@@ -136,7 +135,7 @@ export class RouterService {
         offered++;
       }
       return { offered, full: waiting.length >= PASS_LIMIT };
-    });
+    }, { routerLock: true });
   }
 
   /** Add a repair step to the sweep (expiry, wrap-up timeouts, escalation, presence). */
