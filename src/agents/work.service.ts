@@ -141,9 +141,10 @@ export class WorkService {
       // Priority starts again from the new queue's own (escalation raises are per queue).
       await transition(tx, i.id, ['queued', 'offered', 'active'], { state: 'queued', agentId: null, queueId: queue.id, priority: 0, resetEscalation: true });
       if ('agentId' in target) {
-        const offer = await createOffer(tx, { interactionId: i.id, agentId: target.agentId, explanation: { strategy: 'supervisor', reason: 'moved to this agent by a supervisor' }, timeoutSeconds: this.acd.offerTimeoutSeconds });
-        if (!offer) throw new AppError('SB_AGENT_UNAVAILABLE', `agent ${target.agentId} is not available or has no free ${i.channel} slot`);
-        await this.acd.append(tx, fx, i, 'offer.created', { offerId: offer.id, agentId: target.agentId, explanation: { strategy: 'supervisor' } }, `offer.created:${offer.id}`);
+        const claimed = await createOffer(tx, { interactionId: i.id, agentId: target.agentId, explanation: { strategy: 'supervisor', reason: 'moved to this agent by a supervisor' }, timeoutSeconds: this.acd.offerTimeoutSeconds });
+        if (!claimed) throw new AppError('SB_AGENT_UNAVAILABLE', `agent ${target.agentId} is not available or has no free ${i.channel} slot`);
+        const { offer, held } = claimed;
+        await this.acd.append(tx, fx, held, 'offer.created', { offerId: offer.id, agentId: target.agentId, explanation: { strategy: 'supervisor' } }, `offer.created:${offer.id}`);
         fx.offers.push(offer);
       } else {
         fx.route = true;

@@ -56,10 +56,19 @@ export interface EventPayload {
   [key: string]: unknown;
 }
 
+/** An interaction as the caller's transaction locked it, with its customer's root (the customer the event goes to). */
+export interface HeldInteraction {
+  interaction: InteractionRecord;
+  customerRoot: string;
+}
+
 /** Where the event belongs. */
 export type InteractionTarget =
-  /** An interaction that must already exist and still be open. */
-  | { kind: 'existing'; id: string }
+  /**
+   * An interaction that must already exist and still be open. `held`: the caller's transaction
+   * has just locked (updated) its row and resolved its customer, so the append reads neither again.
+   */
+  | { kind: 'existing'; id: string; held?: HeldInteraction }
   /** Continue the open conversation with this natural key, or open a new interaction. */
   | {
       kind: 'conversation';

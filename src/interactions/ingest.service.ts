@@ -135,7 +135,8 @@ export class IngestService {
 
     if (cmd.interaction.kind === 'existing') {
       // The usual case, an event on a known interaction of a known customer: one round trip for both.
-      const locked = 'id' in cmd.customer ? await lockInteractionWithCustomer(tx, cmd.interaction.id, cmd.customer.id) : null;
+      if (cmd.interaction.held && cmd.interaction.held.interaction.id !== cmd.interaction.id) throw new Error('held interaction is not the target');
+      const locked = cmd.interaction.held ?? ('id' in cmd.customer ? await lockInteractionWithCustomer(tx, cmd.interaction.id, cmd.customer.id) : null);
       customerId = locked?.customerRoot ?? (await resolveCustomer(tx, cmd.customer));
       interaction = locked?.interaction ?? (await lockInteraction(tx, cmd.interaction.id));
       if (!interaction) throw notFound('interaction', cmd.interaction.id);

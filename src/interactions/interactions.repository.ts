@@ -2,7 +2,7 @@ import type { Queryable } from '../platform/db';
 import { rootOf } from '../customers/customers.repository';
 import type { Channel, InteractionRecord, InteractionState } from './events.types';
 
-interface InteractionRow {
+export interface InteractionRow {
   id: string;
   customer_id: string;
   channel: Channel;
@@ -19,10 +19,13 @@ interface InteractionRow {
   closed_at: Date | null;
 }
 
-const COLUMNS =
-  'id, customer_id, channel, direction, state, queue_id, agent_id, entry_point_id, priority, subject, attributes, created_at, queued_at, closed_at';
+const NAMES = ['id', 'customer_id', 'channel', 'direction', 'state', 'queue_id', 'agent_id', 'entry_point_id', 'priority', 'subject', 'attributes', 'created_at', 'queued_at', 'closed_at'];
+const COLUMNS = NAMES.join(', ');
 
-function toRecord(r: InteractionRow): InteractionRecord {
+/** The columns of an interaction record, qualified by a table alias (for statements that join or update). */
+export const interactionColumns = (alias: string): string => NAMES.map((n) => `${alias}.${n}`).join(', ');
+
+export function interactionFromRow(r: InteractionRow): InteractionRecord {
   return {
     id: r.id,
     customerId: r.customer_id,
@@ -43,13 +46,13 @@ function toRecord(r: InteractionRow): InteractionRecord {
 
 export async function findInteraction(db: Queryable, id: string): Promise<InteractionRecord | null> {
   const { rows } = await db.query<InteractionRow>(`SELECT ${COLUMNS} FROM interactions WHERE id = $1`, [id]);
-  return rows[0] ? toRecord(rows[0]) : null;
+  return rows[0] ? interactionFromRow(rows[0]) : null;
 }
 
 /** Lock an interaction row for the rest of the transaction. */
 export async function lockInteraction(db: Queryable, id: string): Promise<InteractionRecord | null> {
   const { rows } = await db.query<InteractionRow>(`SELECT ${COLUMNS} FROM interactions WHERE id = $1 FOR UPDATE`, [id]);
-  return rows[0] ? toRecord(rows[0]) : null;
+  return rows[0] ? interactionFromRow(rows[0]) : null;
 }
 
 /**
@@ -61,7 +64,7 @@ export async function lockInteractionWithCustomer(db: Queryable, id: string, cus
     `SELECT ${COLUMNS}, ${rootOf('$2')} AS customer_root FROM interactions WHERE id = $1 FOR UPDATE`,
     [id, customerId],
   );
-  return rows[0] ? { interaction: toRecord(rows[0]), customerRoot: rows[0].customer_root } : null;
+  return rows[0] ? { interaction: interactionFromRow(rows[0]), customerRoot: rows[0].customer_root } : null;
 }
 
 /**
@@ -76,7 +79,7 @@ export async function lockOpenConversations(db: Queryable, keys: string[]): Prom
       ORDER BY id FOR UPDATE`,
     [keys],
   );
-  return new Map(rows.map((r) => [r.conversation_key, toRecord(r)]));
+  return new Map(rows.map((r) => [r.conversation_key, interactionFromRow(r)]));
 }
 
 export interface NewConversation {
@@ -149,6 +152,6 @@ export async function lockOrInsertConversations(
   );
   const found = new Map<string, InteractionRecord>();
   const opened = new Map<string, InteractionRecord>();
-  for (const r of rows) (r.opened ? opened : found).set(r.conversation_key, toRecord(r));
+  for (const r of rows) (r.opened ? opened : found).set(r.conversation_key, interactionFromRow(r));
   return { found, opened };
 }

@@ -9,7 +9,7 @@ import { withTransaction } from '../platform/db';
 import { AppError, notFound } from '../platform/errors';
 import type { Logger } from '../platform/logger';
 import type { IngestService } from '../interactions/ingest.service';
-import type { EventPayload, EventType, IngestResult, InteractionRecord } from '../interactions/events.types';
+import type { EventPayload, EventType, HeldInteraction, IngestResult, InteractionRecord } from '../interactions/events.types';
 import { lockInteraction } from '../interactions/interactions.repository';
 import type { CreatedOffer } from './offers.repository';
 import { ROUTER_LOCK_KEY } from './routing.repository';
@@ -109,18 +109,24 @@ export class AcdContext {
     return i;
   }
 
-  /** Append a history event for a locked interaction inside the operation's transaction. */
-  async append(tx: PoolClient, fx: Effects, i: Pick<InteractionRecord, 'id' | 'state' | 'channel' | 'customerId'>, type: EventType, payload: EventPayload, key = `${type}:${i.id}:${randomUUID()}`): Promise<void> {
+  /**
+   * Append a history event for a locked interaction inside the operation's transaction. Given
+   * `held` (the row as this transaction just updated it, with its customer's root), the append
+   * reads neither again.
+   */
+  async append(tx: PoolClient, fx: Effects, target: Pick<InteractionRecord, 'id' | 'state' | 'channel' | 'customerId'> | HeldInteraction, type: EventType, payload: EventPayload, key?: string): Promise<void> {
+    const held = 'interaction' in target ? target : undefined;
+    const i = held ? held.interaction : (target as Pick<InteractionRecord, 'id' | 'state' | 'channel' | 'customerId'>);
     if (i.state === 'closed') throw new AppError('SB_INTERACTION_CLOSED', `interaction ${i.id} is closed`);
     const result = await this.ingest.appendWithin(tx, {
-      idempotencyKey: key,
+      idempotencyKey: key ?? `${type}:${i.id}:${randomUUID()}`,
       type,
       channel: i.channel,
       direction: 'internal',
       occurredAt: new Date(),
       payload,
       customer: { id: i.customerId },
-      interaction: { kind: 'existing', id: i.id },
+      interaction: { kind: 'existing', id: i.id, ...(held ? { held } : {}) },
     });
     fx.results.push(result);
   }

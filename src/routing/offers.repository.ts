@@ -4,9 +4,11 @@
  * release). Each is a conditional UPDATE on the state it expects.
  */
 import type { Queryable } from '../platform/db';
-import type { Channel } from '../interactions/events.types';
+import type { Channel, HeldInteraction } from '../interactions/events.types';
 import type { Explanation } from './selection';
 import { openOn } from './free-agents.repository';
+import { interactionColumns, interactionFromRow, type InteractionRow } from '../interactions/interactions.repository';
+import { rootOf } from '../customers/customers.repository';
 
 export interface CreatedOffer {
   id: string;
@@ -23,13 +25,14 @@ export interface CreatedOffer {
 /**
  * Claim a waiting interaction for an agent and record the offer, in one statement: only if the
  * interaction is still waiting, the agent still available, and a slot of that channel free (the
- * agent's last offer time moves with it, for round-robin).
+ * agent's last offer time moves with it, for round-robin). Also returns the interaction as
+ * claimed (its row now locked by `tx`) with its customer's root, for the offer's event.
  */
 export async function createOffer(
   tx: Queryable,
   o: { interactionId: string; agentId: string; explanation: Explanation | Record<string, unknown>; timeoutSeconds: number; requireAvailable?: boolean },
-): Promise<CreatedOffer | null> {
-  const { rows } = await tx.query<{ id: string; interaction_id: string; customer_id: string; agent_id: string; queue_id: string | null; channel: Channel; expires_at: Date; created_at: Date }>(
+): Promise<{ offer: CreatedOffer; held: HeldInteraction } | null> {
+  const { rows } = await tx.query<InteractionRow & { offer_id: string; expires_at: Date; offer_created_at: Date; customer_root: string | null }>(
     `WITH agent AS (
        SELECT a.id, a.capacity FROM agents a WHERE a.id = $2 AND (a.state = 'available' OR NOT $5)
      ), claimed AS (
@@ -37,20 +40,25 @@ export async function createOffer(
         FROM agent
         WHERE i.id = $1 AND i.state = 'queued'
           AND ${openOn('$2', 'i.channel')} < COALESCE((agent.capacity ->> i.channel)::int, 0)
-       RETURNING i.id, i.customer_id, i.queue_id, i.channel, i.queued_at
+       RETURNING ${interactionColumns('i')}
      ), touched AS (
        UPDATE agents SET last_offer_at = clock_timestamp() WHERE id = $2 AND EXISTS (SELECT 1 FROM claimed)
      ), made AS (
        INSERT INTO offers (interaction_id, agent_id, queue_id, channel, state, explanation, queued_at, expires_at)
        SELECT id, $2, queue_id, channel, 'pending', $3, queued_at, clock_timestamp() + make_interval(secs => $4) FROM claimed
-       RETURNING id, interaction_id, agent_id, queue_id, channel, expires_at, created_at
+       RETURNING id, expires_at, created_at
      )
-     SELECT made.*, claimed.customer_id FROM made CROSS JOIN claimed`,
+     SELECT claimed.*, made.id AS offer_id, made.expires_at, made.created_at AS offer_created_at, ${rootOf('claimed.customer_id')} AS customer_root
+       FROM made CROSS JOIN claimed`,
     [o.interactionId, o.agentId, JSON.stringify(o.explanation), o.timeoutSeconds, o.requireAvailable ?? true],
   );
   const r = rows[0];
   if (!r) return null;
-  return { id: r.id, interactionId: r.interaction_id, customerId: r.customer_id, agentId: r.agent_id, queueId: r.queue_id, channel: r.channel, expiresAt: r.expires_at, createdAt: r.created_at };
+  const interaction = interactionFromRow(r);
+  return {
+    offer: { id: r.offer_id, interactionId: r.id, customerId: r.customer_id, agentId: o.agentId, queueId: r.queue_id, channel: r.channel, expiresAt: r.expires_at, createdAt: r.offer_created_at },
+    held: { interaction, customerRoot: r.customer_root ?? r.customer_id },
+  };
 }
 
 export interface OfferRecord {

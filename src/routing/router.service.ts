@@ -127,10 +127,10 @@ export class RouterService {
       // Claimed in interaction id order: the order in which a batch of messages locks its
       // conversations, so the two never wait for each other in a cycle.
       for (const a of [...plan].sort((x, y) => (x.interactionId < y.interactionId ? -1 : x.interactionId > y.interactionId ? 1 : 0))) {
-        const offer = await createOffer(tx, { interactionId: a.interactionId, agentId: a.agentId, explanation: a.explanation, timeoutSeconds: this.acd.offerTimeoutSeconds });
-        if (!offer) continue;
-        const i = { id: offer.interactionId, state: 'offered' as const, channel: offer.channel, customerId: offer.customerId };
-        await this.acd.append(tx, fx, i, 'offer.created', { offerId: offer.id, agentId: a.agentId, explanation: a.explanation }, `offer.created:${offer.id}`);
+        const claimed = await createOffer(tx, { interactionId: a.interactionId, agentId: a.agentId, explanation: a.explanation, timeoutSeconds: this.acd.offerTimeoutSeconds });
+        if (!claimed) continue;
+        const { offer, held } = claimed;
+        await this.acd.append(tx, fx, held, 'offer.created', { offerId: offer.id, agentId: a.agentId, explanation: a.explanation }, `offer.created:${offer.id}`);
         fx.offers.push(offer);
         offered++;
       }

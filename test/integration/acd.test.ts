@@ -57,6 +57,9 @@ describe('ACD: offers, accept, work, wrap-up', () => {
     });
     expect(offer.customer.recentHistory.map((h) => h.text)).toContain('my parcel is late');
     expect(new Date(offer.expiresAt).getTime()).toBeGreaterThan(Date.now());
+    // The offer's event, appended from the claim's own row, goes to the customer the chat's one was merged into.
+    const created = await db().query("SELECT customer_id, payload FROM events WHERE interaction_id = $1 AND type = 'offer.created'", [c.session.interactionId]);
+    expect(created.rows).toEqual([{ customer_id: earlier.customerId, payload: expect.objectContaining({ offerId: offer.offerId, agentId: agent.agentId }) }]);
 
     // The agent has the console open in a second tab too: it learns the offer was taken.
     const tab2 = track(await agentClient(t.url, agent.token, agent.agentId));
