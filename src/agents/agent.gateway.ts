@@ -12,7 +12,8 @@ import type { StaffClaims, TokenService } from '../platform/auth/tokens';
 import type { CustomersService } from '../customers/customers.service';
 import type { EventPublisher } from '../interactions/publisher';
 import { findInteraction } from '../interactions/interactions.repository';
-import { toChatMessage } from '../interactions/history.mapper';
+import { toChatMessage, withUnseen } from '../interactions/history.mapper';
+import type { StoredEvent } from '../interactions/events.types';
 import type { AgentNotifier, RevokeReason } from '../routing/acd.context';
 import type { CreatedOffer } from '../routing/offers.repository';
 import type { OffersService } from '../routing/offers.service';
@@ -26,6 +27,9 @@ export const agentRoom = (agentId: string): string => `agent:${agentId}`;
 
 type AgentSocket = Socket<AgentClientToServer, AgentServerToClient, Record<string, never>, { user: StaffClaims }>;
 type AgentNamespace = Namespace<AgentClientToServer, AgentServerToClient, Record<string, never>, { user: StaffClaims }>;
+
+/** History items a screen pop shows. */
+const POP_HISTORY = 10;
 
 export interface AgentGatewayDeps {
   io: Server;
@@ -119,15 +123,27 @@ export function registerAgentGateway(deps: AgentGatewayDeps): AgentNotifier {
     }
   }
 
-  async function screenPop(o: CreatedOffer): Promise<OfferPayload | null> {
-    // One round of reads side by side (the offer carries the customer).
+  /** What a screen pop shows, read in one round side by side (the offer carries the customer). */
+  async function readScreenPop(o: CreatedOffer) {
     const [i, customer, history, queue] = await Promise.all([
       findInteraction(deps.db, o.interactionId),
       deps.customers.get(o.customerId),
-      deps.customers.history(o.customerId, 10),
+      deps.customers.history(o.customerId, POP_HISTORY),
       o.queueId ? deps.db.query<{ script: string | null }>('SELECT script FROM queues WHERE id = $1', [o.queueId]) : null,
     ]);
+    return { i, customer, history, queue };
+  }
+  type ScreenPopRead = Awaited<ReturnType<typeof readScreenPop>>;
+
+  /**
+   * The screen pop: read now, or from reads started before the offer's transaction committed,
+   * with the events that transaction appended (which those reads could not see yet).
+   */
+  async function screenPop(o: CreatedOffer, started?: Promise<ScreenPopRead | null>, appended: StoredEvent[] = []): Promise<OfferPayload | null> {
+    const read = (started && (await started)) || (await readScreenPop(o));
+    const { i, customer, queue } = read;
     if (!i) return null;
+    const history = { items: withUnseen(read.history.items, appended.filter((e) => e.customerId === customer.id), POP_HISTORY) };
     const lastIn = history.items.find((h) => h.interactionId === i.id && h.type === 'message.received');
     return {
       offerId: o.id,
@@ -153,9 +169,13 @@ export function registerAgentGateway(deps: AgentGatewayDeps): AgentNotifier {
   });
 
   return {
-    async offer(o) {
+    readScreenPop(o) {
+      // A failed early read is simply done again after commit.
+      return readScreenPop(o).catch(() => null);
+    },
+    async offer(o, reads, appended) {
       try {
-        const payload = await screenPop(o);
+        const payload = await screenPop(o, reads as Promise<ScreenPopRead | null> | undefined, appended);
         if (payload) nsp.to(agentRoom(o.agentId)).emit('offer', payload);
       } catch (err) {
         log.warn({ err, offerId: o.id }, 'offer push failed; the console gets it on reconnect');

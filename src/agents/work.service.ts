@@ -144,8 +144,8 @@ export class WorkService {
         const claimed = await createOffer(tx, { interactionId: i.id, agentId: target.agentId, explanation: { strategy: 'supervisor', reason: 'moved to this agent by a supervisor' }, timeoutSeconds: this.acd.offerTimeoutSeconds });
         if (!claimed) throw new AppError('SB_AGENT_UNAVAILABLE', `agent ${target.agentId} is not available or has no free ${i.channel} slot`);
         const { offer, held } = claimed;
+        this.acd.offerMade(fx, offer);
         await this.acd.append(tx, fx, held, 'offer.created', { offerId: offer.id, agentId: target.agentId, explanation: { strategy: 'supervisor' } }, `offer.created:${offer.id}`);
-        fx.offers.push(offer);
       } else {
         fx.route = true;
       }

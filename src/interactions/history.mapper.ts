@@ -31,6 +31,18 @@ export function toHistoryItem(e: StoredEvent): HistoryItem {
   return item;
 }
 
+/**
+ * A page of history (newest first) read before some events were visible to it (the reading
+ * transaction's own, not yet committed), with those events put in place: newest first by id, at
+ * most `limit`, none twice.
+ */
+export function withUnseen(items: HistoryItem[], unseen: StoredEvent[], limit: number): HistoryItem[] {
+  if (unseen.length === 0) return items.slice(0, limit);
+  const byId = new Map(items.map((h) => [h.id, h]));
+  for (const e of unseen) if (!byId.has(e.id)) byId.set(e.id, toHistoryItem(e));
+  return [...byId.values()].sort((a, b) => (BigInt(b.id) > BigInt(a.id) ? 1 : BigInt(b.id) < BigInt(a.id) ? -1 : 0)).slice(0, limit);
+}
+
 export interface ChatMessage {
   messageId: string;
   interactionId: string;

@@ -9,7 +9,7 @@ import { withTransaction } from '../platform/db';
 import { AppError, notFound } from '../platform/errors';
 import type { Logger } from '../platform/logger';
 import type { IngestService } from '../interactions/ingest.service';
-import type { EventPayload, EventType, HeldInteraction, IngestResult, InteractionRecord } from '../interactions/events.types';
+import type { EventPayload, EventType, HeldInteraction, IngestResult, InteractionRecord, StoredEvent } from '../interactions/events.types';
 import { lockInteraction } from '../interactions/interactions.repository';
 import type { CreatedOffer } from './offers.repository';
 import { ROUTER_LOCK_KEY } from './routing.repository';
@@ -17,9 +17,18 @@ import type { RoutingHint } from './router.service';
 
 export type RevokeReason = 'timeout' | 'abandoned' | 'cancelled';
 
+/** An offer's screen pop reads, started while its transaction is open (opaque to the ACD). */
+export type ScreenPopReads = Promise<unknown>;
+
 /** Pushes to agents; implemented by the /agent gateway. */
 export interface AgentNotifier {
-  offer(offer: CreatedOffer): Promise<void>;
+  /**
+   * Start reading an offer's screen pop at once, beside the rest of its transaction. The reads
+   * see only committed data; `offer` adds the transaction's own events (`appended`) to them.
+   */
+  readScreenPop(offer: CreatedOffer): ScreenPopReads;
+  /** Push the offer to its agent (reading its screen pop now if `reads` is not given). */
+  offer(offer: CreatedOffer, reads?: ScreenPopReads, appended?: StoredEvent[]): Promise<void>;
   revoked(agentId: string, offerId: string, reason: RevokeReason): void;
   agentState(agentId: string, state: string, reason: string | null): void;
   interactionChanged(agentId: string, interactionId: string, state: string): void;
@@ -33,6 +42,8 @@ export interface OfferTimers {
 export class Effects {
   readonly results: IngestResult[] = [];
   readonly offers: CreatedOffer[] = [];
+  /** Screen pop reads of `offers`, by offer id, started as each was claimed. */
+  readonly pops = new Map<string, ScreenPopReads>();
   readonly revoked: Array<{ agentId: string; offerId: string; reason: RevokeReason }> = [];
   readonly agentStates: Array<{ agentId: string; state: string; reason: string | null }> = [];
   readonly changed: Array<{ agentId: string; interactionId: string; state: string }> = [];
@@ -76,7 +87,8 @@ export class AcdContext {
   private async flush(fx: Effects): Promise<void> {
     // The events go to the stream while the offers' screen pops are read and pushed: neither waits
     // for the other (no listener of an offer's event pushes to its agent).
-    await Promise.all([this.ingest.publish(...fx.results), ...fx.offers.map((o) => this.notifier?.offer(o))]);
+    const appended = fx.offers.length > 0 ? fx.results.flatMap((r) => r.appended) : [];
+    await Promise.all([this.ingest.publish(...fx.results), ...fx.offers.map((o) => this.notifier?.offer(o, fx.pops.get(o.id), appended))]);
     // The agent sees the offer first; its ring-no-answer timer follows (the sweep expires it if that fails).
     for (const o of fx.offers) {
       try {
@@ -101,6 +113,15 @@ export class AcdContext {
     }
     if (fx.route) this.requestRouting();
     else for (const agentId of new Set(fx.freed)) this.requestRouting({ agentId });
+  }
+
+  /**
+   * Record an offer made in this transaction: pushed to its agent after commit, its screen pop
+   * read from now on, beside the rest of the transaction.
+   */
+  offerMade(fx: Effects, offer: CreatedOffer): void {
+    fx.offers.push(offer);
+    if (this.notifier) fx.pops.set(offer.id, this.notifier.readScreenPop(offer));
   }
 
   async lock(tx: PoolClient, interactionId: string): Promise<InteractionRecord> {

@@ -130,8 +130,8 @@ export class RouterService {
         const claimed = await createOffer(tx, { interactionId: a.interactionId, agentId: a.agentId, explanation: a.explanation, timeoutSeconds: this.acd.offerTimeoutSeconds });
         if (!claimed) continue;
         const { offer, held } = claimed;
+        this.acd.offerMade(fx, offer);
         await this.acd.append(tx, fx, held, 'offer.created', { offerId: offer.id, agentId: a.agentId, explanation: a.explanation }, `offer.created:${offer.id}`);
-        fx.offers.push(offer);
         offered++;
       }
       return { offered, full: waiting.length >= PASS_LIMIT };

@@ -2,6 +2,7 @@ import { bearer, chatClient, startApp, waitFor, type TestApp } from '../support/
 import { agentClient, chatEntry, createAgent, createQueue, type AgentClient } from '../support/agent';
 import { PASS_LIMIT } from '../../src/routing/router.service';
 import { anyFreeAgent } from '../../src/routing/free-agents.repository';
+import { createOffer } from '../../src/routing/offers.repository';
 
 /** A chat customer in `widget` who has sent one message. */
 async function customer(t: TestApp, widget: string, text = 'hello') {
@@ -56,6 +57,8 @@ describe('ACD: offers, accept, work, wrap-up', () => {
       script: 'Ask for the order number.',
     });
     expect(offer.customer.recentHistory.map((h) => h.text)).toContain('my parcel is late');
+    // The pop is read while the offer's transaction is still open; its own event is put in place.
+    expect(offer.customer.recentHistory[0]).toMatchObject({ type: 'offer.created', interactionId: c.session.interactionId, data: { offerId: offer.offerId } });
     expect(new Date(offer.expiresAt).getTime()).toBeGreaterThan(Date.now());
     // The offer's event, appended from the claim's own row, goes to the customer the chat's one was merged into.
     const created = await db().query("SELECT customer_id, payload FROM events WHERE interaction_id = $1 AND type = 'offer.created'", [c.session.interactionId]);
@@ -408,6 +411,34 @@ describe('ACD: offers, accept, work, wrap-up', () => {
     await waitFor(() => a.revoked.some((r) => r.offerId === o.offerId && r.reason === 'abandoned'), 3000, 'abandon revocation');
     expect(await interaction(c.session.interactionId)).toMatchObject({ state: 'closed', outcome: 'abandoned' });
     expect(await a.emit('offer:accept', { offerId: o.offerId })).toMatchObject({ ok: false });
+  });
+
+  it('a screen pop read before its offer commits still shows the offer\'s own transaction', async () => {
+    // The pop's reads start as the offer is claimed, beside the rest of its transaction. Here they
+    // are made to finish before the commit, so they cannot see the transaction's own events: the
+    // pushed pop must have them all the same.
+    const q = await createQueue(t, { name: 'early-pop' });
+    await chatEntry(t, 'early-pop', q);
+    const a = track(await createAgent(t, [q]));
+    const c = track(await customer(t, 'early-pop', 'my order is wrong'));
+    const offered = a.nextOffer();
+    const offerId = await t.app.services.acd.run(async (tx, fx) => {
+      const claimed = await createOffer(tx, { interactionId: c.session.interactionId, agentId: a.agentId, explanation: { strategy: 'test' }, timeoutSeconds: 30, requireAvailable: false });
+      t.app.services.acd.offerMade(fx, claimed!.offer);
+      await t.app.services.acd.append(tx, fx, claimed!.held, 'offer.created', { offerId: claimed!.offer.id, agentId: a.agentId }, `offer.created:${claimed!.offer.id}`);
+      await t.app.services.acd.append(tx, fx, claimed!.held, 'note.added', { text: 'seen by the pop' });
+      const early = (await fx.pops.get(claimed!.offer.id)) as { history: { items: Array<{ type: string }> } } | null;
+      expect(early!.history.items.map((h) => h.type)).not.toContain('offer.created');
+      return claimed!.offer.id;
+    });
+    const offer = await offered;
+    expect(offer.offerId).toBe(offerId);
+    expect(offer.interaction).toMatchObject({ id: c.session.interactionId, preview: 'my order is wrong' });
+    expect(offer.customer.recentHistory.slice(0, 2)).toEqual([
+      expect.objectContaining({ type: 'note.added', text: 'seen by the pop' }),
+      expect.objectContaining({ type: 'offer.created', data: expect.objectContaining({ offerId }) }),
+    ]);
+    expect(offer.customer.recentHistory.map((h) => h.text)).toContain('my order is wrong');
   });
 
   it('answers malformed agent actions with error acks', async () => {
