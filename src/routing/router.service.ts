@@ -21,6 +21,8 @@ export const PASS_LIMIT = 500;
  */
 export type RoutingHint = { queueId: string | null; channel: Channel } | { agentId: string };
 
+const workKey = (queueId: string, channel: Channel): string => `${queueId} ${channel}`;
+
 /** Beyond this many hints waiting for one check, the next pass simply runs. */
 const MAX_HINTS = 100;
 
@@ -30,6 +32,8 @@ export interface PassCounts {
   offering: number;
   /** Triggers whose hints showed that no offer could follow, so no pass ran. */
   skipped: number;
+  /** Passes run without that check, for new work where the last pass had offered (see `offeringIn`). */
+  presumed: number;
 }
 
 export interface SweepStep {
@@ -42,7 +46,7 @@ export class RouterService {
   /** Pending work for the loop: a full pass, or the hints of triggers that came with one. */
   private full = false;
   private hints: RoutingHint[] = [];
-  readonly counts: PassCounts = { passes: 0, offering: 0, skipped: 0 };
+  readonly counts: PassCounts = { passes: 0, offering: 0, skipped: 0, presumed: 0 };
   private stopped = false;
   private sweepTimer: NodeJS.Timeout | null = null;
   private sweeping: Promise<void> | null = null;
@@ -51,6 +55,11 @@ export class RouterService {
   private readonly profiles = new AgentProfiles();
   /** What the last pass's check for a free agent found: picks the cheaper form of the next check. */
   private freeLastTime = true;
+  /**
+   * (queue, channel) pairs where this process's last pass made an offer: new work there goes
+   * straight to a pass, without the check (a pass that then offers nothing there removes the pair).
+   */
+  private readonly offeringIn = new Set<string>();
 
   constructor(
     private readonly acd: AcdContext,
@@ -81,15 +90,19 @@ export class RouterService {
       this.full = false;
       this.hints = [];
       try {
-        if (!full && !(await this.worthAPass(hints))) {
+        const presumed = full ? [] : this.presumedOffering(hints);
+        if (!full && presumed.length === 0 && !(await this.worthAPass(hints))) {
           this.counts.skipped++;
           continue;
         }
+        if (presumed.length > 0) this.counts.presumed++;
         // A hint that led here already found someone free: no second check.
-        const { offered, full: more } = await this.pass(!full);
+        const { offered, full: more, offeredIn } = await this.pass(!full);
         this.counts.passes++;
         if (offered > 0) this.counts.offering++;
         if (more && offered > 0) this.full = true;
+        for (const key of presumed) if (!offeredIn.has(key)) this.offeringIn.delete(key);
+        for (const key of offeredIn) this.offeringIn.add(key);
       } catch (err) {
         this.log.warn({ err }, 'routing pass failed; the sweep retries');
         return;
@@ -102,6 +115,15 @@ export class RouterService {
     while (this.running) await this.running;
   }
 
+  /**
+   * When every hint is new work in a (queue, channel) where the last pass offered, the keys of
+   * those pairs (a pass is presumed worth it); otherwise none, and the check decides.
+   */
+  private presumedOffering(hints: RoutingHint[]): string[] {
+    const keys = hints.map((h) => ('queueId' in h && h.queueId ? workKey(h.queueId, h.channel) : null));
+    return keys.every((k): k is string => k !== null && this.offeringIn.has(k)) ? keys : [];
+  }
+
   /** Whether the hinted changes can lead to an offer (one read, no lock). */
   private async worthAPass(hints: RoutingHint[]): Promise<boolean> {
     const work = hints.flatMap((h) => ('queueId' in h && h.queueId ? [{ queueId: h.queueId, channel: h.channel }] : []));
@@ -111,17 +133,18 @@ export class RouterService {
   }
 
   /** One routing pass: match waiting work to free agents and record the offers. */
-  async pass(someoneFree = false): Promise<{ offered: number; full: boolean }> {
+  async pass(someoneFree = false): Promise<{ offered: number; full: boolean; offeredIn: Set<string> }> {
+    const offeredIn = new Set<string>();
     // Nobody can take work: skip the lock. Whatever frees an agent commits, then triggers a pass.
     this.freeLastTime = someoneFree || (await anyFreeAgent(this.acd.db, this.freeLastTime));
-    if (!this.freeLastTime) return { offered: 0, full: false };
+    if (!this.freeLastTime) return { offered: 0, full: false, offeredIn };
     return this.acd.run(async (tx, fx) => {
       const agents = await loadAvailableAgents(tx, this.profiles);
-      if (agents.length === 0) return { offered: 0, full: false };
+      if (agents.length === 0) return { offered: 0, full: false, offeredIn };
       const queueIds = [...new Set(agents.flatMap((a) => a.queueIds))];
       const channels = CHANNELS.filter((ch) => agents.some((a) => a.load[ch] < a.capacity[ch]));
       const { waiting, strategies } = await loadWaiting(tx, queueIds, channels, PASS_LIMIT);
-      if (waiting.length === 0) return { offered: 0, full: false };
+      if (waiting.length === 0) return { offered: 0, full: false, offeredIn };
       const plan = planAssignments(waiting, agents, (q) => strategies.get(q) ?? 'longest-idle', Date.now());
       let offered = 0;
       // Claimed in interaction id order: the order in which a batch of messages locks its
@@ -132,9 +155,10 @@ export class RouterService {
         const { offer, held } = claimed;
         this.acd.offerMade(fx, offer);
         await this.acd.append(tx, fx, held, 'offer.created', { offerId: offer.id, agentId: a.agentId, explanation: a.explanation }, `offer.created:${offer.id}`);
+        if (offer.queueId) offeredIn.add(workKey(offer.queueId, offer.channel));
         offered++;
       }
-      return { offered, full: waiting.length >= PASS_LIMIT };
+      return { offered, full: waiting.length >= PASS_LIMIT, offeredIn };
     }, { routerLock: true });
   }
 
