@@ -7,8 +7,8 @@ import type { Config } from './config';
 
 export interface Queryable {
   query<R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]): Promise<{ rows: R[]; rowCount: number | null }>;
-  /** A named statement is prepared once per connection and its plan kept: for hot statements without parameters. */
-  query<R extends QueryResultRow = QueryResultRow>(config: { name: string; text: string }): Promise<{ rows: R[]; rowCount: number | null }>;
+  /** A named statement is prepared once per connection and its plan kept: for hot statements. */
+  query<R extends QueryResultRow = QueryResultRow>(config: { name: string; text: string; values?: unknown[] }): Promise<{ rows: R[]; rowCount: number | null }>;
 }
 
 export function createPool(config: Config): Pool {

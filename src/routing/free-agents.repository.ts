@@ -133,25 +133,41 @@ async function loadProfiles(db: Queryable, ids: string[]): Promise<Map<string, A
   return new Map(rows.map((r) => [r.id, { version: r.profile_version, skills: r.skills, capacity: { ...ZERO, ...r.capacity }, queueIds: r.queue_ids }]));
 }
 
+/** Only these agents, and the agents of these queues (a pass for what a trigger named). */
+export interface AgentScope {
+  agentIds: string[];
+  queueIds: string[];
+}
+
+/** The free agents' read: every agent, or (scoped, $1 agents and $2 queues) only those in scope. */
+const freeAgentsSql = (scoped: boolean): string => {
+  const agents = scoped
+    ? `(SELECT * FROM agents s WHERE s.id = ANY($1::uuid[])
+          OR EXISTS (SELECT 1 FROM agent_queues aq WHERE aq.agent_id = s.id AND aq.queue_id = ANY($2::uuid[])))`
+    : 'agents';
+  // Scoped, the open work is counted for the agents in scope only (over the open-work index).
+  const openWork = scoped ? OPEN_WORK.replace('AND agent_id IS NOT NULL', 'AND agent_id IN (SELECT id FROM in_scope)') : OPEN_WORK;
+  return `WITH ${scoped ? `in_scope AS ${agents}, ` : ''}${openWork}
+     SELECT a.id, a.profile_version, o.voice, o.chat, o.sms, o.email,
+            (extract(epoch FROM GREATEST(a.last_idle_at,
+               COALESCE((SELECT max(x.released_at) FROM offers x WHERE x.agent_id = a.id), a.last_idle_at))) * 1000)::bigint::text AS idle_ms,
+            (extract(epoch FROM a.last_offer_at) * 1000)::bigint::text AS offer_ms
+       FROM ${scoped ? 'in_scope' : 'agents'} a LEFT JOIN open_work o ON o.agent_id = a.id
+      WHERE ${HAS_FREE_SLOT}`;
+};
+
 /**
  * Agents who can take work, with their load and idle time (the later of becoming available and
  * last freeing a slot). Agents at capacity are left out here, not after reading them. Skills,
  * capacity and queues come from `profiles` when it holds the agent's current version, else
  * from a second read of just the agents it lacks (and are kept there for the next pass).
+ * `scope`: only the agents named and those of the queues named.
  */
-export async function loadAvailableAgents(db: Queryable, profiles: AgentProfiles = new AgentProfiles()): Promise<AgentCandidate[]> {
-  const { rows } = await db.query<{
-    id: string; profile_version: number; voice: string | null; chat: string | null; sms: string | null; email: string | null; idle_ms: string; offer_ms: string | null;
-  }>({
-    name: 'routing.free-agents',
-    text: `WITH ${OPEN_WORK}
-     SELECT a.id, a.profile_version, o.voice, o.chat, o.sms, o.email,
-            (extract(epoch FROM GREATEST(a.last_idle_at,
-               COALESCE((SELECT max(x.released_at) FROM offers x WHERE x.agent_id = a.id), a.last_idle_at))) * 1000)::bigint::text AS idle_ms,
-            (extract(epoch FROM a.last_offer_at) * 1000)::bigint::text AS offer_ms
-       FROM agents a LEFT JOIN open_work o ON o.agent_id = a.id
-      WHERE ${HAS_FREE_SLOT}`,
-  });
+export async function loadAvailableAgents(db: Queryable, profiles: AgentProfiles = new AgentProfiles(), scope?: AgentScope): Promise<AgentCandidate[]> {
+  type Row = { id: string; profile_version: number; voice: string | null; chat: string | null; sms: string | null; email: string | null; idle_ms: string; offer_ms: string | null };
+  const { rows } = scope
+    ? await db.query<Row>({ name: 'routing.free-agents.scoped', text: freeAgentsSql(true), values: [scope.agentIds, scope.queueIds] })
+    : await db.query<Row>({ name: 'routing.free-agents', text: freeAgentsSql(false) });
   const missing = rows.filter((r) => !profiles.get(r.id, r.profile_version)).map((r) => r.id);
   if (missing.length > 0) {
     if (profiles.size + missing.length > PROFILE_CACHE_LIMIT) profiles.prune(new Set(rows.map((r) => r.id)));

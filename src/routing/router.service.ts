@@ -8,7 +8,7 @@ import { CHANNELS, type Channel } from '../interactions/events.types';
 import type { AcdContext } from './acd.context';
 import { planAssignments } from './selection';
 import { loadWaiting } from './routing.repository';
-import { AgentProfiles, anyFreeAgent, loadAvailableAgents, mayOffer } from './free-agents.repository';
+import { AgentProfiles, anyFreeAgent, loadAvailableAgents, mayOffer, type AgentScope } from './free-agents.repository';
 import { createOffer } from './offers.repository';
 
 /** How many waiting interactions one pass considers per queue and channel (the best ones); another pass follows if it read that many and offered some. */
@@ -22,6 +22,22 @@ export const PASS_LIMIT = 500;
 export type RoutingHint = { queueId: string | null; channel: Channel } | { agentId: string };
 
 const workKey = (queueId: string, channel: Channel): string => `${queueId} ${channel}`;
+
+/**
+ * The agents a hinted pass considers: the agents freed, and the agents of the queues new work
+ * waits in. Everything else was settled by earlier passes: of two changes committed at once, at
+ * least one trigger's pass reads after both (the argument that makes skipping a pass safe), and
+ * the sweep runs a full pass every ROUTER_SWEEP_MS.
+ */
+function scopeOf(hints: RoutingHint[]): AgentScope {
+  const agentIds = new Set<string>();
+  const queueIds = new Set<string>();
+  for (const h of hints) {
+    if ('agentId' in h) agentIds.add(h.agentId);
+    else if (h.queueId) queueIds.add(h.queueId);
+  }
+  return { agentIds: [...agentIds], queueIds: [...queueIds] };
+}
 
 /** Beyond this many hints waiting for one check, the next pass simply runs. */
 const MAX_HINTS = 100;
@@ -96,8 +112,9 @@ export class RouterService {
           continue;
         }
         if (presumed.length > 0) this.counts.presumed++;
-        // A hint that led here already found someone free: no second check.
-        const { offered, full: more, offeredIn } = await this.pass(!full);
+        // A hint that led here already found someone free: no second check. The pass reads only
+        // the agents the hints name and those of the queues they name (see `scopeOf`).
+        const { offered, full: more, offeredIn } = await this.pass(!full, full ? undefined : scopeOf(hints));
         this.counts.passes++;
         if (offered > 0) this.counts.offering++;
         if (more && offered > 0) this.full = true;
@@ -132,14 +149,17 @@ export class RouterService {
     return mayOffer(this.acd.db, work, [...new Set(agents)]);
   }
 
-  /** One routing pass: match waiting work to free agents and record the offers. */
-  async pass(someoneFree = false): Promise<{ offered: number; full: boolean; offeredIn: Set<string> }> {
+  /**
+   * One routing pass: match waiting work to free agents and record the offers. `scope`: only
+   * those agents can take work (the rest of the pass is the same).
+   */
+  async pass(someoneFree = false, scope?: AgentScope): Promise<{ offered: number; full: boolean; offeredIn: Set<string> }> {
     const offeredIn = new Set<string>();
     // Nobody can take work: skip the lock. Whatever frees an agent commits, then triggers a pass.
     this.freeLastTime = someoneFree || (await anyFreeAgent(this.acd.db, this.freeLastTime));
     if (!this.freeLastTime) return { offered: 0, full: false, offeredIn };
     return this.acd.run(async (tx, fx) => {
-      const agents = await loadAvailableAgents(tx, this.profiles);
+      const agents = await loadAvailableAgents(tx, this.profiles, scope);
       if (agents.length === 0) return { offered: 0, full: false, offeredIn };
       const queueIds = [...new Set(agents.flatMap((a) => a.queueIds))];
       const channels = CHANNELS.filter((ch) => agents.some((a) => a.load[ch] < a.capacity[ch]));

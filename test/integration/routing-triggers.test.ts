@@ -107,4 +107,49 @@ describe('routing triggers', () => {
     await a.emit('state:set', { state: 'available' });
     expect((await offered).interaction.id).toBe(c.session.interactionId);
   });
+
+  it('leaves nothing stranded when agents become available while contacts arrive, all at once (passes read only what their triggers name)', async () => {
+    // With the sweep an hour away, only triggers route. A pass for a freed agent reads that
+    // agent; a pass for new work reads the agents of its queue. Of two changes committed at
+    // once, at least one trigger's pass must see both, so no contact may be left waiting while
+    // an agent of its queue has a free slot.
+    const qa = await createQueue(t, { name: 'triggers-d-a' });
+    const qb = await createQueue(t, { name: 'triggers-d-b' });
+    await chatEntry(t, 'triggers-d-a', qa);
+    await chatEntry(t, 'triggers-d-b', qb);
+    const db = t.app.services.db;
+    const stranded = async () =>
+      (await db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM interactions w
+          WHERE w.state = 'queued' AND w.queue_id = ANY($1::uuid[])
+            AND EXISTS (SELECT 1 FROM agent_queues aq JOIN agents a ON a.id = aq.agent_id
+                         WHERE aq.queue_id = w.queue_id AND a.state = 'available'
+                           AND (SELECT count(*) FROM interactions x WHERE x.agent_id = a.id AND x.channel = 'chat' AND x.state IN ('offered','active','wrapup')) < 1)`,
+        [[qa, qb]],
+      )).rows[0]!.n;
+    for (let round = 0; round < 3; round++) {
+      const agents = [
+        ...(await Promise.all([0, 1, 2, 3].map(() => agent(qa)))),
+        ...(await Promise.all([0, 1, 2, 3].map(() => agent(qb)))),
+        ...(await Promise.all([0, 1, 2, 3].map(async () => {
+          const a = await createAgent(t, [qa, qb], { capacity: { chat: 1 }, wrapupSeconds: 600 });
+          open.push(a);
+          return a;
+        }))),
+      ];
+      const arrivals = Array.from({ length: 12 }, (_, n) => () => customer(n % 2 ? 'triggers-d-a' : 'triggers-d-b', `round ${round} contact ${n}`));
+      const availability = agents.map((a) => () => a.emit('state:set', { state: 'available' }));
+      const all = arrivals.flatMap((arrive, n) => [arrive, availability[n]!]);
+      await Promise.all(all.map((go) => go()));
+      await settled();
+      await sleep(300);
+      await t.app.services.router.idle();
+      expect(await stranded()).toBe(0);
+      const offers = agents.flatMap((a) => a.offers);
+      expect(new Set(offers.map((o) => o.interaction.id)).size).toBe(offers.length); // each offered once
+      expect(offers.length).toBeGreaterThanOrEqual(8);
+      // Everyone goes offline again: their offers go back to the queues, and are not offered on (nobody is free).
+      await Promise.all(agents.map((a) => a.emit('state:set', { state: 'offline' })));
+    }
+  });
 });
