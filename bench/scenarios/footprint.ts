@@ -37,6 +37,22 @@ async function settle(pids: Array<number | null>, seconds = 5): Promise<Array<{ 
   return pids.map((pid, i) => ({ pid, rssMiB: last[i]?.rssMiB ?? null, maxRssMiB: max[i] || null, peakMiB: last[i]?.peakMiB ?? null }));
 }
 
+interface Heap {
+  heapUsedMiB: number | null;
+  heapTotalMiB: number | null;
+  externalMiB: number | null;
+}
+
+/** The service's own V8 heap figures (prom-client's default metrics on /metrics), to split its RSS. */
+async function heapOf(base: string): Promise<Heap> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const mib = (name: string) => {
+    const m = new RegExp(`^switchboard_${name} ([0-9.e+]+)$`, 'm').exec(text);
+    return m ? Number(m[1]) / 1048576 : null;
+  };
+  return { heapUsedMiB: mib('nodejs_heap_size_used_bytes'), heapTotalMiB: mib('nodejs_heap_size_total_bytes'), externalMiB: mib('nodejs_external_memory_bytes') };
+}
+
 export async function footprintScenario(opts: FootprintOptions, log: (s: string) => void = (s) => process.stdout.write(`${s}\n`)): Promise<ScenarioResult> {
   const holders: WorkerHandle[] = [];
   const data: Record<string, unknown> = { options: opts };
@@ -76,7 +92,9 @@ export async function footprintScenario(opts: FootprintOptions, log: (s: string)
       await until(async () => ((await counts()).accepted >= opts.openChats ? true : undefined), 120000, `${opts.openChats} chats accepted`, 500);
       data.loaded = await settle(pids, 10);
       data.counts = await counts();
+      data.heap = await Promise.all(urls.map(heapOf));
       log(`  ${opts.agents} agents + ${opts.visitors} visitors (${opts.openChats} in an open chat): ${(data.loaded as Array<{ rssMiB: number; maxRssMiB: number }>).map((m) => `${fmt(m.rssMiB)} MiB (max ${fmt(m.maxRssMiB)})`).join(', ')}; ${JSON.stringify(data.counts)}`);
+      log(`  of which (V8, from /metrics): ${(data.heap as Heap[]).map((h) => `heap ${fmt(h.heapUsedMiB)} used of ${fmt(h.heapTotalMiB)} MiB, external ${fmt(h.externalMiB)} MiB`).join('; ')}`);
       for (const h of holders.splice(0)) {
         await h.call('close').catch(() => undefined);
         await h.stop();
