@@ -10,13 +10,15 @@ const ZERO: Slots = { voice: 0, chat: 0, sms: 0, email: 0 };
 
 /**
  * Open work per agent and channel, counted once over the open-work index (one pass, however
- * many agents), joined to agents as `o`. The channels are the fixed four of `Channel`.
+ * many agents), joined to agents as `o`; `agents` limits it to some (SQL: a set of agent ids).
+ * The channels are the fixed four of `Channel`.
  */
-const OPEN_WORK = `open_work AS (
+const openWork = (agents?: string): string => `open_work AS (
     SELECT agent_id,
            count(*) FILTER (WHERE channel = 'voice') AS voice, count(*) FILTER (WHERE channel = 'chat') AS chat,
            count(*) FILTER (WHERE channel = 'sms') AS sms, count(*) FILTER (WHERE channel = 'email') AS email
-      FROM interactions WHERE state IN ('offered','active','wrapup') AND agent_id IS NOT NULL GROUP BY agent_id)`;
+      FROM interactions WHERE state IN ('offered','active','wrapup') AND ${agents ? `agent_id IN ${agents}` : 'agent_id IS NOT NULL'} GROUP BY agent_id)`;
+const OPEN_WORK = openWork();
 
 /**
  * SQL for the number of interactions the agent `agent` holds on `channel` (offered, active or in
@@ -141,13 +143,10 @@ export interface AgentScope {
 
 /** The free agents' read: every agent, or (scoped, $1 agents and $2 queues) only those in scope. */
 const freeAgentsSql = (scoped: boolean): string => {
-  const agents = scoped
-    ? `(SELECT * FROM agents s WHERE s.id = ANY($1::uuid[])
-          OR EXISTS (SELECT 1 FROM agent_queues aq WHERE aq.agent_id = s.id AND aq.queue_id = ANY($2::uuid[])))`
-    : 'agents';
   // Scoped, the open work is counted for the agents in scope only (over the open-work index).
-  const openWork = scoped ? OPEN_WORK.replace('AND agent_id IS NOT NULL', 'AND agent_id IN (SELECT id FROM in_scope)') : OPEN_WORK;
-  return `WITH ${scoped ? `in_scope AS ${agents}, ` : ''}${openWork}
+  const inScope = `in_scope AS (SELECT * FROM agents s WHERE s.id = ANY($1::uuid[])
+          OR EXISTS (SELECT 1 FROM agent_queues aq WHERE aq.agent_id = s.id AND aq.queue_id = ANY($2::uuid[])))`;
+  return `WITH ${scoped ? `${inScope}, ${openWork('(SELECT id FROM in_scope)')}` : OPEN_WORK}
      SELECT a.id, a.profile_version, o.voice, o.chat, o.sms, o.email,
             (extract(epoch FROM GREATEST(a.last_idle_at,
                COALESCE((SELECT max(x.released_at) FROM offers x WHERE x.agent_id = a.id), a.last_idle_at))) * 1000)::bigint::text AS idle_ms,
