@@ -48,7 +48,7 @@ export interface PassCounts {
   offering: number;
   /** Triggers whose hints showed that no offer could follow, so no pass ran. */
   skipped: number;
-  /** Passes run without that check, for new work where the last pass had offered (see `offeringIn`). */
+  /** Passes run without that check, for new work where a pass had offered (see `offeringIn`). */
   presumed: number;
 }
 
@@ -72,8 +72,9 @@ export class RouterService {
   /** What the last pass's check for a free agent found: picks the cheaper form of the next check. */
   private freeLastTime = true;
   /**
-   * (queue, channel) pairs where this process's last pass made an offer: new work there goes
-   * straight to a pass, without the check (a pass that then offers nothing there removes the pair).
+   * (queue, channel) pairs where a pass of this process made an offer: new work there goes
+   * straight to a pass, without the check, until such a pass offers nothing there (which removes
+   * the pair; the next contact is checked again). At most one per queue and channel.
    */
   private readonly offeringIn = new Set<string>();
 
