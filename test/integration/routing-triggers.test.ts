@@ -31,8 +31,8 @@ describe('routing triggers', () => {
     expect((await c.send(`m-${Math.random()}`, text)).ok).toBe(true);
     return c;
   };
-  const agent = async (queueId: string) => {
-    const a = await createAgent(t, [queueId], { capacity: { chat: 1 }, wrapupSeconds: 600 });
+  const agent = async (...queueIds: string[]) => {
+    const a = await createAgent(t, queueIds, { capacity: { chat: 1 }, wrapupSeconds: 600 });
     open.push(a);
     return a;
   };
@@ -131,11 +131,7 @@ describe('routing triggers', () => {
       const agents = [
         ...(await Promise.all([0, 1, 2, 3].map(() => agent(qa)))),
         ...(await Promise.all([0, 1, 2, 3].map(() => agent(qb)))),
-        ...(await Promise.all([0, 1, 2, 3].map(async () => {
-          const a = await createAgent(t, [qa, qb], { capacity: { chat: 1 }, wrapupSeconds: 600 });
-          open.push(a);
-          return a;
-        }))),
+        ...(await Promise.all([0, 1, 2, 3].map(() => agent(qa, qb)))),
       ];
       const arrivals = Array.from({ length: 12 }, (_, n) => () => customer(n % 2 ? 'triggers-d-a' : 'triggers-d-b', `round ${round} contact ${n}`));
       const availability = agents.map((a) => () => a.emit('state:set', { state: 'available' }));
