@@ -193,7 +193,7 @@ async function serviceCells(M: number, opts: RoutingOptions, driver: WorkerHandl
           `available→offer p50 ${ms(available.offer.p50)} p99 ${ms(available.offer.p99)} (missed ${available.missed}); ` +
           `phases (p50): enqueue ${phaseLine(enqueue)}, available ${phaseLine(available)}; ` +
           `same-priority chat ${samePriority.offered ? `offered in ${ms(samePriority.ms)}` : 'NOT offered within 5 s'}; ` +
-          `router SQL: agents ${ms(sql.availableAgents.p50)}, waiting ${ms(sql.waiting.p50)}; ` +
+          `router SQL: all free agents ${ms(sql.availableAgents.p50)}, changed agents ${ms(sql.changedAgents.p50)}, waiting ${ms(sql.waiting.p50)}; ` +
           `CPU cores: service ${fmt(cpuUse.byProcess.service, 2)}, generator ${fmt(cpuUse.byProcess.generator, 2)}, others on the machine ${fmt(cpuUse.othersCores, 2)}`,
       );
       cells.push({

@@ -1,7 +1,8 @@
 /**
- * SQL of the free agents a routing pass reads: whether anyone can take work at all, and who can
- * (load and idle time read each pass; skills, capacity and queues kept across passes by
- * version). The rest of the ACD's SQL is in routing.repository.ts and offers.repository.ts.
+ * SQL of the free agents a routing pass reads: who can take work (load and idle time kept in a
+ * view refreshed with the agents changed since its last read; skills, capacity and queues kept
+ * across passes by version), and whether hinted changes can lead to an offer at all. The rest
+ * of the ACD's SQL is in routing.repository.ts and offers.repository.ts.
  */
 import type { Queryable } from '../platform/db';
 import type { AgentCandidate, Slots } from './selection';
@@ -31,32 +32,6 @@ export const openOn = (agent: string, channel: string): string =>
 const HAS_FREE_SLOT = `a.state = 'available'
     AND (COALESCE((a.capacity ->> 'voice')::int, 0) > COALESCE(o.voice, 0) OR COALESCE((a.capacity ->> 'chat')::int, 0) > COALESCE(o.chat, 0)
       OR COALESCE((a.capacity ->> 'sms')::int, 0) > COALESCE(o.sms, 0) OR COALESCE((a.capacity ->> 'email')::int, 0) > COALESCE(o.email, 0))`;
-
-/** …and in some queue. */
-const CAN_TAKE_WORK = `${HAS_FREE_SLOT}
-    AND EXISTS (SELECT 1 FROM agent_queues aq WHERE aq.agent_id = a.id)`;
-
-/**
- * Whether any agent can take work: one cheap read, so a pass triggered while every agent is
- * busy or away costs no lock and no transaction. Two forms with the same answer and opposite
- * costs: `expectFree` probes agents one by one and stops at the first with a free slot (0.1 ms
- * when one is free early, but a probe per agent and channel when nobody is: 10 ms at 1,000
- * busy agents); otherwise all open work is counted in one pass first (about 3 ms at 1,000
- * agents either way). The router passes what the previous check found.
- */
-export async function anyFreeAgent(db: Queryable, expectFree = false): Promise<boolean> {
-  const { rows } = await db.query<{ free: boolean }>({
-    name: expectFree ? 'routing.any-free-agent.probe' : 'routing.any-free-agent.count',
-    text: expectFree
-      ? `SELECT EXISTS (
-           SELECT 1 FROM agents a CROSS JOIN LATERAL jsonb_each_text(a.capacity) AS cap(channel, slots)
-            WHERE a.state = 'available' AND cap.slots::int > 0
-              AND cap.slots::int > ${openOn('a.id', 'cap.channel')}
-              AND EXISTS (SELECT 1 FROM agent_queues aq WHERE aq.agent_id = a.id)) AS free`
-      : `WITH ${OPEN_WORK} SELECT EXISTS (SELECT 1 FROM agents a LEFT JOIN open_work o ON o.agent_id = a.id WHERE ${CAN_TAKE_WORK}) AS free`,
-  });
-  return rows[0]?.free ?? false;
-}
 
 /**
  * Whether any of these changes can lead to an offer, in one cheap read: new waiting work in a
@@ -141,49 +116,138 @@ export interface AgentScope {
   queueIds: string[];
 }
 
-/** The free agents' read: every agent, or (scoped, $1 agents and $2 queues) only those in scope. */
-const freeAgentsSql = (scoped: boolean): string => {
-  // Scoped, the open work is counted for the agents in scope only (over the open-work index).
-  const inScope = `in_scope AS (SELECT * FROM agents s WHERE s.id = ANY($1::uuid[])
-          OR EXISTS (SELECT 1 FROM agent_queues aq WHERE aq.agent_id = s.id AND aq.queue_id = ANY($2::uuid[])))`;
-  return `WITH ${scoped ? `${inScope}, ${openWork('(SELECT id FROM in_scope)')}` : OPEN_WORK}
-     SELECT a.id, a.profile_version, o.voice, o.chat, o.sms, o.email,
+/** A free agent as read each pass: what changes often (load, idle and offer times), and its profile's version. */
+export interface FreeAgentRow {
+  id: string;
+  profileVersion: number;
+  load: Slots;
+  lastIdleAt: number;
+  lastOfferAt: number;
+}
+
+type Row = { id: string | null; profile_version: number; voice: string | null; chat: string | null; sms: string | null; email: string | null; idle_ms: string; offer_ms: string | null };
+
+const FREE_COLUMNS = `a.id, a.profile_version, o.voice, o.chat, o.sms, o.email,
             (extract(epoch FROM GREATEST(a.last_idle_at,
                COALESCE((SELECT max(x.released_at) FROM offers x WHERE x.agent_id = a.id), a.last_idle_at))) * 1000)::bigint::text AS idle_ms,
-            (extract(epoch FROM a.last_offer_at) * 1000)::bigint::text AS offer_ms
-       FROM ${scoped ? 'in_scope' : 'agents'} a LEFT JOIN open_work o ON o.agent_id = a.id
-      WHERE ${HAS_FREE_SLOT}`;
-};
+            (extract(epoch FROM a.last_offer_at) * 1000)::bigint::text AS offer_ms`;
+
+/** The xmin of the statement's snapshot: every transaction below it had finished (see migration 009). */
+const HORIZON = 'pg_snapshot_xmin(pg_current_snapshot())::text AS horizon';
+
+/** Every free agent, and the horizon of the snapshot they were read in (one row of NULLs when nobody is free). */
+const ALL_FREE_SQL = `WITH ${OPEN_WORK},
+     free AS (SELECT ${FREE_COLUMNS} FROM agents a LEFT JOIN open_work o ON o.agent_id = a.id WHERE ${HAS_FREE_SLOT})
+     SELECT ${HORIZON}, f.* FROM (SELECT 1) one LEFT JOIN free f ON true`;
+
+/**
+ * The agents changed since horizon $1 (one row each, with the free-agent columns when the agent
+ * is free now), and the new horizon; `lost` when changes since $1 were pruned (read all again).
+ */
+const CHANGED_FREE_SQL = `WITH changed AS (SELECT DISTINCT agent_id AS id FROM agent_changes WHERE xid >= $1::xid8),
+     gap AS (SELECT through >= $1::xid8 AS lost FROM agent_changes_pruned),
+     ${openWork('(SELECT id FROM changed)')},
+     free AS (SELECT ${FREE_COLUMNS} FROM changed c JOIN agents a ON a.id = c.id LEFT JOIN open_work o ON o.agent_id = a.id WHERE ${HAS_FREE_SLOT})
+     SELECT ${HORIZON}, gap.lost, c.id AS changed_id, f.*
+       FROM gap LEFT JOIN changed c ON NOT gap.lost LEFT JOIN free f ON f.id = c.id`;
+
+const toFree = (r: Row & { id: string }): FreeAgentRow => ({
+  id: r.id,
+  profileVersion: r.profile_version,
+  load: { voice: Number(r.voice ?? 0), chat: Number(r.chat ?? 0), sms: Number(r.sms ?? 0), email: Number(r.email ?? 0) },
+  lastIdleAt: Number(r.idle_ms),
+  lastOfferAt: r.offer_ms ? Number(r.offer_ms) : 0,
+});
+
+/** Every agent who is available with a free slot, and the horizon to read changes from next. */
+export async function readAllFree(db: Queryable): Promise<{ horizon: string; agents: FreeAgentRow[] }> {
+  const { rows } = await db.query<Row & { horizon: string }>({ name: 'routing.free-agents', text: ALL_FREE_SQL });
+  return { horizon: rows[0]!.horizon, agents: rows.flatMap((r) => (r.id ? [toFree({ ...r, id: r.id })] : [])) };
+}
+
+/**
+ * The agents changed since `since` (a horizon): which changed, those of them free now, and the
+ * horizon to read from next; null when changes since then may be missing (pruned).
+ */
+export async function readChangedFree(db: Queryable, since: string): Promise<{ horizon: string; changed: string[]; free: FreeAgentRow[] } | null> {
+  const { rows } = await db.query<Row & { horizon: string; lost: boolean | null; changed_id: string | null }>({ name: 'routing.free-agents.changed', text: CHANGED_FREE_SQL, values: [since] });
+  if (rows.length === 0 || rows[0]!.lost !== false) return null;
+  return {
+    horizon: rows[0]!.horizon,
+    changed: rows.flatMap((r) => (r.changed_id ? [r.changed_id] : [])),
+    free: rows.flatMap((r) => (r.id ? [toFree({ ...r, id: r.id })] : [])),
+  };
+}
+
+/**
+ * The free agents, kept in memory across passes: each read brings only the agents changed since
+ * the last (noted by triggers, migration 009), so a pass costs the changes, not every free agent.
+ * Reads only committed data, so it may be refreshed in any transaction or none. Every free agent
+ * is read again when changes may have been missed (the first read, changes pruned, a TRUNCATE).
+ */
+export class FreeAgentView {
+  private readonly byId = new Map<string, FreeAgentRow>();
+  private horizon: string | null = null;
+  /** Reads so far: of every free agent, and of changes only (with how many agents they brought). */
+  readonly reads = { all: 0, changes: 0, changedAgents: 0 };
+
+  async refresh(db: Queryable): Promise<FreeAgentRow[]> {
+    const changes = this.horizon === null ? null : await readChangedFree(db, this.horizon);
+    if (changes) {
+      this.reads.changes++;
+      this.reads.changedAgents += changes.changed.length;
+      for (const id of changes.changed) this.byId.delete(id);
+      for (const a of changes.free) this.byId.set(a.id, a);
+      this.horizon = changes.horizon;
+    } else {
+      this.reads.all++;
+      const all = await readAllFree(db);
+      this.byId.clear();
+      for (const a of all.agents) this.byId.set(a.id, a);
+      this.horizon = all.horizon;
+    }
+    return [...this.byId.values()];
+  }
+}
 
 /**
  * Agents who can take work, with their load and idle time (the later of becoming available and
  * last freeing a slot). Agents at capacity are left out here, not after reading them. Skills,
  * capacity and queues come from `profiles` when it holds the agent's current version, else
  * from a second read of just the agents it lacks (and are kept there for the next pass).
- * `scope`: only the agents named and those of the queues named.
+ * `scope`: only the agents named and those of the queues named. `view`: refreshed, instead of
+ * reading every free agent.
  */
-export async function loadAvailableAgents(db: Queryable, profiles: AgentProfiles = new AgentProfiles(), scope?: AgentScope): Promise<AgentCandidate[]> {
-  type Row = { id: string; profile_version: number; voice: string | null; chat: string | null; sms: string | null; email: string | null; idle_ms: string; offer_ms: string | null };
-  const { rows } = scope
-    ? await db.query<Row>({ name: 'routing.free-agents.scoped', text: freeAgentsSql(true), values: [scope.agentIds, scope.queueIds] })
-    : await db.query<Row>({ name: 'routing.free-agents', text: freeAgentsSql(false) });
-  const missing = rows.filter((r) => !profiles.get(r.id, r.profile_version)).map((r) => r.id);
+export async function loadAvailableAgents(db: Queryable, profiles: AgentProfiles = new AgentProfiles(), scope?: AgentScope, view?: FreeAgentView): Promise<AgentCandidate[]> {
+  const rows = view ? await view.refresh(db) : (await readAllFree(db)).agents;
+  const missing = rows.filter((r) => !profiles.get(r.id, r.profileVersion)).map((r) => r.id);
   if (missing.length > 0) {
     if (profiles.size + missing.length > PROFILE_CACHE_LIMIT) profiles.prune(new Set(rows.map((r) => r.id)));
     for (const [id, p] of await loadProfiles(db, missing)) profiles.set(id, p);
   }
+  const scopeQueues = scope ? new Set(scope.queueIds) : null;
   return rows.flatMap((r) => {
     // Missing only if the agent was deleted between the two reads.
-    const p = profiles.get(r.id, r.profile_version);
+    const p = profiles.get(r.id, r.profileVersion);
     if (!p || p.queueIds.length === 0) return [];
-    return [{
-      id: r.id,
-      skills: p.skills,
-      capacity: p.capacity,
-      queueIds: p.queueIds,
-      load: { voice: Number(r.voice ?? 0), chat: Number(r.chat ?? 0), sms: Number(r.sms ?? 0), email: Number(r.email ?? 0) },
-      lastIdleAt: Number(r.idle_ms),
-      lastOfferAt: r.offer_ms ? Number(r.offer_ms) : 0,
-    }];
+    if (scope && !scope.agentIds.includes(r.id) && !p.queueIds.some((q) => scopeQueues!.has(q))) return [];
+    return [{ id: r.id, skills: p.skills, capacity: p.capacity, queueIds: p.queueIds, load: r.load, lastIdleAt: r.lastIdleAt, lastOfferAt: r.lastOfferAt }];
   });
+}
+
+/** How long agent changes are kept: a view not refreshed for longer reads every free agent again. */
+export const AGENT_CHANGES_KEPT_SECONDS = 120;
+
+/**
+ * Forget agent changes older than `olderThanSeconds`, noting the highest transaction id pruned
+ * (a view whose horizon is not above it reads every free agent again). Returns how many.
+ */
+export async function pruneAgentChanges(db: Queryable, olderThanSeconds: number): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `WITH gone AS (DELETE FROM agent_changes WHERE at < clock_timestamp() - make_interval(secs => $1) RETURNING xid),
+          noted AS (UPDATE agent_changes_pruned SET through = GREATEST(through, (SELECT max(xid) FROM gone)) WHERE EXISTS (SELECT 1 FROM gone))
+     SELECT count(*)::int AS n FROM gone`,
+    [olderThanSeconds],
+  );
+  return rows[0]?.n ?? 0;
 }

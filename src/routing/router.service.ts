@@ -8,7 +8,7 @@ import { CHANNELS, type Channel } from '../interactions/events.types';
 import type { AcdContext } from './acd.context';
 import { planAssignments } from './selection';
 import { loadWaiting } from './routing.repository';
-import { AgentProfiles, anyFreeAgent, loadAvailableAgents, mayOffer, type AgentScope } from './free-agents.repository';
+import { AgentProfiles, FreeAgentView, loadAvailableAgents, mayOffer, type AgentScope } from './free-agents.repository';
 import { createOffer } from './offers.repository';
 
 /** How many waiting interactions one pass considers per queue and channel (the best ones); another pass follows if it read that many and offered some. */
@@ -69,8 +69,8 @@ export class RouterService {
   private readonly steps: SweepStep[] = [];
   /** Agents' skills, capacity and queues, kept across passes (re-read when their version moves). */
   private readonly profiles = new AgentProfiles();
-  /** What the last pass's check for a free agent found: picks the cheaper form of the next check. */
-  private freeLastTime = true;
+  /** The free agents, refreshed each pass with only the agents changed since the last. */
+  readonly freeAgents = new FreeAgentView();
   /**
    * (queue, channel) pairs where a pass of this process made an offer: new work there goes
    * straight to a pass, without the check, until such a pass offers nothing there (which removes
@@ -157,10 +157,9 @@ export class RouterService {
   async pass(someoneFree = false, scope?: AgentScope): Promise<{ offered: number; full: boolean; offeredIn: Set<string> }> {
     const offeredIn = new Set<string>();
     // Nobody can take work: skip the lock. Whatever frees an agent commits, then triggers a pass.
-    this.freeLastTime = someoneFree || (await anyFreeAgent(this.acd.db, this.freeLastTime));
-    if (!this.freeLastTime) return { offered: 0, full: false, offeredIn };
+    if (!someoneFree && (await this.freeAgents.refresh(this.acd.db)).length === 0) return { offered: 0, full: false, offeredIn };
     return this.acd.run(async (tx, fx) => {
-      const agents = await loadAvailableAgents(tx, this.profiles, scope);
+      const agents = await loadAvailableAgents(tx, this.profiles, scope, this.freeAgents);
       if (agents.length === 0) return { offered: 0, full: false, offeredIn };
       const queueIds = [...new Set(agents.flatMap((a) => a.queueIds))];
       const channels = CHANNELS.filter((ch) => agents.some((a) => a.load[ch] < a.capacity[ch]));

@@ -1,7 +1,7 @@
 /**
  * The repair steps the router's sweep runs every second, in every worker process: expire
- * offers whose timers were lost, close overdue wrap-ups, apply escalation steps, and sign out
- * agents whose consoles have been gone for the whole grace period.
+ * offers whose timers were lost, close overdue wrap-ups, apply escalation steps, forget old
+ * agent changes, and sign out agents whose consoles have been gone for the whole grace period.
  */
 import type { Pool } from 'pg';
 import type { Logger } from '../platform/logger';
@@ -14,6 +14,7 @@ import type { RouterService } from './router.service';
 import { dueSteps } from './escalation';
 import { applyEscalation, escalationCandidates, wrapupOverdue } from './routing.repository';
 import { overdueOfferIds } from './offers.repository';
+import { AGENT_CHANGES_KEPT_SECONDS, pruneAgentChanges } from './free-agents.repository';
 import { findInteraction } from '../interactions/interactions.repository';
 
 export interface SweepDeps {
@@ -41,6 +42,7 @@ export function registerSweepSteps(router: RouterService, d: SweepDeps): void {
     },
   });
   router.addSweepStep({ name: 'escalate', run: () => escalate(d) });
+  router.addSweepStep({ name: 'prune-agent-changes', run: () => pruneAgentChanges(d.db, AGENT_CHANGES_KEPT_SECONDS) });
   router.addSweepStep({
     name: 'presence',
     run: async () => {
