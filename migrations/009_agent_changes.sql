@@ -25,6 +25,14 @@ CREATE TABLE agent_changes_pruned (
 );
 INSERT INTO agent_changes_pruned (through) VALUES ('0');
 
+-- The agents changed since a horizon. A function, so the reading statement is planned once for
+-- a few rows whatever the horizon: with `xid >= $1` in it, Postgres would plan it afresh on every
+-- run. STABLE: it reads in its caller's snapshot.
+CREATE FUNCTION agents_changed_since(since xid8) RETURNS SETOF uuid LANGUAGE plpgsql STABLE ROWS 10 AS $$
+BEGIN
+  RETURN QUERY SELECT DISTINCT c.agent_id FROM agent_changes c WHERE c.xid >= since;
+END $$;
+
 CREATE FUNCTION agent_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF TG_TABLE_NAME = 'agents' THEN

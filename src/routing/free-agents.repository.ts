@@ -144,7 +144,7 @@ const ALL_FREE_SQL = `WITH ${OPEN_WORK},
  * The agents changed since horizon $1 (one row each, with the free-agent columns when the agent
  * is free now), and the new horizon; `lost` when changes since $1 were pruned (read all again).
  */
-const CHANGED_FREE_SQL = `WITH changed AS (SELECT DISTINCT agent_id AS id FROM agent_changes WHERE xid >= $1::xid8),
+const CHANGED_FREE_SQL = `WITH changed AS (SELECT id FROM agents_changed_since($1::xid8) AS id),
      gap AS (SELECT through >= $1::xid8 AS lost FROM agent_changes_pruned),
      ${openWork('(SELECT id FROM changed)')},
      free AS (SELECT ${FREE_COLUMNS} FROM changed c JOIN agents a ON a.id = c.id LEFT JOIN open_work o ON o.agent_id = a.id WHERE ${HAS_FREE_SLOT})
