@@ -35,6 +35,10 @@ const blended = new Map<string, Agent>();
 let probeAgent: Agent | null = null;
 let held = 0;
 let unexpected = 0;
+/** Setup accepts the service refused (the first few answers kept, for the log when setup stalls). */
+const acceptFailures: string[] = [];
+let acceptFailed = 0;
+let acceptRetries = 0;
 /** Waiters for the next chat offer to any blended agent. */
 let chatOfferWaiter: ((o: { agent: Agent; offer: OfferPayload; at: number }) => void) | null = null;
 
@@ -48,9 +52,21 @@ function onBlendedOffer(agent: Agent, offer: OfferPayload): void {
   }
   if (offer.interaction.channel === 'sms') {
     // Setup: every blended agent takes one SMS and keeps it, filling its SMS slot.
-    void emitAck(agent.socket, 'offer:accept', { offerId: offer.offerId }).then((r) => {
-      if (r.ok) held++;
-    });
+    // As a console would: a 503 (the service's connections all busy, on a loaded machine) is retried.
+    void (async () => {
+      for (let attempt = 1; ; attempt++) {
+        const r = await emitAck(agent.socket, 'offer:accept', { offerId: offer.offerId });
+        if (r.ok) return void held++;
+        if (r.error?.code === 'SB_UNAVAILABLE' && attempt < 5) {
+          acceptRetries++;
+          await sleep(200 * attempt);
+          continue;
+        }
+        acceptFailed++;
+        if (acceptFailures.length < 5) acceptFailures.push(JSON.stringify(r));
+        return;
+      }
+    })();
     return;
   }
   unexpected++;
@@ -114,7 +130,7 @@ serveWorker({
   },
 
   async counts() {
-    return { held, unexpected, connected: [...blended.values()].filter((a) => a.socket.connected).length + (probeAgent?.socket.connected ? 1 : 0) };
+    return { held, unexpected, acceptFailed, acceptFailures, acceptRetries, connected: [...blended.values()].filter((a) => a.socket.connected).length + (probeAgent?.socket.connected ? 1 : 0) };
   },
 
   /** Enqueue → offer, `samples` times: send on the probe chat, time the offer's arrival. */

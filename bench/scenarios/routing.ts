@@ -119,6 +119,18 @@ async function analyze(databaseUrl: string): Promise<void> {
   }
 }
 
+/** What the service and the generator say when setup stalls: who holds what, and why not. */
+async function setupState(svc: Service, driver: WorkerHandle): Promise<Record<string, unknown>> {
+  const db = new Pool({ connectionString: svc.env.DATABASE_URL, max: 1 });
+  try {
+    const agents = await db.query('SELECT state, state_reason, count(*)::int AS n FROM agents GROUP BY 1, 2 ORDER BY 1, 2');
+    const sms = await db.query("SELECT state, count(*)::int AS n FROM interactions WHERE channel = 'sms' GROUP BY 1 ORDER BY 1");
+    return { generator: await driver.call('counts'), agents: agents.rows, sms: sms.rows };
+  } finally {
+    await db.end();
+  }
+}
+
 async function waitingIn(svc: Service, queueId: string): Promise<QueueStats> {
   const all = await svc.admin.get<QueueStats[]>('/api/stats/queues');
   return all.find((q) => q.queueId === queueId)!;
@@ -151,14 +163,19 @@ async function serviceCells(M: number, opts: RoutingOptions, driver: WorkerHandl
     log(`  ${M} agents created in ${fmt(setup.createAgentsSeconds)} s`);
     t = Date.now();
     await driver.call('connect', { url: svc.base, agents, probeAgent });
-    await driver.call('available');
+    const available = await driver.call<{ ok: number }>('available');
+    if (available.ok < M - 1) throw new Error(`setup: ${M - 1 - available.ok} of ${M - 1} blended agents could not go available`);
     setup.connectSeconds = (Date.now() - t) / 1000;
 
     // Each blended agent takes one SMS and keeps it.
     t = Date.now();
     const held = JSON.parse(await runTsx(['bench/load/sms-fill.ts', svc.base, svc.base, TWILIO_AUTH_TOKEN, SMS_NUMBER, 'held', '0', String(M - 1), String(FILL_CONCURRENCY)]));
     if (held.failed) throw new Error(`setup SMS failed: ${JSON.stringify(held)}`);
-    await until(async () => (await driver.call<{ held: number }>('counts')).held >= M - 1 || undefined, 120000, 'every blended agent holding an SMS');
+    try {
+      await until(async () => (await driver.call<{ held: number }>('counts')).held >= M - 1 || undefined, 120000, 'every blended agent holding an SMS');
+    } catch (err) {
+      throw new Error(`${(err as Error).message}: ${JSON.stringify(await setupState(svc, driver))}`);
+    }
     setup.holdSeconds = (Date.now() - t) / 1000;
     log(`  ${M - 1} agents each hold an SMS (${fmt(setup.holdSeconds)} s)`);
 
