@@ -174,7 +174,7 @@ async function serviceCells(M: number, opts: RoutingOptions, driver: WorkerHandl
     try {
       await until(async () => (await driver.call<{ held: number }>('counts')).held >= M - 1 || undefined, 120000, 'every blended agent holding an SMS');
     } catch (err) {
-      throw new Error(`${(err as Error).message}: ${JSON.stringify(await setupState(svc, driver))}`);
+      throw new Error(`${(err as Error).message}: ${JSON.stringify(await setupState(svc, driver))}`, { cause: err });
     }
     setup.holdSeconds = (Date.now() - t) / 1000;
     log(`  ${M - 1} agents each hold an SMS (${fmt(setup.holdSeconds)} s)`);
