@@ -70,7 +70,7 @@ export class RouterService {
   /** Agents' skills, capacity and queues, kept across passes (re-read when their version moves). */
   private readonly profiles = new AgentProfiles();
   /** The free agents, refreshed each pass with only the agents changed since the last. */
-  readonly freeAgents = new FreeAgentView();
+  private readonly freeAgents = new FreeAgentView();
   /**
    * (queue, channel) pairs where a pass of this process made an offer: new work there goes
    * straight to a pass, without the check, until such a pass offers nothing there (which removes
