@@ -4,10 +4,11 @@
 -- state, capacity, profile, idle and offer times; work given to or taken from an agent; an offer
 -- released.
 --
--- A change is stamped with its transaction's id. A reader remembers the xmin of the snapshot it
--- read in: every transaction with an id below it had finished by then, and every later one has
--- an id at or above it, so reading `xid >= that xmin` next time misses nothing (and re-reads a
--- little, which is harmless).
+-- A change is stamped with its transaction's id. A reader remembers the snapshot it read in and
+-- next reads the changes of every transaction that snapshot did not see (still running then, or
+-- begun since), so a transaction that began first and commits last is not missed. Transactions
+-- running elsewhere in the cluster (other databases too) hold the snapshot's xmin back, but add
+-- nothing to what is read: the changes they did not make are filtered out by visibility.
 CREATE TABLE agent_changes (
   xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
   agent_id uuid NOT NULL,
@@ -16,21 +17,22 @@ CREATE TABLE agent_changes (
 CREATE INDEX agent_changes_xid_idx ON agent_changes (xid);
 CREATE INDEX agent_changes_at_idx ON agent_changes (at);
 
--- Old changes are pruned; the highest transaction id pruned is kept here. A reader whose xmin is
--- not above it may have missed a change and reads every free agent again. TRUNCATE of a table the
--- read depends on (no row triggers) moves it too.
+-- Old changes are pruned; the highest transaction id pruned is kept here. A reader whose
+-- snapshot's xmin is not above it may have missed a change and reads every free agent again.
+-- TRUNCATE of a table the read depends on (no row triggers) moves it too.
 CREATE TABLE agent_changes_pruned (
   one boolean PRIMARY KEY DEFAULT true CHECK (one),
   through xid8 NOT NULL
 );
 INSERT INTO agent_changes_pruned (through) VALUES ('0');
 
--- The agents changed since a horizon. A function, so the reading statement is planned once for
--- a few rows whatever the horizon: with `xid >= $1` in it, Postgres would plan it afresh on every
--- run. STABLE: it reads in its caller's snapshot.
-CREATE FUNCTION agents_changed_since(since xid8) RETURNS SETOF uuid LANGUAGE plpgsql STABLE ROWS 10 AS $$
+-- The agents changed by transactions the snapshot `since` did not see. A function, so the reading
+-- statement is planned once for a few rows whatever the snapshot: with the range in it, Postgres
+-- would plan it afresh on every run. STABLE: it reads in its caller's snapshot.
+CREATE FUNCTION agents_changed_since(since pg_snapshot) RETURNS SETOF uuid LANGUAGE plpgsql STABLE ROWS 10 AS $$
 BEGIN
-  RETURN QUERY SELECT DISTINCT c.agent_id FROM agent_changes c WHERE c.xid >= since;
+  RETURN QUERY SELECT DISTINCT c.agent_id FROM agent_changes c
+    WHERE c.xid >= pg_snapshot_xmin(since) AND NOT pg_visible_in_snapshot(c.xid, since);
 END $$;
 
 CREATE FUNCTION agent_changed() RETURNS trigger LANGUAGE plpgsql AS $$

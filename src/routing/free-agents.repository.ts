@@ -132,8 +132,8 @@ const FREE_COLUMNS = `a.id, a.profile_version, o.voice, o.chat, o.sms, o.email,
                COALESCE((SELECT max(x.released_at) FROM offers x WHERE x.agent_id = a.id), a.last_idle_at))) * 1000)::bigint::text AS idle_ms,
             (extract(epoch FROM a.last_offer_at) * 1000)::bigint::text AS offer_ms`;
 
-/** The xmin of the statement's snapshot: every transaction below it had finished (see migration 009). */
-const HORIZON = 'pg_snapshot_xmin(pg_current_snapshot())::text AS horizon';
+/** The statement's snapshot: the next read brings the changes of every transaction it did not see (migration 009). */
+const HORIZON = 'pg_current_snapshot()::text AS horizon';
 
 /** Every free agent, and the horizon of the snapshot they were read in (one row of NULLs when nobody is free). */
 const ALL_FREE_SQL = `WITH ${OPEN_WORK},
@@ -144,8 +144,8 @@ const ALL_FREE_SQL = `WITH ${OPEN_WORK},
  * The agents changed since horizon $1 (one row each, with the free-agent columns when the agent
  * is free now), and the new horizon; `lost` when changes since $1 were pruned (read all again).
  */
-const CHANGED_FREE_SQL = `WITH changed AS (SELECT id FROM agents_changed_since($1::xid8) AS id),
-     gap AS (SELECT through >= $1::xid8 AS lost FROM agent_changes_pruned),
+const CHANGED_FREE_SQL = `WITH changed AS (SELECT id FROM agents_changed_since($1::pg_snapshot) AS id),
+     gap AS (SELECT through >= pg_snapshot_xmin($1::pg_snapshot) AS lost FROM agent_changes_pruned),
      ${openWork('(SELECT id FROM changed)')},
      free AS (SELECT ${FREE_COLUMNS} FROM changed c JOIN agents a ON a.id = c.id LEFT JOIN open_work o ON o.agent_id = a.id WHERE ${HAS_FREE_SLOT})
      SELECT ${HORIZON}, gap.lost, c.id AS changed_id, f.*
