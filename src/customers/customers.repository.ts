@@ -96,8 +96,9 @@ export const identityKey = (i: Identity): string => `${i.kind}:${i.value}`;
  * trip: identity key (`kind:value`) → root id; identities nobody holds are absent.
  */
 export async function findIdentityRoots(db: Queryable, identities: Identity[]): Promise<Map<string, string>> {
-  const { rows } = await db.query<{ kind: IdentityKind; value: string; id: string }>(
-    `WITH RECURSIVE input AS (SELECT * FROM unnest($1::text[], $2::text[]) AS t(kind, value)),
+  const { rows } = await db.query<{ kind: IdentityKind; value: string; id: string }>({
+    name: 'customers.identity-roots',
+    text: `WITH RECURSIVE input AS (SELECT * FROM unnest($1::text[], $2::text[]) AS t(kind, value)),
      chain(kind, value, id, merged_into, depth) AS (
        SELECT ci.kind, ci.value, c.id, c.merged_into, 0
          FROM input JOIN customer_identities ci ON ci.kind = input.kind AND ci.value = input.value
@@ -107,8 +108,8 @@ export async function findIdentityRoots(db: Queryable, identities: Identity[]): 
          FROM customers c JOIN chain ON c.id = chain.merged_into WHERE chain.depth < 32
      )
      SELECT DISTINCT ON (kind, value) kind, value, id FROM chain WHERE merged_into IS NULL ORDER BY kind, value`,
-    [identities.map((i) => i.kind), identities.map((i) => i.value)],
-  );
+    values: [identities.map((i) => i.kind), identities.map((i) => i.value)],
+  });
   return new Map(rows.map((r) => [identityKey(r), r.id]));
 }
 
@@ -122,8 +123,9 @@ export async function insertCustomersWithIdentities(
   db: Queryable,
   rows: Array<{ id: string; identity: Identity }>,
 ): Promise<Array<{ created: boolean; attached: boolean }>> {
-  const { rows: out } = await db.query<{ n: string; created: boolean; attached: boolean }>(
-    `WITH input AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[]) WITH ORDINALITY AS t(id, kind, value, n)),
+  const { rows: out } = await db.query<{ n: string; created: boolean; attached: boolean }>({
+    name: 'customers.insert-with-identities',
+    text: `WITH input AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[]) WITH ORDINALITY AS t(id, kind, value, n)),
           c AS (INSERT INTO customers (id) SELECT id FROM input ORDER BY n ON CONFLICT (id) DO NOTHING RETURNING id),
           i AS (INSERT INTO customer_identities (customer_id, kind, value)
                 SELECT input.id, input.kind, input.value FROM input JOIN c ON c.id = input.id ORDER BY input.kind, input.value
@@ -131,8 +133,8 @@ export async function insertCustomersWithIdentities(
      SELECT input.n, c.id IS NOT NULL AS created, i.customer_id IS NOT NULL AS attached
        FROM input LEFT JOIN c ON c.id = input.id LEFT JOIN i ON i.kind = input.kind AND i.value = input.value
       ORDER BY input.n`,
-    [rows.map((r) => r.id), rows.map((r) => r.identity.kind), rows.map((r) => r.identity.value)],
-  );
+    values: [rows.map((r) => r.id), rows.map((r) => r.identity.kind), rows.map((r) => r.identity.value)],
+  });
   return out.map((r) => ({ created: r.created, attached: r.attached }));
 }
 

@@ -43,8 +43,9 @@ export type NewEvent = Omit<StoredEvent, 'id' | 'seq'> & { idempotencyKey: strin
  * rolls back, which also returns the sequence numbers taken). Keys must be distinct.
  */
 export async function insertEvents(db: Queryable, list: NewEvent[]): Promise<Array<StoredEvent | null>> {
-  const { rows } = await db.query<EventRow & { idempotency_key: string }>(
-    `WITH input AS (
+  const { rows } = await db.query<EventRow & { idempotency_key: string }>({
+    name: 'events.insert',
+    text: `WITH input AS (
        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[])
          WITH ORDINALITY AS t(customer_id, interaction_id, type, channel, direction, idempotency_key, payload, occurred_at, n)
      ),
@@ -61,7 +62,7 @@ export async function insertEvents(db: Queryable, list: NewEvent[]): Promise<Arr
       ORDER BY input.n
      ON CONFLICT (idempotency_key) DO NOTHING
      RETURNING ${COLUMNS}, idempotency_key`,
-    [
+    values: [
       list.map((e) => e.customerId),
       list.map((e) => e.interactionId),
       list.map((e) => e.type),
@@ -71,7 +72,7 @@ export async function insertEvents(db: Queryable, list: NewEvent[]): Promise<Arr
       list.map((e) => JSON.stringify(e.payload)),
       list.map((e) => e.occurredAt),
     ],
-  );
+  });
   const byKey = new Map(rows.map((r) => [r.idempotency_key, toStoredEvent(r)]));
   return list.map((e) => byKey.get(e.idempotencyKey) ?? null);
 }

@@ -45,13 +45,13 @@ export function interactionFromRow(r: InteractionRow): InteractionRecord {
 }
 
 export async function findInteraction(db: Queryable, id: string): Promise<InteractionRecord | null> {
-  const { rows } = await db.query<InteractionRow>(`SELECT ${COLUMNS} FROM interactions WHERE id = $1`, [id]);
+  const { rows } = await db.query<InteractionRow>({ name: 'interactions.find', text: `SELECT ${COLUMNS} FROM interactions WHERE id = $1`, values: [id] });
   return rows[0] ? interactionFromRow(rows[0]) : null;
 }
 
 /** Lock an interaction row for the rest of the transaction. */
 export async function lockInteraction(db: Queryable, id: string): Promise<InteractionRecord | null> {
-  const { rows } = await db.query<InteractionRow>(`SELECT ${COLUMNS} FROM interactions WHERE id = $1 FOR UPDATE`, [id]);
+  const { rows } = await db.query<InteractionRow>({ name: 'interactions.lock', text: `SELECT ${COLUMNS} FROM interactions WHERE id = $1 FOR UPDATE`, values: [id] });
   return rows[0] ? interactionFromRow(rows[0]) : null;
 }
 
@@ -60,10 +60,11 @@ export async function lockInteraction(db: Queryable, id: string): Promise<Intera
  * `customerId` (merges followed; null when there is none). Null when the interaction does not exist.
  */
 export async function lockInteractionWithCustomer(db: Queryable, id: string, customerId: string): Promise<{ interaction: InteractionRecord; customerRoot: string | null } | null> {
-  const { rows } = await db.query<InteractionRow & { customer_root: string | null }>(
-    `SELECT ${COLUMNS}, ${rootOf('$2')} AS customer_root FROM interactions WHERE id = $1 FOR UPDATE`,
-    [id, customerId],
-  );
+  const { rows } = await db.query<InteractionRow & { customer_root: string | null }>({
+    name: 'interactions.lock-with-customer',
+    text: `SELECT ${COLUMNS}, ${rootOf('$2')} AS customer_root FROM interactions WHERE id = $1 FOR UPDATE`,
+    values: [id, customerId],
+  });
   return rows[0] ? { interaction: interactionFromRow(rows[0]), customerRoot: rows[0].customer_root } : null;
 }
 
@@ -73,12 +74,13 @@ export async function lockInteractionWithCustomer(db: Queryable, id: string, cus
  * routing pass claims in it too), so two such writers wait for each other instead of deadlocking.
  */
 export async function lockOpenConversations(db: Queryable, keys: string[]): Promise<Map<string, InteractionRecord>> {
-  const { rows } = await db.query<InteractionRow & { conversation_key: string }>(
-    `SELECT ${COLUMNS}, conversation_key FROM interactions
+  const { rows } = await db.query<InteractionRow & { conversation_key: string }>({
+    name: 'interactions.lock-open-conversations',
+    text: `SELECT ${COLUMNS}, conversation_key FROM interactions
       WHERE conversation_key = ANY($1::text[]) AND state <> 'closed'
       ORDER BY id FOR UPDATE`,
-    [keys],
-  );
+    values: [keys],
+  });
   return new Map(rows.map((r) => [r.conversation_key, interactionFromRow(r)]));
 }
 
@@ -107,8 +109,9 @@ export async function lockOrInsertConversations(
   db: Queryable,
   list: NewConversation[],
 ): Promise<{ found: Map<string, InteractionRecord>; opened: Map<string, InteractionRecord> }> {
-  const { rows } = await db.query<InteractionRow & { conversation_key: string; opened: boolean }>(
-    `WITH input AS (
+  const { rows } = await db.query<InteractionRow & { conversation_key: string; opened: boolean }>({
+    name: 'interactions.lock-or-insert-conversations',
+    text: `WITH input AS (
        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::text[], $9::text[], $10::timestamptz[])
          AS t(id, customer_id, channel, direction, conversation_key, entry_address, ivr, subject, attributes, now)
      ),
@@ -137,7 +140,7 @@ export async function lockOrInsertConversations(
        RETURNING ${COLUMNS}, conversation_key
      )
      SELECT *, false AS opened FROM found UNION ALL SELECT *, true AS opened FROM opened`,
-    [
+    values: [
       list.map((n) => n.id),
       list.map((n) => n.customerId),
       list.map((n) => n.channel),
@@ -149,7 +152,7 @@ export async function lockOrInsertConversations(
       list.map((n) => JSON.stringify(n.attributes)),
       list.map((n) => n.now),
     ],
-  );
+  });
   const found = new Map<string, InteractionRecord>();
   const opened = new Map<string, InteractionRecord>();
   for (const r of rows) (r.opened ? opened : found).set(r.conversation_key, interactionFromRow(r));

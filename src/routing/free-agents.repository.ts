@@ -5,6 +5,7 @@
  * of the ACD's SQL is in routing.repository.ts and offers.repository.ts.
  */
 import type { Queryable } from '../platform/db';
+import type { Channel } from '../interactions/events.types';
 import type { AgentCandidate, Slots } from './selection';
 
 const ZERO: Slots = { voice: 0, chat: 0, sms: 0, email: 0 };
@@ -41,8 +42,9 @@ const HAS_FREE_SLOT = `a.state = 'available'
  * because of these changes; a pass for anything else is the sweep's.
  */
 export async function mayOffer(db: Queryable, work: Array<{ queueId: string; channel: string }>, agentIds: string[]): Promise<boolean> {
-  const { rows } = await db.query<{ may: boolean }>(
-    `SELECT EXISTS (
+  const { rows } = await db.query<{ may: boolean }>({
+    name: 'routing.may-offer',
+    text: `SELECT EXISTS (
        SELECT 1 FROM unnest($1::uuid[], $2::text[]) AS w(queue_id, channel)
          JOIN agent_queues aq ON aq.queue_id = w.queue_id
          JOIN agents a ON a.id = aq.agent_id AND a.state = 'available'
@@ -54,8 +56,8 @@ export async function mayOffer(db: Queryable, work: Array<{ queueId: string; cha
           AND EXISTS (SELECT 1 FROM interactions i WHERE i.state = 'queued' AND i.queue_id = aq.queue_id AND i.channel = cap.channel)
           AND cap.slots::int > ${openOn('a.id', 'cap.channel')}
      ) AS may`,
-    [work.map((w) => w.queueId), work.map((w) => w.channel), agentIds],
-  );
+    values: [work.map((w) => w.queueId), work.map((w) => w.channel), agentIds],
+  });
   return rows[0]?.may ?? true;
 }
 
@@ -220,11 +222,7 @@ export class FreeAgentView {
  */
 export async function loadAvailableAgents(db: Queryable, profiles: AgentProfiles = new AgentProfiles(), scope?: AgentScope, view?: FreeAgentView): Promise<AgentCandidate[]> {
   const rows = view ? await view.refresh(db) : (await readAllFree(db)).agents;
-  const missing = rows.filter((r) => !profiles.get(r.id, r.profileVersion)).map((r) => r.id);
-  if (missing.length > 0) {
-    if (profiles.size + missing.length > PROFILE_CACHE_LIMIT) profiles.prune(new Set(rows.map((r) => r.id)));
-    for (const [id, p] of await loadProfiles(db, missing)) profiles.set(id, p);
-  }
+  await holdProfiles(db, profiles, rows);
   const scopeQueues = scope ? new Set(scope.queueIds) : null;
   return rows.flatMap((r) => {
     // Missing only if the agent was deleted between the two reads.
@@ -232,6 +230,28 @@ export async function loadAvailableAgents(db: Queryable, profiles: AgentProfiles
     if (!p || p.queueIds.length === 0) return [];
     if (scope && !scope.agentIds.includes(r.id) && !p.queueIds.some((q) => scopeQueues!.has(q))) return [];
     return [{ id: r.id, skills: p.skills, capacity: p.capacity, queueIds: p.queueIds, load: r.load, lastIdleAt: r.lastIdleAt, lastOfferAt: r.lastOfferAt }];
+  });
+}
+
+/** Read into `profiles` the profiles of `rows` it does not hold at their version (one read, only when some are missing). */
+async function holdProfiles(db: Queryable, profiles: AgentProfiles, rows: FreeAgentRow[]): Promise<void> {
+  const missing = rows.filter((r) => !profiles.get(r.id, r.profileVersion)).map((r) => r.id);
+  if (missing.length === 0) return;
+  if (profiles.size + missing.length > PROFILE_CACHE_LIMIT) profiles.prune(new Set(rows.map((r) => r.id)));
+  for (const [id, p] of await loadProfiles(db, missing)) profiles.set(id, p);
+}
+
+/**
+ * Whether new work in any of these (queue, channel) pairs can be offered: some free agent of the
+ * queue has a slot free on that channel, by `view` refreshed now (skills are not checked; a pass
+ * decides those). What `mayOffer` answers for work, from memory after one read of the changes.
+ */
+export async function freeAgentFor(db: Queryable, profiles: AgentProfiles, view: FreeAgentView, work: Array<{ queueId: string; channel: Channel }>): Promise<boolean> {
+  const rows = await view.refresh(db);
+  await holdProfiles(db, profiles, rows);
+  return rows.some((r) => {
+    const p = profiles.get(r.id, r.profileVersion);
+    return p !== undefined && work.some((w) => r.load[w.channel] < p.capacity[w.channel] && p.queueIds.includes(w.queueId));
   });
 }
 

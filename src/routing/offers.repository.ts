@@ -32,8 +32,9 @@ export async function createOffer(
   tx: Queryable,
   o: { interactionId: string; agentId: string; explanation: Explanation | Record<string, unknown>; timeoutSeconds: number; requireAvailable?: boolean },
 ): Promise<{ offer: CreatedOffer; held: HeldInteraction } | null> {
-  const { rows } = await tx.query<InteractionRow & { offer_id: string; expires_at: Date; offer_created_at: Date; customer_root: string | null }>(
-    `WITH agent AS (
+  const { rows } = await tx.query<InteractionRow & { offer_id: string; expires_at: Date; offer_created_at: Date; customer_root: string | null }>({
+    name: 'offers.create',
+    text: `WITH agent AS (
        SELECT a.id, a.capacity FROM agents a WHERE a.id = $2 AND (a.state = 'available' OR NOT $5)
      ), claimed AS (
        UPDATE interactions i SET state = 'offered', agent_id = $2, updated_at = clock_timestamp()
@@ -50,8 +51,8 @@ export async function createOffer(
      )
      SELECT claimed.*, made.id AS offer_id, made.expires_at, made.created_at AS offer_created_at, ${rootOf('claimed.customer_id')} AS customer_root
        FROM made CROSS JOIN claimed`,
-    [o.interactionId, o.agentId, JSON.stringify(o.explanation), o.timeoutSeconds, o.requireAvailable ?? true],
-  );
+    values: [o.interactionId, o.agentId, JSON.stringify(o.explanation), o.timeoutSeconds, o.requireAvailable ?? true],
+  });
   const r = rows[0];
   if (!r) return null;
   const interaction = interactionFromRow(r);
@@ -80,12 +81,13 @@ export async function findOffer(db: Queryable, id: string): Promise<OfferRecord 
   const { rows } = await db.query<{
     id: string; interaction_id: string; agent_id: string; queue_id: string | null; channel: Channel; state: OfferRecord['state'];
     explanation: Record<string, unknown>; created_at: Date; expires_at: Date; decided_at: Date | null; decided_reason: string | null; expired: boolean;
-  }>(
-    `SELECT id, interaction_id, agent_id, queue_id, channel, state, explanation, created_at, expires_at, decided_at, decided_reason,
+  }>({
+    name: 'offers.find',
+    text: `SELECT id, interaction_id, agent_id, queue_id, channel, state, explanation, created_at, expires_at, decided_at, decided_reason,
             expires_at <= clock_timestamp() AS expired
        FROM offers WHERE id = $1`,
-    [id],
-  );
+    values: [id],
+  });
   const r = rows[0];
   return r
     ? { id: r.id, interactionId: r.interaction_id, agentId: r.agent_id, queueId: r.queue_id, channel: r.channel, state: r.state, explanation: r.explanation, createdAt: r.created_at, expiresAt: r.expires_at, decidedAt: r.decided_at, decidedReason: r.decided_reason, expired: r.expired }
@@ -100,11 +102,12 @@ export async function listOffersOf(db: Queryable, interactionId: string): Promis
 
 /** pending → accepted, only for its agent and before it expires. */
 export async function markAccepted(tx: Queryable, offerId: string, agentId: string): Promise<boolean> {
-  const { rowCount } = await tx.query(
-    `UPDATE offers SET state = 'accepted', decided_at = clock_timestamp()
+  const { rowCount } = await tx.query({
+    name: 'offers.accept',
+    text: `UPDATE offers SET state = 'accepted', decided_at = clock_timestamp()
       WHERE id = $1 AND agent_id = $2 AND state = 'pending' AND expires_at > clock_timestamp()`,
-    [offerId, agentId],
-  );
+    values: [offerId, agentId],
+  });
   return (rowCount ?? 0) > 0;
 }
 
@@ -116,12 +119,13 @@ export async function markDeclined(
   reason: string,
   opts: { agentId?: string; onlyIfDue?: boolean } = {},
 ): Promise<OfferRecord | null> {
-  const { rows } = await tx.query<{ id: string }>(
-    `UPDATE offers SET state = $2, decided_at = clock_timestamp(), released_at = clock_timestamp(), decided_reason = $3
+  const { rows } = await tx.query<{ id: string }>({
+    name: 'offers.decline',
+    text: `UPDATE offers SET state = $2, decided_at = clock_timestamp(), released_at = clock_timestamp(), decided_reason = $3
       WHERE id = $1 AND state = 'pending' AND ($4::uuid IS NULL OR agent_id = $4) AND (NOT $5 OR expires_at <= clock_timestamp())
       RETURNING id`,
-    [offerId, to, reason, opts.agentId ?? null, opts.onlyIfDue ?? false],
-  );
+    values: [offerId, to, reason, opts.agentId ?? null, opts.onlyIfDue ?? false],
+  });
   return rows[0] ? findOffer(tx, offerId) : null;
 }
 
@@ -132,10 +136,11 @@ export async function pendingOfferOf(tx: Queryable, interactionId: string): Prom
 
 /** The accepted offer whose agent still holds the interaction: its hold ends now. */
 export async function releaseAccepted(tx: Queryable, interactionId: string): Promise<void> {
-  await tx.query(
-    `UPDATE offers SET released_at = clock_timestamp() WHERE interaction_id = $1 AND state = 'accepted' AND released_at IS NULL`,
-    [interactionId],
-  );
+  await tx.query({
+    name: 'offers.release-accepted',
+    text: `UPDATE offers SET released_at = clock_timestamp() WHERE interaction_id = $1 AND state = 'accepted' AND released_at IS NULL`,
+    values: [interactionId],
+  });
 }
 
 export async function overdueOfferIds(db: Queryable, limit = 500): Promise<string[]> {

@@ -8,7 +8,7 @@ import { CHANNELS, type Channel } from '../interactions/events.types';
 import type { AcdContext } from './acd.context';
 import { planAssignments } from './selection';
 import { loadWaiting } from './routing.repository';
-import { AgentProfiles, FreeAgentView, loadAvailableAgents, mayOffer, type AgentScope } from './free-agents.repository';
+import { AgentProfiles, FreeAgentView, freeAgentFor, loadAvailableAgents, mayOffer, type AgentScope } from './free-agents.repository';
 import { createOffer } from './offers.repository';
 
 /** How many waiting interactions one pass considers per queue and channel (the best ones); another pass follows if it read that many and offered some. */
@@ -142,12 +142,16 @@ export class RouterService {
     return keys.every((k): k is string => k !== null && this.offeringIn.has(k)) ? keys : [];
   }
 
-  /** Whether the hinted changes can lead to an offer (one read, no lock). */
+  /**
+   * Whether the hinted changes can lead to an offer (no lock). New work only: some free agent of
+   * its queue has a slot there, by the free-agent view (one read of what changed). Freed agents:
+   * one read of whether work they can take waits.
+   */
   private async worthAPass(hints: RoutingHint[]): Promise<boolean> {
     const work = hints.flatMap((h) => ('queueId' in h && h.queueId ? [{ queueId: h.queueId, channel: h.channel }] : []));
     const agents = hints.flatMap((h) => ('agentId' in h ? [h.agentId] : []));
-    if (work.length === 0 && agents.length === 0) return false;
-    return mayOffer(this.acd.db, work, [...new Set(agents)]);
+    if (agents.length > 0) return mayOffer(this.acd.db, work, [...new Set(agents)]);
+    return work.length > 0 && freeAgentFor(this.acd.db, this.profiles, this.freeAgents, work);
   }
 
   /**

@@ -57,8 +57,9 @@ export async function loadWaiting(db: Queryable, queueIds: string[], channels: C
   const { rows } = await db.query<{
     id: string; queue_id: string; channel: Channel; priority: number; queued_ms: string; skill_relax: number; declined: string[]; extra_skills: Record<string, number> | null;
     queue_skills: Record<string, number>; strategy: Strategy;
-  }>(
-    `SELECT w.*, q.skills AS queue_skills, q.strategy FROM queues q CROSS JOIN unnest($2::text[]) AS ch(channel) CROSS JOIN LATERAL (
+  }>({
+    name: 'routing.waiting',
+    text: `SELECT w.*, q.skills AS queue_skills, q.strategy FROM queues q CROSS JOIN unnest($2::text[]) AS ch(channel) CROSS JOIN LATERAL (
        SELECT i.id, i.queue_id, i.channel, i.queued_at, i.skill_relax, i.attributes -> 'skills' AS extra_skills,
               (${EFFECTIVE_PRIORITY}) AS priority,
               (extract(epoch FROM i.queued_at) * 1000)::bigint::text AS queued_ms,
@@ -70,8 +71,8 @@ export async function loadWaiting(db: Queryable, queueIds: string[], channels: C
         LIMIT CASE WHEN jsonb_array_length(q.priority_rules) = 0 THEN $3::int END) w
       WHERE q.id = ANY($1::uuid[])
       ORDER BY w.priority DESC, w.queued_at, w.id`,
-    [queueIds, channels, limit],
-  );
+    values: [queueIds, channels, limit],
+  });
   const strategies = new Map(rows.map((r) => [r.queue_id, r.strategy]));
   const waiting = rows.map((r) => {
     // The queue's skills, raised by any the contact itself needs (an IVR `set`), then relaxed by escalation.
@@ -90,8 +91,9 @@ export async function transition(
   from: string[],
   set: { state: string; agentId?: string | null; queueId?: string; priority?: number; resetEscalation?: boolean; outcome?: string; disposition?: string | null; wrapupSeconds?: number; acceptedNow?: boolean; endedNow?: boolean; closedNow?: boolean; queuedNow?: boolean },
 ): Promise<boolean> {
-  const { rowCount } = await tx.query(
-    `UPDATE interactions SET
+  const { rowCount } = await tx.query({
+    name: 'routing.transition',
+    text: `UPDATE interactions SET
         state = $3,
         agent_id = CASE WHEN $4 THEN $5::uuid ELSE agent_id END,
         queue_id = COALESCE($6::uuid, queue_id),
@@ -107,12 +109,12 @@ export async function transition(
         queued_at = CASE WHEN $15 THEN COALESCE(queued_at, clock_timestamp()) ELSE queued_at END,
         updated_at = clock_timestamp()
       WHERE id = $1 AND state = ANY($2::text[])`,
-    [
+    values: [
       id, from, set.state, set.agentId !== undefined, set.agentId ?? null, set.queueId ?? null, set.priority ?? null,
       set.resetEscalation ?? false, set.outcome ?? null, set.disposition ?? null, set.wrapupSeconds ?? null,
       set.acceptedNow ?? false, set.endedNow ?? false, set.closedNow ?? false, set.queuedNow ?? false,
     ],
-  );
+  });
   return (rowCount ?? 0) > 0;
 }
 

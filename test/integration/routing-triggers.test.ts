@@ -96,6 +96,33 @@ describe('routing triggers', () => {
     expect(a.offers).toHaveLength(1);
   });
 
+  it('checks new work against the free agents of its own queue and channel, and sees a queue joined at once', async () => {
+    // The check for new work reads the free-agent view: an agent free on another channel, or free
+    // in another queue, runs no pass; an agent added to the queue (a profile change) does.
+    const q = await createQueue(t, { name: 'triggers-e' });
+    const elsewhere = await createQueue(t, { name: 'triggers-e-other' });
+    await chatEntry(t, 'triggers-e', q);
+    const smsOnly = await createAgent(t, [q], { capacity: { sms: 1, chat: 0 } });
+    open.push(smsOnly);
+    const other = await agent(elsewhere);
+    await Promise.all([smsOnly, other].map((a) => a.emit('state:set', { state: 'available' })));
+    await settled();
+
+    const before = counts();
+    const c = await customer('triggers-e', 'who takes chat here?');
+    await settled();
+    expect(counts()).toEqual({ ...before, skipped: before.skipped + 1 });
+    expect([...smsOnly.offers, ...other.offers]).toHaveLength(0);
+
+    // The other queue's agent joins this one: the next contact's check sees it, and a pass offers.
+    const res = await t.app.inject({ method: 'PATCH', url: `/api/agents/${other.agentId}`, headers: { authorization: `Bearer ${t.adminToken}` }, payload: { queueIds: [elsewhere, q] } });
+    expect(res.statusCode).toBe(200);
+    const offered = other.nextOffer(3000);
+    await customer('triggers-e', 'and now?');
+    expect((await offered).interaction.id).toBe(c.session.interactionId);
+    expect(counts().passes).toBeGreaterThan(before.passes);
+  });
+
   it('offers waiting work the moment an agent becomes available', async () => {
     const q = await createQueue(t, { name: 'triggers-c' });
     await chatEntry(t, 'triggers-c', q);
