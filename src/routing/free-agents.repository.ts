@@ -224,13 +224,31 @@ export async function loadAvailableAgents(db: Queryable, profiles: AgentProfiles
   const rows = view ? await view.refresh(db) : (await readAllFree(db)).agents;
   await holdProfiles(db, profiles, rows);
   const scopeQueues = scope ? new Set(scope.queueIds) : null;
-  return rows.flatMap((r) => {
+  const scopeAgents = scope ? new Set(scope.agentIds) : null;
+  const out: AgentCandidate[] = [];
+  for (const r of rows) {
     // Missing only if the agent was deleted between the two reads.
     const p = profiles.get(r.id, r.profileVersion);
-    if (!p || p.queueIds.length === 0) return [];
-    if (scope && !scope.agentIds.includes(r.id) && !p.queueIds.some((q) => scopeQueues!.has(q))) return [];
-    return [{ id: r.id, skills: p.skills, capacity: p.capacity, queueIds: p.queueIds, load: r.load, lastIdleAt: r.lastIdleAt, lastOfferAt: r.lastOfferAt }];
-  });
+    if (!p || p.queueIds.length === 0) continue;
+    if (scope && !scopeAgents!.has(r.id) && !p.queueIds.some((q) => scopeQueues!.has(q))) continue;
+    out.push(candidateOf(r, p));
+  }
+  return out;
+}
+
+/**
+ * Candidates built from a view's rows, kept while the row is: a row is replaced when its agent
+ * changes (a new profile version included), so a pass builds candidates only for agents that
+ * changed. Candidates are never modified (a plan copies the agents it changes).
+ */
+const built = new WeakMap<FreeAgentRow, { profile: AgentProfile; candidate: AgentCandidate }>();
+
+function candidateOf(r: FreeAgentRow, p: AgentProfile): AgentCandidate {
+  const kept = built.get(r);
+  if (kept && kept.profile === p) return kept.candidate;
+  const candidate = { id: r.id, skills: p.skills, capacity: p.capacity, queueIds: p.queueIds, load: r.load, lastIdleAt: r.lastIdleAt, lastOfferAt: r.lastOfferAt };
+  built.set(r, { profile: p, candidate });
+  return candidate;
 }
 
 /** Read into `profiles` the profiles of `rows` it does not hold at their version (one read, only when some are missing). */

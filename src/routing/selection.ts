@@ -49,8 +49,12 @@ export interface Assignment {
 }
 
 export function meetsSkills(agent: Pick<AgentCandidate, 'skills'>, required: Record<string, number>): boolean {
-  return Object.entries(required).every(([skill, min]) => (agent.skills[skill] ?? -1) >= min);
+  return meetsEach(agent, Object.entries(required));
 }
+
+/** `meetsSkills` with the requirements as entries (taken once per contact, not once per agent). */
+const meetsEach = (agent: Pick<AgentCandidate, 'skills'>, required: Array<[string, number]>): boolean =>
+  required.every(([skill, min]) => (agent.skills[skill] ?? -1) >= min);
 
 export function hasFreeSlot(agent: Pick<AgentCandidate, 'capacity' | 'load'>, channel: Channel): boolean {
   return agent.load[channel] < agent.capacity[channel];
@@ -107,32 +111,31 @@ export function planAssignments(
   now: number,
 ): Assignment[] {
   // Only (queue, channel) pairs someone waits in are indexed; agents are copied only when the plan changes them.
-  const wanted = new Map<string, Set<Channel>>();
+  // Per queue: its agents, and how many have a free slot on each channel wanted there.
+  const queues = new Map<string, { agents: number[]; free: Map<Channel, number> }>();
   for (const i of waiting) {
-    const set = wanted.get(i.queueId) ?? new Set<Channel>();
-    set.add(i.channel);
-    wanted.set(i.queueId, set);
+    const q = queues.get(i.queueId) ?? { agents: [], free: new Map<Channel, number>() };
+    q.free.set(i.channel, 0);
+    queues.set(i.queueId, q);
   }
   const pool = agents.slice();
-  const byQueue = new Map<string, number[]>();
-  const free = new Map<string, number>();
-  const slotKey = (queueId: string, channel: Channel) => `${queueId} ${channel}`;
   pool.forEach((a, idx) => {
-    for (const q of a.queueIds) {
-      const channels = wanted.get(q);
-      if (!channels) continue;
-      const list = byQueue.get(q) ?? [];
-      list.push(idx);
-      byQueue.set(q, list);
-      for (const ch of channels) {
-        if (hasFreeSlot(a, ch)) free.set(slotKey(q, ch), (free.get(slotKey(q, ch)) ?? 0) + 1);
-      }
+    for (const id of a.queueIds) {
+      const q = queues.get(id);
+      if (!q) continue;
+      q.agents.push(idx);
+      for (const [ch, n] of q.free) if (hasFreeSlot(a, ch)) q.free.set(ch, n + 1);
     }
   });
   const plan: Assignment[] = [];
   for (const i of [...waiting].sort(compareWaiting)) {
-    if (!free.get(slotKey(i.queueId, i.channel))) continue;
-    const eligible = (byQueue.get(i.queueId) ?? []).filter((idx) => hasFreeSlot(pool[idx]!, i.channel) && meetsSkills(pool[idx]!, i.requiredSkills));
+    const q = queues.get(i.queueId)!;
+    if (!q.free.get(i.channel)) continue;
+    const required = Object.entries(i.requiredSkills);
+    const eligible = q.agents.filter((idx) => {
+      const a = pool[idx]!;
+      return hasFreeSlot(a, i.channel) && meetsEach(a, required);
+    });
     if (eligible.length === 0) continue;
     const strategy = strategyOf(i.queueId);
     const fresh = i.declinedBy.length === 0 ? eligible : eligible.filter((idx) => !i.declinedBy.includes(pool[idx]!.id));
@@ -142,7 +145,10 @@ export function planAssignments(
     const chosen: AgentCandidate = { ...best, load: { ...best.load, [i.channel]: best.load[i.channel] + 1 }, lastOfferAt: now };
     pool[candidates.find((idx) => pool[idx] === best)!] = chosen;
     if (!hasFreeSlot(chosen, i.channel)) {
-      for (const q of chosen.queueIds) if (free.has(slotKey(q, i.channel))) free.set(slotKey(q, i.channel), free.get(slotKey(q, i.channel))! - 1);
+      for (const id of chosen.queueIds) {
+        const n = queues.get(id)?.free.get(i.channel);
+        if (n !== undefined) queues.get(id)!.free.set(i.channel, n - 1);
+      }
     }
     plan.push({
       interactionId: i.id,

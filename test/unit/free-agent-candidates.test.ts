@@ -1,0 +1,54 @@
+/**
+ * Candidates built from the free-agent view's rows are kept while the row is: a pass reuses them,
+ * and builds anew only for a row replaced (the agent changed) or a profile replaced (skills,
+ * capacity or queues changed). The view here is a stand-in returning given rows; the profiles
+ * are all held, so nothing is read.
+ */
+import { AgentProfiles, loadAvailableAgents, type FreeAgentRow, type FreeAgentView } from '../../src/routing/free-agents.repository';
+import type { Queryable } from '../../src/platform/db';
+
+const slots = (v: Partial<Record<'voice' | 'chat' | 'sms' | 'email', number>> = {}) => ({ voice: 0, chat: 0, sms: 0, email: 0, ...v });
+const noDb = {
+  query: () => {
+    throw new Error('no read expected: every profile is held');
+  },
+} as unknown as Queryable;
+const viewOf = (rows: () => FreeAgentRow[]) => ({ refresh: async () => rows() }) as unknown as FreeAgentView;
+const row = (id: string, over: Partial<FreeAgentRow> = {}): FreeAgentRow => ({ id, profileVersion: 1, load: slots(), lastIdleAt: 1000, lastOfferAt: 0, ...over });
+
+describe('free-agent candidates', () => {
+  const profiles = new AgentProfiles();
+  profiles.set('a', { version: 1, skills: { fr: 2 }, capacity: slots({ chat: 2 }), queueIds: ['q1'] });
+  profiles.set('b', { version: 1, skills: {}, capacity: slots({ chat: 1 }), queueIds: ['q2'] });
+  profiles.set('c', { version: 1, skills: {}, capacity: slots({ chat: 1 }), queueIds: [] });
+
+  it('reuses the candidate of an unchanged row, and builds anew for a replaced row or profile', async () => {
+    let rows = [row('a'), row('b'), row('c')];
+    const view = viewOf(() => rows);
+    const first = await loadAvailableAgents(noDb, profiles, undefined, view);
+    expect(first.map((c) => c.id)).toEqual(['a', 'b']); // c serves no queue
+    const again = await loadAvailableAgents(noDb, profiles, undefined, view);
+    expect(again[0]).toBe(first[0]);
+    expect(again[1]).toBe(first[1]);
+
+    // a's row is replaced (its load changed); b's profile is replaced (new skills and queue).
+    rows = [row('a', { load: slots({ chat: 1 }), lastIdleAt: 2000 }), rows[1]!, rows[2]!];
+    profiles.set('b', { version: 2, skills: { de: 3 }, capacity: slots({ chat: 1 }), queueIds: ['q2', 'q3'] });
+    const next = await loadAvailableAgents(noDb, profiles, undefined, view);
+    expect(next[0]).not.toBe(first[0]);
+    expect(next[0]).toMatchObject({ id: 'a', load: slots({ chat: 1 }), lastIdleAt: 2000, skills: { fr: 2 } });
+    expect(next[1]).not.toBe(first[1]);
+    expect(next[1]).toMatchObject({ id: 'b', skills: { de: 3 }, queueIds: ['q2', 'q3'] });
+    // A candidate handed out is never changed afterwards.
+    expect(first[0]).toMatchObject({ load: slots(), lastIdleAt: 1000 });
+    expect(first[1]).toMatchObject({ skills: {}, queueIds: ['q2'] });
+  });
+
+  it('keeps to the scope: the agents named and those of the queues named', async () => {
+    const view = viewOf(() => [row('a'), row('b')]);
+    expect((await loadAvailableAgents(noDb, profiles, { agentIds: [], queueIds: ['q1'] }, view)).map((c) => c.id)).toEqual(['a']);
+    expect((await loadAvailableAgents(noDb, profiles, { agentIds: ['b'], queueIds: [] }, view)).map((c) => c.id)).toEqual(['b']);
+    expect((await loadAvailableAgents(noDb, profiles, { agentIds: ['b'], queueIds: ['q1'] }, view)).map((c) => c.id)).toEqual(['a', 'b']);
+    expect(await loadAvailableAgents(noDb, profiles, { agentIds: [], queueIds: ['q9'] }, view)).toEqual([]);
+  });
+});
