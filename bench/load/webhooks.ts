@@ -3,13 +3,30 @@
  * or as fast as `concurrency` allows (closed loop, rate 0). Prints one JSON line of results.
  * Usage: tsx bench/load/webhooks.ts <url> <rate/s> <seconds> <concurrency> <authToken> <publicBase> <runId>
  */
+import http from 'node:http';
 import twilio from 'twilio';
 
 const [url, rateArg, secondsArg, concArg, authToken, publicBase, runId] = process.argv.slice(2) as [string, string, string, string, string, string, string];
 const rate = Number(rateArg);
 const seconds = Number(secondsArg);
 const concurrency = Number(concArg);
-const path = new URL(url).pathname;
+const target = new URL(url);
+const path = target.pathname;
+/** Plain node:http with kept-alive connections, one per request in flight: much less CPU per request than fetch. */
+const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+
+/** POST `body`; resolves with the status once the response has been read. */
+function post(body: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: target.hostname, port: target.port, path, method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 
 let seq = 0;
 function request(): { body: string; headers: Record<string, string> } {
@@ -36,9 +53,8 @@ async function main(): Promise<void> {
     const { body, headers } = request();
     const t0 = performance.now();
     try {
-      const res = await fetch(url, { method: 'POST', body, headers });
-      await res.arrayBuffer();
-      if (res.status < 300) ok++;
+      const status = await post(body, headers);
+      if (status < 300) ok++;
       else failed++;
     } catch {
       failed++;
@@ -77,6 +93,7 @@ async function main(): Promise<void> {
   latencies.sort((a, b) => a - b);
   const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
   process.stdout.write(`${JSON.stringify({ sent: seq, ok, failed, dropped, seconds, achieved: ok / seconds, p50: q(0.5), p99: q(0.99) })}\n`);
+  agent.destroy();
 }
 
 void main();
