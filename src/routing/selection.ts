@@ -48,11 +48,7 @@ export interface Assignment {
   explanation: Explanation;
 }
 
-export function meetsSkills(agent: Pick<AgentCandidate, 'skills'>, required: Record<string, number>): boolean {
-  return meetsEach(agent, Object.entries(required));
-}
-
-/** `meetsSkills` with the requirements as entries (taken once per contact, not once per agent). */
+/** Whether the agent has every required skill at its minimum level (requirements as entries, taken once per contact). */
 const meetsEach = (agent: Pick<AgentCandidate, 'skills'>, required: Array<[string, number]>): boolean =>
   required.every(([skill, min]) => (agent.skills[skill] ?? -1) >= min);
 
@@ -146,8 +142,9 @@ export function planAssignments(
     pool[candidates.find((idx) => pool[idx] === best)!] = chosen;
     if (!hasFreeSlot(chosen, i.channel)) {
       for (const id of chosen.queueIds) {
-        const n = queues.get(id)?.free.get(i.channel);
-        if (n !== undefined) queues.get(id)!.free.set(i.channel, n - 1);
+        const free = queues.get(id)?.free;
+        const n = free?.get(i.channel);
+        if (free && n !== undefined) free.set(i.channel, n - 1);
       }
     }
     plan.push({
