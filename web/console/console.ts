@@ -14,6 +14,8 @@ import { Softphone } from './softphone';
 import { channelLabel, customerLabel } from './timeline';
 
 const ACK_MS = 10_000;
+/** Announcements this close together are read out together (see `announce`). */
+const ANNOUNCE_TOGETHER_MS = 1_500;
 export const AWAY_REASONS = ['Break', 'Lunch', 'Meeting', 'Training', 'Coaching'];
 /** Ack errors after which an offer cannot be answered any more. */
 const OFFER_OVER = new Set(['SB_OFFER_EXPIRED', 'SB_OFFER_TAKEN', 'SB_OFFER_UNKNOWN']);
@@ -36,6 +38,8 @@ export class ConsoleApp {
   private agentState: AgentStateEvent = { state: 'offline', reason: null };
   private readonly toAnnounce: string[] = [];
   private announceTimer: ReturnType<typeof setTimeout> | null = null;
+  /** What the live region says now, and when each part was added. */
+  private announced: Array<{ text: string; at: number }> = [];
 
   private readonly banner = h('div', { class: 'banner', id: 'connection-banner', role: 'alert', hidden: true });
   private readonly announcer = h('div', { class: 'sr-only', id: 'announcer', 'aria-live': 'assertive', 'aria-atomic': 'true' });
@@ -322,15 +326,21 @@ export class ConsoleApp {
   }
 
   private announce(message: string): void {
-    // Clear first so the same words twice are announced twice; what arrives together (several
+    // Clear first so the same words twice are announced twice. What arrives together (several
     // offers re-sent on a reconnect, two offers from one routing pass) is read out together
-    // instead of each replacing the one before it unheard.
+    // instead of each replacing the one before it unheard: words announced within the last
+    // ANNOUNCE_TOGETHER_MS stay in the region beside the new ones, however the socket's frames
+    // were spaced on a busy machine.
     this.toAnnounce.push(message);
     if (this.announceTimer) return;
     this.announcer.textContent = '';
     this.announceTimer = setTimeout(() => {
       this.announceTimer = null;
-      this.announcer.textContent = this.toAnnounce.splice(0).join('. ');
+      const now = Date.now();
+      const recent = this.announced.filter((a) => now - a.at < ANNOUNCE_TOGETHER_MS);
+      recent.push(...this.toAnnounce.splice(0).map((text) => ({ text, at: now })));
+      this.announced = recent;
+      this.announcer.textContent = recent.map((a) => a.text).join('. ');
     }, 50);
   }
 
