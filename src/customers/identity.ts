@@ -4,21 +4,34 @@
  */
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
 import type { Identity, IdentityKind } from '../interactions/events.types';
+import { boundedMemo } from '../platform/bounded-memo';
 
 export type NormalizeResult = { ok: true; identity: Identity } | { ok: false; message: string };
 
 const EMAIL_RE = /^[^\s@<>()",;:]+@[^\s@<>()",;:]+\.[^\s@<>()",;:]+$/;
 const CHAT_RE = /^[A-Za-z0-9_-]{8,64}$/;
 
+/**
+ * The E.164 spelling of a phone number, or null when it is not one. Parsing with the full
+ * metadata costs tens of microseconds, and every webhook carries two numbers that mostly repeat
+ * (our own, the customer's), so results are kept for the last few thousand spellings.
+ */
 export function normalizePhone(raw: string, defaultRegion: string): string | null {
   const trimmed = raw.trim();
   if (trimmed.length === 0 || trimmed.length > 40) return null;
+  return parsedPhone(`${defaultRegion}\u0000${trimmed}`);
+}
+
+const parsedPhone = boundedMemo(10_000, (key: string): string | null => {
+  const cut = key.indexOf('\u0000');
+  const region = key.slice(0, cut);
+  const trimmed = key.slice(cut + 1);
   // "00" international prefix is common outside North America.
   const candidate = trimmed.startsWith('00') ? `+${trimmed.slice(2)}` : trimmed;
-  const parsed = parsePhoneNumberFromString(candidate, defaultRegion as CountryCode);
+  const parsed = parsePhoneNumberFromString(candidate, region as CountryCode);
   if (!parsed || !parsed.isPossible()) return null;
   return parsed.number;
-}
+});
 
 export function normalizeEmail(raw: string): string | null {
   const v = raw.trim().toLowerCase();

@@ -17,6 +17,14 @@ describe('normalizePhone', () => {
   it.each(['', 'abc', '12', '+1 415', 'x'.repeat(50)])('rejects %j', (raw) => {
     expect(normalizePhone(raw, 'US')).toBeNull();
   });
+  it('answers the same again, per region, once the spelling has been seen (results are kept)', () => {
+    for (let i = 0; i < 3; i++) {
+      expect(normalizePhone('020 7946 0018', 'GB')).toBe('+442079460018');
+      expect(normalizePhone('020 7946 0018', 'US')).toBeNull();
+      expect(normalizePhone(' 020 7946 0018 ', 'GB')).toBe('+442079460018');
+      expect(normalizePhone('abc', 'US')).toBeNull();
+    }
+  });
 });
 
 describe('normalizeEmail', () => {
