@@ -15,9 +15,17 @@ import { startBenchService, TWILIO_AUTH_TOKEN } from '../lib/service';
 import { fmt, type ScenarioResult } from '../lib/results';
 import { runTsx, spawnTsx } from '../lib/worker';
 
+/** Connections of the closed-loop empty-POST baseline. */
 const CONCURRENCY = 64;
 
-export async function ingestScenario(opts: { seconds: number; rates: number[]; profileDir?: string | null }): Promise<ScenarioResult> {
+/**
+ * Most webhooks in flight at once in the open-loop steps (beyond it they are dropped, and the step
+ * fails). Twilio does not hold back webhooks while earlier ones are answered, so this only stops
+ * a stalled service from taking unbounded sockets: 512 is about what a rate of 1,000/s puts in
+ * flight at the p99 bound (500 ms). Until 2026-12-02 it was 64, which failed a step on any
+ * stall of 64 ms at 1,000/s however quickly the service caught up.
+ */
+export async function ingestScenario(opts: { seconds: number; rates: number[]; inflight: number; profileDir?: string | null }): Promise<ScenarioResult> {
   const svc = await startBenchService(opts.profileDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] } : {});
   const { base, env } = svc;
   const pool = new Pool({ connectionString: env.DATABASE_URL, max: 2 });
@@ -35,7 +43,7 @@ export async function ingestScenario(opts: { seconds: number; rates: number[]; p
       // CPU of the service process and of the whole machine over the step (Postgres, Redis, the generator and others' work are the rest).
       const cpu = watchCpu({ service: svc.procs[0]!.pid, postgres: cpuSecondsOfMatching(` postgres ${new URL(env.DATABASE_URL!).pathname.slice(1)} `) });
       const window: [number, number] = [monoMicros(), 0];
-      const r = JSON.parse(await runTsx(['bench/load/webhooks.ts', `${base}/twilio/sms`, String(rate), String(opts.seconds), String(CONCURRENCY), TWILIO_AUTH_TOKEN, base, runId]));
+      const r = JSON.parse(await runTsx(['bench/load/webhooks.ts', `${base}/twilio/sms`, String(rate), String(opts.seconds), String(opts.inflight), TWILIO_AUTH_TOKEN, base, runId]));
       window[1] = monoMicros();
       const cpuUse = cpu.stop();
       const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM events WHERE type = 'message.received' AND payload ->> 'providerId' LIKE $1", [`SM${runId}%`]);
@@ -72,6 +80,7 @@ export async function ingestScenario(opts: { seconds: number; rates: number[]; p
     const data = {
       seconds: opts.seconds,
       concurrency: CONCURRENCY,
+      maxInFlight: opts.inflight,
       steps,
       bestSustainedPerSecond: bestRate,
       bestP50Ms: best?.p50 ?? null,
