@@ -1,7 +1,8 @@
 /**
  * The repair steps the router's sweep runs every second, in every worker process: expire
  * offers whose timers were lost, close overdue wrap-ups, apply escalation steps, forget old
- * agent changes, and sign out agents whose consoles have been gone for the whole grace period.
+ * agent changes, sign out agents whose consoles have been gone for the whole grace period, and
+ * analyze tables that have outgrown their statistics (see platform/table-stats).
  */
 import type { Pool } from 'pg';
 import type { Logger } from '../platform/logger';
@@ -16,6 +17,7 @@ import { applyEscalation, escalationCandidates, wrapupOverdue } from './routing.
 import { overdueOfferIds } from './offers.repository';
 import { AGENT_CHANGES_KEPT_SECONDS, pruneAgentChanges } from './free-agents.repository';
 import { findInteraction } from '../interactions/interactions.repository';
+import { analyzeOutgrownTables } from '../platform/table-stats';
 
 export interface SweepDeps {
   db: Pool;
@@ -43,6 +45,13 @@ export function registerSweepSteps(router: RouterService, d: SweepDeps): void {
   });
   router.addSweepStep({ name: 'escalate', run: () => escalate(d) });
   router.addSweepStep({ name: 'prune-agent-changes', run: () => pruneAgentChanges(d.db, AGENT_CHANGES_KEPT_SECONDS) });
+  router.addSweepStep({
+    name: 'analyze-outgrown-tables',
+    run: async () => {
+      const analyzed = await analyzeOutgrownTables(d.db);
+      if (analyzed.length > 0) d.log.debug({ tables: analyzed }, 'analyzed tables that had outgrown their statistics');
+    },
+  });
   router.addSweepStep({
     name: 'presence',
     run: async () => {
