@@ -5,9 +5,11 @@
  * minutes) reads it in full — a sequential scan of every interaction for each batch of texts —
  * until autovacuum gets round to it, which it had not within a 40-second load on a fresh
  * database. So a sweep step analyzes each table whose changes since its last ANALYZE exceed its
- * size then (it has doubled, or it never was): about twenty times while a table grows to a
+ * size then (it has doubled, or it never was): about a dozen times while a table grows to a
  * million rows, after which autovacuum's own threshold is the sooner one. ANALYZE samples, takes
- * no lock that writers wait for, and invalidates the cached plans of every connection.
+ * no lock that writers wait for, and invalidates the cached plans of every connection; a table
+ * another process is analyzing at that moment is skipped rather than waited for (the sweep's
+ * other steps run after this one).
  */
 import type { Queryable } from './db';
 
@@ -34,6 +36,6 @@ export async function tablesOutgrowingStats(db: Queryable, tables: string[], min
 export async function analyzeOutgrownTables(db: Queryable, tables: string[] = GROWING_TABLES, minChanges = MIN_CHANGES): Promise<string[]> {
   const outgrown = await tablesOutgrowingStats(db, tables, minChanges);
   // Names come from the catalog and the fixed list above, never from input; quoted all the same.
-  for (const name of outgrown) await db.query(`ANALYZE "${name.replace(/"/g, '""')}"`);
+  for (const name of outgrown) await db.query(`ANALYZE (SKIP_LOCKED) "${name.replace(/"/g, '""')}"`);
   return outgrown;
 }
