@@ -14,7 +14,7 @@ const CHAT_RE = /^[A-Za-z0-9_-]{8,64}$/;
 /**
  * The E.164 spelling of a phone number, or null when it is not one. Parsing with the full
  * metadata costs tens of microseconds, and every webhook carries two numbers that mostly repeat
- * (our own, the customer's), so results are kept for the last few thousand spellings.
+ * (our own, the customer's), so results are kept for at least the last 10,000 distinct spellings.
  */
 export function normalizePhone(raw: string, defaultRegion: string): string | null {
   const trimmed = raw.trim();
@@ -22,7 +22,7 @@ export function normalizePhone(raw: string, defaultRegion: string): string | nul
   return parsedPhone(`${defaultRegion}\u0000${trimmed}`);
 }
 
-const parsedPhone = boundedMemo(10_000, (key: string): string | null => {
+const parsedPhone = boundedMemo(20_000, (key: string): string | null => {
   const cut = key.indexOf('\u0000');
   const region = key.slice(0, cut);
   const trimmed = key.slice(cut + 1);
