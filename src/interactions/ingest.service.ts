@@ -68,7 +68,7 @@ export class IngestService {
     }
     let result: IngestResult;
     try {
-      result = await withTransaction(this.pool, (tx) => this.appendWithin(tx, cmd));
+      result = await withTransaction(this.pool, (tx) => this.appendWithin(tx, cmd), { genericPlans: isMessageCommand(cmd) });
     } catch (err) {
       if (!(err instanceof DuplicateKey) && !(err instanceof AppError)) throw err;
       const winner = await findEventByKey(this.pool, cmd.idempotencyKey);
@@ -98,7 +98,7 @@ export class IngestService {
     });
     const out: Array<Settled<IngestResult>> = new Array(cmds.length);
     try {
-      const results = await withTransaction(this.pool, (tx) => appendMessages(tx, batch.map((i) => cmds[i]!)));
+      const results = await withTransaction(this.pool, (tx) => appendMessages(tx, batch.map((i) => cmds[i]!)), { genericPlans: true });
       await this.publish(...results);
       results.forEach((result, n) => (out[batch[n]!] = { ok: true, value: result }));
     } catch (err) {

@@ -76,10 +76,11 @@ export class AcdContext {
   /**
    * Run `fn` in one transaction; after commit publish its events and send its notifications.
    * `routerLock`: the transaction holds the routing lock from its start (taken with its BEGIN).
+   * `genericPlans`: see TransactionOptions (the routing pass).
    */
-  async run<T>(fn: (tx: PoolClient, fx: Effects) => Promise<T>, opts: { routerLock?: boolean } = {}): Promise<T> {
+  async run<T>(fn: (tx: PoolClient, fx: Effects) => Promise<T>, opts: { routerLock?: boolean; genericPlans?: boolean } = {}): Promise<T> {
     const fx = new Effects();
-    const result = await withTransaction(this.db, (tx) => fn(tx, fx), opts.routerLock ? { advisoryLock: ROUTER_LOCK_KEY } : {});
+    const result = await withTransaction(this.db, (tx) => fn(tx, fx), { ...(opts.routerLock ? { advisoryLock: ROUTER_LOCK_KEY } : {}), genericPlans: opts.genericPlans ?? false });
     await this.flush(fx);
     return result;
   }

@@ -183,7 +183,7 @@ export class RouterService {
         offered++;
       }
       return { offered, full: waiting.length >= PASS_LIMIT, offeredIn };
-    }, { routerLock: true });
+    }, { routerLock: true, genericPlans: true });
   }
 
   /** Add a repair step to the sweep (expiry, wrap-up timeouts, escalation, presence). */

@@ -1,4 +1,4 @@
-import { createPool } from '../../src/platform/db';
+import { createPool, withTransaction } from '../../src/platform/db';
 import { testConfig } from '../support/env';
 
 // The service's pool: every connection, new or reused, runs without JIT compilation.
@@ -17,6 +17,30 @@ describe('the database pool', () => {
       } finally {
         client.release();
       }
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('runs a transaction on generic plans only when asked, and only for that transaction', async () => {
+    const pool = createPool({ ...testConfig(), databaseUrl: 'postgres://postgres@127.0.0.1:5432/postgres', dbPoolSize: 1 });
+    const mode = async (q: { query: typeof pool.query }) => (await q.query<{ plan_cache_mode: string }>('SHOW plan_cache_mode')).rows[0]!.plan_cache_mode;
+    try {
+      expect(await withTransaction(pool, (tx) => mode(tx), { genericPlans: true })).toBe('force_generic_plan');
+      // With the advisory lock taken in the same round trip, which is held until commit.
+      const locked = await withTransaction(pool, async (tx) => ({
+        mode: await mode(tx),
+        held: (await tx.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()")).rows[0]!.n,
+      }), { genericPlans: true, advisoryLock: 4242 });
+      expect(locked).toEqual({ mode: 'force_generic_plan', held: 1 });
+      // The one connection, after those commits and by default: Postgres's own choice.
+      expect(await mode(pool)).toBe('auto');
+      expect(await withTransaction(pool, (tx) => mode(tx))).toBe('auto');
+      await expect(withTransaction(pool, async (tx) => {
+        await tx.query('SELECT 1');
+        throw new Error('roll back');
+      }, { genericPlans: true })).rejects.toThrow('roll back');
+      expect(await mode(pool)).toBe('auto');
     } finally {
       await pool.end();
     }
