@@ -39,7 +39,9 @@ const HAS_FREE_SLOT = `a.state = 'available'
  * (queue, channel) that some available agent of the queue has a free slot for, or an agent who
  * is available with a free slot on a channel that has work waiting in one of their queues.
  * Skills are not checked (a pass decides those), so `false` means no pass could offer anything
- * because of these changes; a pass for anything else is the sweep's.
+ * because of these changes; a pass for anything else is the sweep's. The waiting-work test is
+ * one probe per (queue, channel) of the agent: `OFFSET 0` keeps Postgres from turning it into a
+ * join that groups every waiting interaction first (8 ms at 10,000 waiting, against 0.3 ms).
  */
 export async function mayOffer(db: Queryable, work: Array<{ queueId: string; channel: string }>, agentIds: string[]): Promise<boolean> {
   const { rows } = await db.query<{ may: boolean }>({
@@ -53,7 +55,7 @@ export async function mayOffer(db: Queryable, work: Array<{ queueId: string; cha
        SELECT 1 FROM agents a CROSS JOIN LATERAL jsonb_each_text(a.capacity) AS cap(channel, slots)
          JOIN agent_queues aq ON aq.agent_id = a.id
         WHERE a.id = ANY($3::uuid[]) AND a.state = 'available' AND cap.slots::int > 0
-          AND EXISTS (SELECT 1 FROM interactions i WHERE i.state = 'queued' AND i.queue_id = aq.queue_id AND i.channel = cap.channel)
+          AND EXISTS (SELECT 1 FROM interactions i WHERE i.state = 'queued' AND i.queue_id = aq.queue_id AND i.channel = cap.channel OFFSET 0)
           AND cap.slots::int > ${openOn('a.id', 'cap.channel')}
      ) AS may`,
     values: [work.map((w) => w.queueId), work.map((w) => w.channel), agentIds],
