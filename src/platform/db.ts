@@ -7,7 +7,10 @@ import type { Config } from './config';
 
 export interface Queryable {
   query<R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]): Promise<{ rows: R[]; rowCount: number | null }>;
-  /** A named statement is prepared once per connection and its plan kept: for hot statements. */
+  /**
+   * A named statement is prepared once per connection, for hot statements. Its plan is kept when
+   * Postgres judges its generic plan good enough, and always in a `genericPlans` transaction.
+   */
   query<R extends QueryResultRow = QueryResultRow>(config: { name: string; text: string; values?: unknown[] }): Promise<{ rows: R[]; rowCount: number | null }>;
 }
 
