@@ -80,7 +80,7 @@ export class AcdContext {
    */
   async run<T>(fn: (tx: PoolClient, fx: Effects) => Promise<T>, opts: { routerLock?: boolean; genericPlans?: boolean } = {}): Promise<T> {
     const fx = new Effects();
-    const result = await withTransaction(this.db, (tx) => fn(tx, fx), { ...(opts.routerLock ? { advisoryLock: ROUTER_LOCK_KEY } : {}), genericPlans: opts.genericPlans ?? false });
+    const result = await withTransaction(this.db, (tx) => fn(tx, fx), { advisoryLock: opts.routerLock ? ROUTER_LOCK_KEY : undefined, genericPlans: opts.genericPlans });
     await this.flush(fx);
     return result;
   }
