@@ -194,7 +194,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     softphoneRoutes(app, { twilio: config.twilio });
     flowRoutes(app, { db });
     outboundRoutes(app, { db, ingest, sms, email, emailFrom: config.emailFrom, voice, voiceEnabled: Boolean(accountSid && authToken) });
-    acd.notifier = registerAgentGateway({ io, db, tokens, metrics, log, publisher, customers, offers, agentState, work, presence, maxMessageLength: config.maxMessageLength });
+    acd.notifier = registerAgentGateway({ io, db, tokens, metrics, log, publisher, offers, agentState, work, presence, maxMessageLength: config.maxMessageLength });
     const supervisor = new SupervisorGateway({ io, db, tokens, metrics, log, intervalMs: 1000 });
     presence.start(io.of('/agent'));
     // A new waiting interaction, from any channel, is a reason to route now: when the event names

@@ -9,10 +9,9 @@ import type { Logger } from '../platform/logger';
 import type { Metrics } from '../platform/metrics';
 import { connectError, handle, staffAuth } from '../platform/sockets';
 import type { StaffClaims, TokenService } from '../platform/auth/tokens';
-import type { CustomersService } from '../customers/customers.service';
 import type { EventPublisher } from '../interactions/publisher';
-import { findInteraction } from '../interactions/interactions.repository';
-import { toChatMessage, withUnseen } from '../interactions/history.mapper';
+import { toChatMessage, toHistoryItem, withUnseen } from '../interactions/history.mapper';
+import { readScreenPop, type ScreenPopRecord } from './screen-pop.repository';
 import type { StoredEvent } from '../interactions/events.types';
 import type { AgentNotifier, RevokeReason } from '../routing/acd.context';
 import type { CreatedOffer } from '../routing/offers.repository';
@@ -38,7 +37,6 @@ export interface AgentGatewayDeps {
   metrics: Metrics;
   log: Logger;
   publisher: EventPublisher;
-  customers: CustomersService;
   offers: OffersService;
   agentState: AgentStateService;
   work: WorkService;
@@ -123,28 +121,18 @@ export function registerAgentGateway(deps: AgentGatewayDeps): AgentNotifier {
     }
   }
 
-  /** What a screen pop shows, read in one round side by side (the offer carries the customer). */
-  async function readScreenPop(o: CreatedOffer) {
-    const [i, customer, history, queue] = await Promise.all([
-      findInteraction(deps.db, o.interactionId),
-      deps.customers.get(o.customerId),
-      deps.customers.history(o.customerId, POP_HISTORY),
-      o.queueId ? deps.db.query<{ script: string | null }>('SELECT script FROM queues WHERE id = $1', [o.queueId]) : null,
-    ]);
-    return { i, customer, history, queue };
-  }
-  type ScreenPopRead = Awaited<ReturnType<typeof readScreenPop>>;
-
   /**
-   * The screen pop: read now, or from reads started before the offer's transaction committed,
-   * with the events that transaction appended (which those reads could not see yet).
+   * The screen pop: read now, or from a read started before the offer's transaction committed,
+   * with the events that transaction appended (which that read could not see yet).
    */
-  async function screenPop(o: CreatedOffer, started?: Promise<ScreenPopRead | null>, appended: StoredEvent[] = []): Promise<OfferPayload | null> {
-    const read = (started && (await started)) || (await readScreenPop(o));
-    const { i, customer, queue } = read;
-    if (!i) return null;
-    const history = { items: withUnseen(read.history.items, appended.filter((e) => e.customerId === customer.id), POP_HISTORY) };
-    const lastIn = history.items.find((h) => h.interactionId === i.id && h.type === 'message.received');
+  async function screenPop(o: CreatedOffer, started?: Promise<ScreenPopRecord | null>, appended: StoredEvent[] = []): Promise<OfferPayload | null> {
+    // An early read that failed, or found what only this transaction wrote, is done again now.
+    const early = started && (await started);
+    const read = early && early.interaction && early.customer ? early : await readScreenPop(deps.db, o, POP_HISTORY);
+    const { interaction: i, customer, script } = read;
+    if (!i || !customer) return null;
+    const history = withUnseen(read.history.map(toHistoryItem), appended.filter((e) => e.customerId === customer.id), POP_HISTORY);
+    const lastIn = history.find((h) => h.interactionId === i.id && h.type === 'message.received');
     return {
       offerId: o.id,
       expiresAt: o.expiresAt.toISOString(),
@@ -155,9 +143,9 @@ export function registerAgentGateway(deps: AgentGatewayDeps): AgentNotifier {
         identities: customer.identities,
         attributes: customer.attributes,
         tags: customer.tags,
-        recentHistory: history.items,
+        recentHistory: history,
       },
-      ...(queue?.rows[0]?.script ? { script: queue.rows[0].script } : {}),
+      ...(script ? { script } : {}),
     };
   }
 
@@ -171,11 +159,11 @@ export function registerAgentGateway(deps: AgentGatewayDeps): AgentNotifier {
   return {
     readScreenPop(o) {
       // A failed early read is simply done again after commit.
-      return readScreenPop(o).catch(() => null);
+      return readScreenPop(deps.db, o, POP_HISTORY).catch(() => null);
     },
     async offer(o, reads, appended) {
       try {
-        const payload = await screenPop(o, reads as Promise<ScreenPopRead | null> | undefined, appended);
+        const payload = await screenPop(o, reads as Promise<ScreenPopRecord | null> | undefined, appended);
         if (payload) nsp.to(agentRoom(o.agentId)).emit('offer', payload);
       } catch (err) {
         log.warn({ err, offerId: o.id }, 'offer push failed; the console gets it on reconnect');

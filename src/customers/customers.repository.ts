@@ -39,7 +39,7 @@ export async function findCustomer(db: Queryable, id: string, forUpdate = false)
 }
 
 /** Merges followed upward from the customer `param`: every customer on the way, the root the one with merged_into NULL. */
-const chainFrom = (param: string) => `chain(id, merged_into, depth) AS (
+export const chainFrom = (param: string): string => `chain(id, merged_into, depth) AS (
        SELECT id, merged_into, 0 FROM customers WHERE id = ${param}
        UNION ALL
        SELECT c.id, c.merged_into, chain.depth + 1 FROM customers c JOIN chain ON c.id = chain.merged_into WHERE chain.depth < 32
@@ -50,7 +50,7 @@ const CHAIN = chainFrom('$1');
 export const rootOf = (param: string): string => `(WITH RECURSIVE ${chainFrom(param)} SELECT id FROM chain WHERE merged_into IS NULL LIMIT 1)`;
 
 /** The customers `seed` selects (by id) and everyone merged into them, directly or through a chain. */
-const tree = (seed: string) => `tree(id, depth) AS (
+export const tree = (seed: string): string => `tree(id, depth) AS (
        SELECT id, 0 FROM ${seed}
        UNION ALL
        SELECT c.id, tree.depth + 1 FROM customers c JOIN tree ON c.merged_into = tree.id WHERE tree.depth < 32

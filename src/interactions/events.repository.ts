@@ -82,7 +82,7 @@ export async function insertEvents(db: Queryable, list: NewEvent[]): Promise<Arr
  * message shows its current delivery status (`payload.delivery`), kept in its outbox row.
  */
 export async function listCustomerEvents(db: Queryable, customerIds: string[], limit: number, beforeId?: string): Promise<StoredEvent[]> {
-  const { rows } = await db.query<EventRow & { delivery: string | null }>(
+  const { rows } = await db.query<DeliveredEventRow>(
     `SELECT e.id::text AS id, e.customer_id, e.interaction_id, e.seq, e.type, e.channel, e.direction, e.payload, e.occurred_at,
             o.status AS delivery
        FROM events e LEFT JOIN outbox o ON o.id = (e.payload ->> 'outboxId')::uuid
@@ -90,10 +90,31 @@ export async function listCustomerEvents(db: Queryable, customerIds: string[], l
       ORDER BY e.id DESC LIMIT $3`,
     [customerIds, beforeId ?? null, limit],
   );
-  return rows.map((r) => {
-    const e = toStoredEvent(r);
-    return r.delivery ? { ...e, payload: { ...e.payload, delivery: r.delivery } } : e;
-  });
+  return rows.map(toDeliveredEvent);
+}
+
+/** An event row with its outbound message's delivery status, when it has one (history reads). */
+type DeliveredEventRow = EventRow & { delivery: string | null };
+
+const toDeliveredEvent = (r: DeliveredEventRow): StoredEvent => {
+  const e = toStoredEvent(r);
+  return r.delivery ? { ...e, payload: { ...e.payload, delivery: r.delivery } } : e;
+};
+
+/**
+ * SQL for a scalar subquery: the latest `limit` events of the customers in the uuid[] expression
+ * `customerIds`, newest first, as a JSON array of what listCustomerEvents reads (for a statement
+ * that reads a history beside other things). `customerEventsFromJson` turns it into events.
+ */
+export const customerEventsJson = (customerIds: string, limit: string): string => `(
+  SELECT COALESCE(json_agg(json_build_object('id', e.id::text, 'customer_id', e.customer_id, 'interaction_id', e.interaction_id, 'seq', e.seq,
+           'type', e.type, 'channel', e.channel, 'direction', e.direction, 'payload', e.payload, 'occurred_at', e.occurred_at,
+           'delivery', o.status) ORDER BY e.id DESC), '[]'::json)
+    FROM (SELECT * FROM events WHERE customer_id = ANY(${customerIds}) ORDER BY id DESC LIMIT ${limit}) e
+    LEFT JOIN outbox o ON o.id = (e.payload ->> 'outboxId')::uuid)`;
+
+export function customerEventsFromJson(rows: Array<Omit<DeliveredEventRow, 'occurred_at'> & { occurred_at: string }>): StoredEvent[] {
+  return rows.map((r) => toDeliveredEvent({ ...r, occurred_at: new Date(r.occurred_at) }));
 }
 
 /** Message events of one interaction after a sequence number, oldest first (chat replay). */

@@ -409,8 +409,8 @@ describe('ACD: offers, accept, work, wrap-up', () => {
       t.app.services.acd.offerMade(fx, claimed!.offer);
       await t.app.services.acd.append(tx, fx, claimed!.held, 'offer.created', { offerId: claimed!.offer.id, agentId: a.agentId }, `offer.created:${claimed!.offer.id}`);
       await t.app.services.acd.append(tx, fx, claimed!.held, 'note.added', { text: 'seen by the pop' });
-      const early = (await fx.pops.get(claimed!.offer.id)) as { history: { items: Array<{ type: string }> } } | null;
-      expect(early!.history.items.map((h) => h.type)).not.toContain('offer.created');
+      const early = (await fx.pops.get(claimed!.offer.id)) as { history: Array<{ type: string }> } | null;
+      expect(early!.history.map((h) => h.type)).not.toContain('offer.created');
       return claimed!.offer.id;
     });
     const offer = await offered;

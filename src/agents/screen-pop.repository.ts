@@ -1,0 +1,50 @@
+/**
+ * What an offer's screen pop shows, read in one statement: the interaction, the customer who
+ * stands for the offer's customer now (merges followed) with the identities of everyone merged
+ * into them, their latest history, and the queue's script. One round trip, where reading each
+ * part on its own took seven statements on five connections, beside the routing pass that made
+ * the offer.
+ */
+import type { Queryable } from '../platform/db';
+import type { Channel, Identity, StoredEvent } from '../interactions/events.types';
+import { customerEventsFromJson, customerEventsJson } from '../interactions/events.repository';
+import { chainFrom, tree } from '../customers/customers.repository';
+
+export interface ScreenPopRecord {
+  interaction: { id: string; channel: Channel; queueId: string | null; subject: string | null } | null;
+  customer: { id: string; name: string | null; attributes: Record<string, unknown>; tags: string[]; identities: Identity[] } | null;
+  /** Newest first. */
+  history: StoredEvent[];
+  script: string | null;
+}
+
+type Row = {
+  interaction: { id: string; channel: Channel; queue_id: string | null; subject: string | null } | null;
+  customer: { id: string; name: string | null; attributes: Record<string, unknown>; tags: string[]; identities: Identity[] } | null;
+  history: Parameters<typeof customerEventsFromJson>[0];
+  script: string | null;
+};
+
+export async function readScreenPop(db: Queryable, o: { interactionId: string; customerId: string; queueId: string | null }, historyLimit: number): Promise<ScreenPopRecord> {
+  const { rows } = await db.query<Row>({
+    name: 'agents.screen-pop',
+    text: `WITH RECURSIVE ${chainFrom('$1::uuid')}, root AS (SELECT id FROM chain WHERE merged_into IS NULL LIMIT 1), ${tree('root')},
+          merged AS (SELECT ARRAY(SELECT id FROM tree) AS ids)
+     SELECT (SELECT json_build_object('id', i.id, 'channel', i.channel, 'queue_id', i.queue_id, 'subject', i.subject) FROM interactions i WHERE i.id = $2) AS interaction,
+            (SELECT json_build_object('id', c.id, 'name', c.name, 'attributes', c.attributes, 'tags', c.tags,
+                      'identities', (SELECT COALESCE(json_agg(json_build_object('kind', ci.kind, 'value', ci.value) ORDER BY ci.created_at, ci.value), '[]'::json)
+                                       FROM customer_identities ci WHERE ci.customer_id = ANY(merged.ids)))
+               FROM customers c WHERE c.id = (SELECT id FROM root)) AS customer,
+            ${customerEventsJson('merged.ids', '$3::int')} AS history,
+            (SELECT q.script FROM queues q WHERE q.id = $4) AS script
+       FROM merged`,
+    values: [o.customerId, o.interactionId, historyLimit, o.queueId],
+  });
+  const r = rows[0]!;
+  return {
+    interaction: r.interaction && { id: r.interaction.id, channel: r.interaction.channel, queueId: r.interaction.queue_id, subject: r.interaction.subject },
+    customer: r.customer,
+    history: customerEventsFromJson(r.history),
+    script: r.script,
+  };
+}
