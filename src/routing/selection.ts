@@ -107,44 +107,54 @@ export function planAssignments(
   now: number,
 ): Assignment[] {
   // Only (queue, channel) pairs someone waits in are indexed; agents are copied only when the plan changes them.
-  // Per queue: its agents, and how many have a free slot on each channel wanted there.
-  const queues = new Map<string, { agents: number[]; free: Map<Channel, number> }>();
+  // Per queue: its agents, the channels wanted there, and how many agents have a free slot on each.
+  const queues = new Map<string, QueueIndex>();
   for (const i of waiting) {
-    const q = queues.get(i.queueId) ?? { agents: [], free: new Map<Channel, number>() };
-    q.free.set(i.channel, 0);
-    queues.set(i.queueId, q);
+    let q = queues.get(i.queueId);
+    if (!q) queues.set(i.queueId, (q = { agents: [], wanted: [], free: {} }));
+    if (q.free[i.channel] === undefined) {
+      q.free[i.channel] = 0;
+      q.wanted.push(i.channel);
+    }
   }
   const pool = agents.slice();
-  pool.forEach((a, idx) => {
+  for (let idx = 0; idx < pool.length; idx++) {
+    const a = pool[idx]!;
     for (const id of a.queueIds) {
       const q = queues.get(id);
       if (!q) continue;
       q.agents.push(idx);
-      for (const [ch, n] of q.free) if (hasFreeSlot(a, ch)) q.free.set(ch, n + 1);
+      for (const ch of q.wanted) if (hasFreeSlot(a, ch)) q.free[ch]!++;
     }
-  });
+  }
   const plan: Assignment[] = [];
   for (const i of [...waiting].sort(compareWaiting)) {
     const q = queues.get(i.queueId)!;
-    if (!q.free.get(i.channel)) continue;
+    if (!q.free[i.channel]) continue;
     const required = Object.entries(i.requiredSkills);
-    const eligible = q.agents.filter((idx) => {
-      const a = pool[idx]!;
-      return hasFreeSlot(a, i.channel) && meetsEach(a, required);
-    });
-    if (eligible.length === 0) continue;
     const strategy = strategyOf(i.queueId);
-    const fresh = i.declinedBy.length === 0 ? eligible : eligible.filter((idx) => !i.declinedBy.includes(pool[idx]!.id));
-    const candidates = fresh.length > 0 ? fresh : eligible;
-    const ranked = bestFive(candidates.map((idx) => pool[idx]!), (a) => score(strategy, a, i));
-    const best = ranked[0]!.a;
+    // One walk over the queue's agents: how many are eligible, and the five best of those who
+    // did not decline this contact and of all of them (declined agents are the last resort).
+    const fresh = new TopFive();
+    const all = new TopFive();
+    let eligible = 0;
+    for (const idx of q.agents) {
+      const a = pool[idx]!;
+      if (!hasFreeSlot(a, i.channel) || !meetsEach(a, required)) continue;
+      eligible++;
+      const s = score(strategy, a, i);
+      all.offer(idx, a, s);
+      if (i.declinedBy.length === 0 || !i.declinedBy.includes(a.id)) fresh.offer(idx, a, s);
+    }
+    if (eligible === 0) continue;
+    const ranked = fresh.size > 0 ? fresh : all;
+    const { idx: bestIdx, a: best } = ranked.best;
     const chosen: AgentCandidate = { ...best, load: { ...best.load, [i.channel]: best.load[i.channel] + 1 }, lastOfferAt: now };
-    pool[candidates.find((idx) => pool[idx] === best)!] = chosen;
+    pool[bestIdx] = chosen;
     if (!hasFreeSlot(chosen, i.channel)) {
       for (const id of chosen.queueIds) {
         const free = queues.get(id)?.free;
-        const n = free?.get(i.channel);
-        if (free && n !== undefined) free.set(i.channel, n - 1);
+        if (free?.[i.channel] !== undefined) free[i.channel]!--;
       }
     }
     plan.push({
@@ -153,32 +163,56 @@ export function planAssignments(
       explanation: {
         strategy,
         reason: describe(strategy, chosen, now),
-        eligibleAgents: eligible.length,
-        rank: ranked.map((r) => ({ agentId: r.a.id, score: r.s })),
-        declinedFallback: fresh.length === 0,
+        eligibleAgents: eligible,
+        rank: ranked.entries.map((r) => ({ agentId: r.a.id, score: r.s })),
+        declinedFallback: fresh.size === 0,
       },
     });
   }
   return plan;
 }
 
-/** The five best candidates, best first: lower score, then longer idle, then agent id. One pass, no full sort. */
-function bestFive(candidates: AgentCandidate[], scoreOf: (a: AgentCandidate) => number): Array<{ a: AgentCandidate; s: number }> {
-  const before = (x: { a: AgentCandidate; s: number }, y: { a: AgentCandidate; s: number }) =>
-    x.s - y.s || x.a.lastIdleAt - y.a.lastIdleAt || (x.a.id < y.a.id ? -1 : 1);
-  const top: Array<{ a: AgentCandidate; s: number }> = [];
-  for (const a of candidates) {
-    const entry = { a, s: scoreOf(a) };
-    if (top.length === 5 && before(entry, top[4]!) >= 0) continue;
+interface QueueIndex {
+  /** Indexes into the plan's pool of agents. */
+  agents: number[];
+  wanted: Channel[];
+  free: Partial<Record<Channel, number>>;
+}
+
+interface Ranked {
+  idx: number;
+  a: AgentCandidate;
+  s: number;
+}
+
+/** The five best candidates offered, best first: lower score, then longer idle, then agent id. No full sort. */
+class TopFive {
+  readonly entries: Ranked[] = [];
+
+  get size(): number {
+    return this.entries.length;
+  }
+
+  get best(): Ranked {
+    return this.entries[0]!;
+  }
+
+  offer(idx: number, a: AgentCandidate, s: number): void {
+    const top = this.entries;
+    if (top.length === 5 && !TopFive.before(a, s, top[4]!)) return;
     let k = Math.min(top.length, 4);
+    const entry = { idx, a, s };
     if (top.length < 5) top.push(entry);
-    while (k > 0 && before(entry, top[k - 1]!) < 0) {
+    while (k > 0 && TopFive.before(a, s, top[k - 1]!)) {
       top[k] = top[k - 1]!;
       k--;
     }
     top[k] = entry;
   }
-  return top;
+
+  private static before(a: AgentCandidate, s: number, y: Ranked): boolean {
+    return (s - y.s || a.lastIdleAt - y.a.lastIdleAt || (a.id < y.a.id ? -1 : 1)) < 0;
+  }
 }
 
 /** Required skills after relaxing every minimum level by `relax` (never below zero). */
