@@ -35,7 +35,7 @@ import { Presence } from './agents/presence';
 import { directoryRoutes } from './routing/directory.routes';
 import { AcdContext } from './routing/acd.context';
 import { OffersService } from './routing/offers.service';
-import { RouterService } from './routing/router.service';
+import { createRouterPool, RouterService } from './routing/router.service';
 import { registerSweepSteps } from './routing/sweep';
 import { listOffersOf } from './routing/offers.repository';
 import { BullOfferTimers } from './queue/offer-timers';
@@ -101,12 +101,13 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   installValidators(app);
 
   const db = createPool(config);
+  const routerDb = createRouterPool(config);
   const redis = createRedis(config, 'commands');
   const adapterRedis = createBlockingRedis(config, 'socket.io');
   const bullRedis = createBlockingRedis(config, 'bullmq');
   const workerRedis = createBlockingRedis(config, 'bullmq-worker');
   const closeResources = async () => {
-    await Promise.allSettled([db.end(), redis.quit(), adapterRedis.quit(), bullRedis.quit(), workerRedis.quit()]);
+    await Promise.allSettled([db.end(), routerDb.end(), redis.quit(), adapterRedis.quit(), bullRedis.quit(), workerRedis.quit()]);
   };
   let prepared: PrepareResult;
   try {
@@ -129,7 +130,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     const agents = new AgentsService(db);
     const acd = new AcdContext(db, ingest, log.child({ module: 'acd' }), config.offerTimeoutSeconds);
     const offers = new OffersService(acd);
-    const router = new RouterService(acd, log.child({ module: 'router' }));
+    const router = new RouterService(acd, routerDb, log.child({ module: 'router' }));
     const agentState = new AgentStateService(acd, offers);
     const { accountSid, authToken, apiUrl } = config.twilio;
     const smsProvider = accountSid && authToken ? createTwilioSms({ accountSid, authToken, apiUrl }) : null;

@@ -14,10 +14,20 @@ export interface Queryable {
   query<R extends QueryResultRow = QueryResultRow>(config: { name: string; text: string; values?: unknown[] }): Promise<{ rows: R[]; rowCount: number | null }>;
 }
 
-export function createPool(config: Config): Pool {
+export interface PoolOptions {
+  /** Most connections (default: DB_POOL_SIZE). */
+  max?: number;
+  /**
+   * Named statements always run on their kept generic plans, in a transaction or not (see
+   * TransactionOptions.genericPlans): for a pool that runs only equality and index-order lookups.
+   */
+  genericPlans?: boolean;
+}
+
+export function createPool(config: Config, opts: PoolOptions = {}): Pool {
   const pool = new Pool({
     connectionString: config.databaseUrl,
-    max: config.dbPoolSize,
+    max: opts.max ?? config.dbPoolSize,
     connectionTimeoutMillis: config.dbConnectTimeoutMs,
     idleTimeoutMillis: 30000,
     statement_timeout: config.dbStatementTimeoutMs,
@@ -30,8 +40,9 @@ export function createPool(config: Config): Pool {
   // whose estimate crosses jit_above_cost (a generic plan of the router's waiting read did, at
   // 10,000 waiting) spends ~50 ms compiling a query that runs in 0.1 ms. Queued before the
   // connection's first query, so it costs one round trip per connection, not per query.
+  const setup = opts.genericPlans ? 'SET jit = off; SET plan_cache_mode = force_generic_plan' : 'SET jit = off';
   pool.on('connect', (client) => {
-    client.query('SET jit = off').catch(() => undefined);
+    client.query(setup).catch(() => undefined);
   });
   return pool;
 }

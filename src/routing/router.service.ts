@@ -3,13 +3,25 @@
  * (lost triggers, crashed processes, expired timers). Stateless: every pass reads Postgres under
  * the routing lock and writes with conditional updates, so any number of processes can run it.
  */
+import type { Pool } from 'pg';
 import type { Logger } from '../platform/logger';
+import type { Config } from '../platform/config';
+import { createPool } from '../platform/db';
 import { CHANNELS, type Channel } from '../interactions/events.types';
 import type { AcdContext } from './acd.context';
 import { planAssignments } from './selection';
 import { loadWaiting } from './routing.repository';
 import { AgentProfiles, FreeAgentView, freeAgentFor, loadAvailableAgents, mayOffer, type AgentScope } from './free-agents.repository';
 import { createOffer } from './offers.repository';
+
+/**
+ * The router's own connections: two (a pass, and the check for the next trigger beside it), so a
+ * pass never waits for a connection of the service's pool; on generic plans, since every
+ * statement a pass and its checks run is an equality or index-order lookup, and the checks,
+ * which run outside a transaction, were planned afresh on every call (0.8 ms of binding against
+ * 0.12 ms of running, from the server's log at 1,000 agents and 10,000 waiting).
+ */
+export const createRouterPool = (config: Config): Pool => createPool(config, { max: 2, genericPlans: true });
 
 /** How many waiting interactions one pass considers per queue and channel (the best ones); another pass follows if it read that many and offered some. */
 export const PASS_LIMIT = 500;
@@ -78,8 +90,13 @@ export class RouterService {
    */
   private readonly offeringIn = new Set<string>();
 
+  /**
+   * `db`: the router's own connections (see createRouterPool): a pass and the checks before it
+   * read and write only through them.
+   */
   constructor(
     private readonly acd: AcdContext,
+    private readonly db: Pool,
     private readonly log: Logger,
   ) {
     acd.requestRouting = (hint) => this.trigger(hint);
@@ -150,8 +167,8 @@ export class RouterService {
   private async worthAPass(hints: RoutingHint[]): Promise<boolean> {
     const work = hints.flatMap((h) => ('queueId' in h && h.queueId ? [{ queueId: h.queueId, channel: h.channel }] : []));
     const agents = hints.flatMap((h) => ('agentId' in h ? [h.agentId] : []));
-    if (agents.length > 0) return mayOffer(this.acd.db, work, [...new Set(agents)]);
-    return work.length > 0 && freeAgentFor(this.acd.db, this.profiles, this.freeAgents, work);
+    if (agents.length > 0) return mayOffer(this.db, work, [...new Set(agents)]);
+    return work.length > 0 && freeAgentFor(this.db, this.profiles, this.freeAgents, work);
   }
 
   /**
@@ -161,7 +178,7 @@ export class RouterService {
   async pass(someoneFree = false, scope?: AgentScope): Promise<{ offered: number; full: boolean; offeredIn: Set<string> }> {
     const offeredIn = new Set<string>();
     // Nobody can take work: skip the lock. Whatever frees an agent commits, then triggers a pass.
-    if (!someoneFree && (await this.freeAgents.refresh(this.acd.db)).length === 0) return { offered: 0, full: false, offeredIn };
+    if (!someoneFree && (await this.freeAgents.refresh(this.db)).length === 0) return { offered: 0, full: false, offeredIn };
     return this.acd.run(async (tx, fx) => {
       const agents = await loadAvailableAgents(tx, this.profiles, scope, this.freeAgents);
       if (agents.length === 0) return { offered: 0, full: false, offeredIn };
@@ -183,7 +200,7 @@ export class RouterService {
         offered++;
       }
       return { offered, full: waiting.length >= PASS_LIMIT, offeredIn };
-    }, { routerLock: true, genericPlans: true });
+    }, { routerLock: true, genericPlans: true, pool: this.db });
   }
 
   /** Add a repair step to the sweep (expiry, wrap-up timeouts, escalation, presence). */

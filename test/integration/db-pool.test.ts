@@ -1,3 +1,4 @@
+import type { Pool } from 'pg';
 import { createPool, withTransaction } from '../../src/platform/db';
 import { testConfig } from '../support/env';
 
@@ -44,5 +45,27 @@ describe('the database pool', () => {
     } finally {
       await pool.end();
     }
+  });
+
+  describe('on generic plans (the router\'s connections)', () => {
+    const url = 'postgres://postgres@127.0.0.1:5432/postgres';
+    const mode = async (q: { query: Pool['query'] }) => (await q.query<{ plan_cache_mode: string }>('SHOW plan_cache_mode')).rows[0]!.plan_cache_mode;
+
+    it('runs named statements on generic plans in and out of transactions, and transactions as usual', async () => {
+      const pool = createPool({ ...testConfig(), databaseUrl: url, dbPoolSize: 5 }, { max: 1, genericPlans: true });
+      try {
+        expect(await mode(pool)).toBe('force_generic_plan');
+        expect((await pool.query<{ jit: string }>('SHOW jit')).rows[0]!.jit).toBe('off');
+        const held = await withTransaction(pool, async (tx) => (await tx.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()")).rows[0]!.n, { advisoryLock: 4243 });
+        expect(held).toBe(1);
+        await expect(withTransaction(pool, async (tx) => {
+          await tx.query('CREATE TEMP TABLE pipelined_rollback (n int)');
+          throw new Error('roll back');
+        })).rejects.toThrow('roll back');
+        expect((await pool.query("SELECT to_regclass('pg_temp.pipelined_rollback') IS NULL AS gone")).rows[0]).toEqual({ gone: true });
+      } finally {
+        await pool.end();
+      }
+    });
   });
 });
