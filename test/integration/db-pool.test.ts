@@ -47,6 +47,18 @@ describe('the database pool', () => {
     }
   });
 
+  it('commits without waiting for the WAL only in a transaction that asks, and only that one', async () => {
+    const pool = createPool({ ...testConfig(), databaseUrl: 'postgres://postgres@127.0.0.1:5432/postgres', dbPoolSize: 1 });
+    const sync = async (q: { query: Pool['query'] }) => (await q.query<{ synchronous_commit: string }>('SHOW synchronous_commit')).rows[0]!.synchronous_commit;
+    try {
+      expect(await withTransaction(pool, (tx) => sync(tx), { asyncCommit: true, genericPlans: true, advisoryLock: 4245 })).toBe('off');
+      expect(await sync(pool)).toBe('on');
+      expect(await withTransaction(pool, (tx) => sync(tx))).toBe('on');
+    } finally {
+      await pool.end();
+    }
+  });
+
   describe('on generic plans (the router\'s connections)', () => {
     const url = 'postgres://postgres@127.0.0.1:5432/postgres';
     const mode = async (q: { query: Pool['query'] }) => (await q.query<{ plan_cache_mode: string }>('SHOW plan_cache_mode')).rows[0]!.plan_cache_mode;

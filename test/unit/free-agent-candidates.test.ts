@@ -4,7 +4,7 @@
  * capacity or queues changed). The view here is a stand-in returning given rows; the profiles
  * are all held, so nothing is read.
  */
-import { AgentProfiles, loadAvailableAgents, type FreeAgentRow, type FreeAgentView } from '../../src/routing/free-agents.repository';
+import { AgentProfiles, loadAvailableAgents, loadFreeCandidates, type FreeAgentRow, type FreeAgentView } from '../../src/routing/free-agents.repository';
 import type { Queryable } from '../../src/platform/db';
 
 const slots = (v: Partial<Record<'voice' | 'chat' | 'sms' | 'email', number>> = {}) => ({ voice: 0, chat: 0, sms: 0, email: 0, ...v });
@@ -50,5 +50,17 @@ describe('free-agent candidates', () => {
     expect((await loadAvailableAgents(noDb, profiles, { agentIds: ['b'], queueIds: [] }, view)).map((c) => c.id)).toEqual(['b']);
     expect((await loadAvailableAgents(noDb, profiles, { agentIds: ['b'], queueIds: ['q1'] }, view)).map((c) => c.id)).toEqual(['a', 'b']);
     expect(await loadAvailableAgents(noDb, profiles, { agentIds: [], queueIds: ['q9'] }, view)).toEqual([]);
+  });
+
+  it('says which queues the candidates serve and on which channels one of them has a slot free', async () => {
+    profiles.set('d', { version: 1, skills: {}, capacity: slots({ sms: 1, email: 2 }), queueIds: ['q1', 'q4'] });
+    const view = viewOf(() => [row('a', { load: slots({ chat: 2 }) }), row('d', { load: slots({ sms: 1 }) }), row('c')]);
+    const all = await loadFreeCandidates(noDb, profiles, undefined, view);
+    expect(all.agents.map((c) => c.id)).toEqual(['a', 'd']);
+    expect(all.queueIds.sort()).toEqual(['q1', 'q4']);
+    // a's chat and d's SMS slots are full; d has email free. c serves no queue, so its chat slot does not count.
+    expect(all.channels).toEqual(['email']);
+    const scoped = await loadFreeCandidates(noDb, profiles, { agentIds: [], queueIds: ['q2'] }, viewOf(() => [row('a'), row('b')]));
+    expect(scoped).toEqual({ agents: [expect.objectContaining({ id: 'b' })], queueIds: ['q2', 'q3'], channels: ['chat'] });
   });
 });
