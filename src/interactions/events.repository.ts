@@ -85,13 +85,25 @@ export async function listCustomerEvents(db: Queryable, customerIds: string[], l
   const { rows } = await db.query<DeliveredEventRow>(
     `SELECT e.id::text AS id, e.customer_id, e.interaction_id, e.seq, e.type, e.channel, e.direction, e.payload, e.occurred_at,
             o.status AS delivery
-       FROM events e LEFT JOIN outbox o ON o.id = (e.payload ->> 'outboxId')::uuid
-      WHERE e.customer_id = ANY($1::uuid[]) AND ($2::bigint IS NULL OR e.id < $2::bigint)
-      ORDER BY e.id DESC LIMIT $3`,
+       FROM ${latestEvents('$1::uuid[]', '$3::int', '$2::bigint')} e LEFT JOIN outbox o ON o.id = (e.payload ->> 'outboxId')::uuid
+      ORDER BY e.id DESC`,
     [customerIds, beforeId ?? null, limit],
   );
   return rows.map(toDeliveredEvent);
 }
+
+/**
+ * SQL for a subquery: the latest `limit` events (below the id `before`, when not null) of the
+ * customers in the uuid[] expression `customerIds`. Read newest first from each customer's index
+ * entries and merged, so it costs `limit` rows per customer however long their histories are
+ * (the plain `customer_id = ANY(…) ORDER BY id DESC` read every event of the customers, then
+ * sorted: a screen pop's read grew with the caller's history, 0.24 → 0.96 ms of waiting for it
+ * in the bench once the probe customer had 400 chats).
+ */
+const latestEvents = (customerIds: string, limit: string, before = 'NULL::bigint'): string => `(
+    SELECT x.* FROM unnest(${customerIds}) AS m(customer_id) CROSS JOIN LATERAL (
+      SELECT * FROM events WHERE customer_id = m.customer_id AND (${before} IS NULL OR id < ${before}) ORDER BY id DESC LIMIT ${limit}) x
+     ORDER BY x.id DESC LIMIT ${limit})`;
 
 /** An event row with its outbound message's delivery status, when it has one (history reads). */
 type DeliveredEventRow = EventRow & { delivery: string | null };
@@ -110,7 +122,7 @@ export const customerEventsJson = (customerIds: string, limit: string): string =
   SELECT COALESCE(json_agg(json_build_object('id', e.id::text, 'customer_id', e.customer_id, 'interaction_id', e.interaction_id, 'seq', e.seq,
            'type', e.type, 'channel', e.channel, 'direction', e.direction, 'payload', e.payload, 'occurred_at', e.occurred_at,
            'delivery', o.status) ORDER BY e.id DESC), '[]'::json)
-    FROM (SELECT * FROM events WHERE customer_id = ANY(${customerIds}) ORDER BY id DESC LIMIT ${limit}) e
+    FROM ${latestEvents(customerIds, limit)} e
     LEFT JOIN outbox o ON o.id = (e.payload ->> 'outboxId')::uuid)`;
 
 export function customerEventsFromJson(rows: Array<Omit<DeliveredEventRow, 'occurred_at'> & { occurred_at: string }>): StoredEvent[] {
