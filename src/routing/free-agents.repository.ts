@@ -226,6 +226,8 @@ export interface FreeCandidates {
   queueIds: string[];
   /** The channels on which at least one of them has a slot free. */
   channels: Channel[];
+  /** Their free slots, on every channel together. */
+  freeSlots: number;
 }
 
 /**
@@ -247,7 +249,7 @@ export async function loadFreeCandidates(db: Queryable, profiles: AgentProfiles 
     // Only agents deleted since the first read are still missing; they are left out.
     walked = walk(rows, profiles, scope);
   }
-  return { agents: walked.agents, queueIds: [...walked.queues], channels: CHANNELS.filter((_, k) => walked.open & (1 << k)) };
+  return { agents: walked.agents, queueIds: [...walked.queues], channels: CHANNELS.filter((_, k) => walked.open & (1 << k)), freeSlots: walked.slots };
 }
 
 export async function loadAvailableAgents(db: Queryable, profiles?: AgentProfiles, scope?: AgentScope, view?: FreeAgentView): Promise<AgentCandidate[]> {
@@ -260,18 +262,21 @@ interface Built {
   candidate: AgentCandidate;
   /** Bit k set: a slot free on CHANNELS[k]. */
   open: number;
+  /** Free slots on every channel together. */
+  slots: number;
 }
 
 const built = new WeakMap<FreeAgentRow, Built>();
 
 /** The walk: candidates in row order, their queues and open channels, and the agents whose profiles are not held. */
-function walk(rows: FreeAgentRow[], profiles: AgentProfiles, scope?: AgentScope): { agents: AgentCandidate[]; queues: Set<string>; open: number; missing: string[] } {
+function walk(rows: FreeAgentRow[], profiles: AgentProfiles, scope?: AgentScope): { agents: AgentCandidate[]; queues: Set<string>; open: number; slots: number; missing: string[] } {
   const scopeQueues = scope ? new Set(scope.queueIds) : null;
   const scopeAgents = scope ? new Set(scope.agentIds) : null;
   const agents: AgentCandidate[] = [];
   const queues = new Set<string>();
   const missing: string[] = [];
   let open = 0;
+  let slots = 0;
   for (const r of rows) {
     const b = builtFor(r, profiles);
     if (!b) {
@@ -284,8 +289,9 @@ function walk(rows: FreeAgentRow[], profiles: AgentProfiles, scope?: AgentScope)
     agents.push(c);
     for (const q of c.queueIds) queues.add(q);
     open |= b.open;
+    slots += b.slots;
   }
-  return { agents, queues, open, missing };
+  return { agents, queues, open, slots, missing };
 }
 
 /**
@@ -301,10 +307,12 @@ function builtFor(r: FreeAgentRow, profiles: AgentProfiles): Built | undefined {
   if (kept && kept.profile === p) return kept;
   const candidate = { id: r.id, skills: p.skills, capacity: p.capacity, queueIds: p.queueIds, load: r.load, lastIdleAt: r.lastIdleAt, lastOfferAt: r.lastOfferAt };
   let open = 0;
+  let slots = 0;
   CHANNELS.forEach((ch, k) => {
     if (r.load[ch] < p.capacity[ch]) open |= 1 << k;
+    slots += Math.max(0, p.capacity[ch] - r.load[ch]);
   });
-  const b = { profile: p, candidate, open };
+  const b = { profile: p, candidate, open, slots };
   built.set(r, b);
   return b;
 }

@@ -27,6 +27,15 @@ export const createRouterPool = (config: Config): Pool => createPool(config, { m
 export const PASS_LIMIT = 500;
 
 /**
+ * A pass for agents with few free slots first reads this many per queue and channel, plus a few
+ * per slot: the best of a long queue are enough unless skills pass them over, and then it reads
+ * PASS_LIMIT after all (reading 500 waiting SMS for one freed slot was most of an available ->
+ * offer at 10,000 waiting).
+ */
+const FEW_BASE = 16;
+const FEW_PER_SLOT = 4;
+
+/**
  * What changed, when a trigger knows: work started waiting in a queue, or an agent may have a
  * slot free (became available, finished a wrap-up). A pass is then run only if the change can
  * lead to an offer; a trigger without a hint always runs one.
@@ -180,11 +189,20 @@ export class RouterService {
     // Nobody can take work: skip the lock. Whatever frees an agent commits, then triggers a pass.
     if (!someoneFree && (await this.freeAgents.refresh(this.db)).length === 0) return { offered: 0, full: false, offeredIn };
     return this.acd.run(async (tx, fx) => {
-      const { agents, queueIds, channels } = await loadFreeCandidates(tx, this.profiles, scope, this.freeAgents);
+      const { agents, queueIds, channels, freeSlots } = await loadFreeCandidates(tx, this.profiles, scope, this.freeAgents);
       if (agents.length === 0) return { offered: 0, full: false, offeredIn };
-      const { waiting, strategies } = await loadWaiting(tx, queueIds, channels, PASS_LIMIT);
+      let limit = Math.min(PASS_LIMIT, FEW_BASE + FEW_PER_SLOT * freeSlots);
+      let { waiting, strategies } = await loadWaiting(tx, queueIds, channels, limit);
       if (waiting.length === 0) return { offered: 0, full: false, offeredIn };
-      const plan = planAssignments(waiting, agents, (q) => strategies.get(q) ?? 'longest-idle', Date.now());
+      const planFor = (w: typeof waiting) => planAssignments(w, agents, (q) => strategies.get(q) ?? 'longest-idle', Date.now());
+      let plan = planFor(waiting);
+      // Slots left free while a queue and channel were cut short: the contacts beyond the first
+      // read may fit them (a plan over a longer read begins with the same assignments).
+      if (limit < PASS_LIMIT && plan.length < freeSlots && waiting.length >= limit) {
+        limit = PASS_LIMIT;
+        ({ waiting, strategies } = await loadWaiting(tx, queueIds, channels, limit));
+        plan = planFor(waiting);
+      }
       let offered = 0;
       // Claimed in interaction id order: the order in which a batch of messages locks its
       // conversations, so the two never wait for each other in a cycle.
@@ -197,7 +215,7 @@ export class RouterService {
         if (offer.queueId) offeredIn.add(workKey(offer.queueId, offer.channel));
         offered++;
       }
-      return { offered, full: waiting.length >= PASS_LIMIT, offeredIn };
+      return { offered, full: limit === PASS_LIMIT && waiting.length >= PASS_LIMIT, offeredIn };
       // An offer is a decision made again from what is kept: should Postgres crash right after
       // this commit and lose it, the contact is waiting again and the sweep offers it anew.
     }, { routerLock: true, genericPlans: true, asyncCommit: true, pool: this.db });

@@ -214,6 +214,20 @@ describe('ACD: offers, accept, work, wrap-up', () => {
     expect(o.interaction).toMatchObject({ id: c.session.interactionId, channel: 'chat' });
   });
 
+  it('a pass for one free slot reads the head of the queue, and reads on when skills pass over all of it', async () => {
+    // A freed agent with one slot first reads only the best few contacts of each queue and
+    // channel; here every one of those needs a skill the agent lacks, so the pass must read on.
+    const q = await createQueue(t, { name: 'deep-read' });
+    await chatEntry(t, 'deep-read', q);
+    const waiting: string[] = [];
+    for (let k = 0; k < 30; k++) waiting.push(track(await customer(t, 'deep-read', `contact ${k}`)).session.interactionId);
+    await db().query(`UPDATE interactions SET attributes = attributes || '{"skills": {"german": 1}}' WHERE id = ANY($1::uuid[])`, [waiting.slice(0, 25)]);
+    const a = track(await createAgent(t, [q], { capacity: { voice: 0, chat: 1, sms: 0, email: 0 } }));
+    const offered = a.nextOffer();
+    await available(a);
+    expect((await offered).interaction.id).toBe(waiting[25]);
+  });
+
   it('a pass sees an agent\'s new skills, queues and capacity at once (kept profiles are re-read when their version moves)', async () => {
     const home = await createQueue(t, { name: 'profile-home' });
     const french = await createQueue(t, { name: 'profile-french', skills: { french: 2 } });
