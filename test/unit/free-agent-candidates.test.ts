@@ -60,7 +60,8 @@ describe('free-agent candidates', () => {
     expect(all.queueIds.sort()).toEqual(['q1', 'q4']);
     // a's chat and d's SMS slots are full; d has email free. c serves no queue, so its chat slot does not count.
     expect(all.channels).toEqual(['email']);
+    expect(all.freeSlots).toBe(2);
     const scoped = await loadFreeCandidates(noDb, profiles, { agentIds: [], queueIds: ['q2'] }, viewOf(() => [row('a'), row('b')]));
-    expect(scoped).toEqual({ agents: [expect.objectContaining({ id: 'b' })], queueIds: ['q2', 'q3'], channels: ['chat'] });
+    expect(scoped).toEqual({ agents: [expect.objectContaining({ id: 'b' })], queueIds: ['q2', 'q3'], channels: ['chat'], freeSlots: 1 });
   });
 });
