@@ -244,8 +244,7 @@ export async function loadFreeCandidates(db: Queryable, profiles: AgentProfiles 
   const rows = view ? await view.refresh(db) : (await readAllFree(db)).agents;
   let walked = walk(rows, profiles, scope);
   if (walked.missing.length > 0) {
-    if (profiles.size + walked.missing.length > PROFILE_CACHE_LIMIT) profiles.prune(new Set(rows.map((r) => r.id)));
-    for (const [id, p] of await loadProfiles(db, walked.missing)) profiles.set(id, p);
+    await holdProfiles(db, profiles, walked.missing, rows);
     // Only agents deleted since the first read are still missing; they are left out.
     walked = walk(rows, profiles, scope);
   }
@@ -317,9 +316,8 @@ function builtFor(r: FreeAgentRow, profiles: AgentProfiles): Built | undefined {
   return b;
 }
 
-/** Read into `profiles` the profiles of `rows` it does not hold at their version (one read, only when some are missing). */
-async function holdProfiles(db: Queryable, profiles: AgentProfiles, rows: FreeAgentRow[]): Promise<void> {
-  const missing = rows.filter((r) => !profiles.get(r.id, r.profileVersion)).map((r) => r.id);
+/** Read into `profiles` the profiles of `missing` (agents of `rows` it does not hold at their version), in one read. */
+async function holdProfiles(db: Queryable, profiles: AgentProfiles, missing: string[], rows: FreeAgentRow[]): Promise<void> {
   if (missing.length === 0) return;
   if (profiles.size + missing.length > PROFILE_CACHE_LIMIT) profiles.prune(new Set(rows.map((r) => r.id)));
   for (const [id, p] of await loadProfiles(db, missing)) profiles.set(id, p);
@@ -332,7 +330,7 @@ async function holdProfiles(db: Queryable, profiles: AgentProfiles, rows: FreeAg
  */
 export async function freeAgentFor(db: Queryable, profiles: AgentProfiles, view: FreeAgentView, work: Array<{ queueId: string; channel: Channel }>): Promise<boolean> {
   const rows = await view.refresh(db);
-  await holdProfiles(db, profiles, rows);
+  await holdProfiles(db, profiles, rows.filter((r) => !profiles.get(r.id, r.profileVersion)).map((r) => r.id), rows);
   return rows.some((r) => {
     const p = profiles.get(r.id, r.profileVersion);
     return p !== undefined && work.some((w) => r.load[w.channel] < p.capacity[w.channel] && p.queueIds.includes(w.queueId));
