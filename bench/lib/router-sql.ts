@@ -5,7 +5,8 @@
  */
 import { Client } from 'pg';
 import { loadRoutingQueues, loadWaiting } from '../../src/routing/routing.repository';
-import { AgentProfiles, FreeAgentView, loadAvailableAgents } from '../../src/routing/free-agents.repository';
+import { FreeAgentView } from '../../src/routing/free-agents.repository';
+import { AgentProfiles, loadAvailableAgents } from '../../src/routing/free-candidates';
 import { PASS_LIMIT } from '../../src/routing/router.service';
 import { CHANNELS } from '../../src/interactions/events.types';
 import { summarize, type Summary } from './stats';

@@ -11,7 +11,8 @@ import type { Channel } from '../interactions/events.types';
 import type { AcdContext } from './acd.context';
 import { planAssignments } from './selection';
 import { loadWaiting } from './routing.repository';
-import { AgentProfiles, FreeAgentView, freeAgentFor, loadFreeCandidates, mayOffer, type AgentScope } from './free-agents.repository';
+import { FreeAgentView, mayOffer } from './free-agents.repository';
+import { AgentProfiles, freeAgentFor, loadFreeCandidates, type AgentScope } from './free-candidates';
 import { createOffer } from './offers.repository';
 
 /**

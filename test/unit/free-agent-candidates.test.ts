@@ -4,7 +4,8 @@
  * capacity or queues changed). The view here is a stand-in returning given rows; the profiles
  * are all held, so nothing is read.
  */
-import { AgentProfiles, loadAvailableAgents, loadFreeCandidates, type FreeAgentRow, type FreeAgentView } from '../../src/routing/free-agents.repository';
+import type { FreeAgentRow, FreeAgentView } from '../../src/routing/free-agents.repository';
+import { AgentProfiles, loadAvailableAgents, loadFreeCandidates } from '../../src/routing/free-candidates';
 import type { Queryable } from '../../src/platform/db';
 
 const slots = (v: Partial<Record<'voice' | 'chat' | 'sms' | 'email', number>> = {}) => ({ voice: 0, chat: 0, sms: 0, email: 0, ...v });
