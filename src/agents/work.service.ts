@@ -11,7 +11,7 @@ import { findInteraction } from '../interactions/interactions.repository';
 import type { AcdContext, Effects } from '../routing/acd.context';
 import type { OffersService } from '../routing/offers.service';
 import { loadRoutingQueues, takeRouterLock, transition } from '../routing/routing.repository';
-import { createOffer, releaseAccepted } from '../routing/offers.repository';
+import { releaseAccepted } from '../routing/offers.repository';
 
 export type TransferTarget = { queueId: string } | { agentId: string };
 
@@ -141,11 +141,8 @@ export class WorkService {
       // Priority starts again from the new queue's own (escalation raises are per queue).
       await transition(tx, i.id, ['queued', 'offered', 'active'], { state: 'queued', agentId: null, queueId: queue.id, priority: 0, resetEscalation: true });
       if ('agentId' in target) {
-        const claimed = await createOffer(tx, { interactionId: i.id, agentId: target.agentId, explanation: { strategy: 'supervisor', reason: 'moved to this agent by a supervisor' }, timeoutSeconds: this.acd.offerTimeoutSeconds });
-        if (!claimed) throw new AppError('SB_AGENT_UNAVAILABLE', `agent ${target.agentId} is not available or has no free ${i.channel} slot`);
-        const { offer, held } = claimed;
-        this.acd.offerMade(fx, offer);
-        await this.acd.append(tx, fx, held, 'offer.created', { offerId: offer.id, agentId: target.agentId, explanation: { strategy: 'supervisor' } }, `offer.created:${offer.id}`);
+        const offer = await this.acd.offer(tx, fx, { interactionId: i.id, agentId: target.agentId, explanation: { strategy: 'supervisor', reason: 'moved to this agent by a supervisor' }, eventExplanation: { strategy: 'supervisor' } });
+        if (!offer) throw new AppError('SB_AGENT_UNAVAILABLE', `agent ${target.agentId} is not available or has no free ${i.channel} slot`);
       } else {
         fx.route = true;
       }

@@ -34,6 +34,20 @@ export async function findEventByKey(db: Queryable, key: string): Promise<Stored
   return rows[0] ? toStoredEvent(rows[0]) : null;
 }
 
+/** The columns an event is inserted with (see insertEventsFrom). */
+const INSERTED = 'customer_id, interaction_id, seq, type, channel, direction, idempotency_key, payload, occurred_at';
+
+/**
+ * SQL of the one insert into events, for a statement's last step or a data-modifying CTE: the
+ * rows of `source`, a relation with the INSERTED columns (payload as jsonb, seq taken from the
+ * interaction's last_seq by the statement) and `n`, their order (ids ascending). A row whose
+ * idempotency key is stored already is left out; the rest come back as COLUMNS with their key.
+ */
+export const insertEventsFrom = (source: string): string =>
+  `INSERT INTO events (${INSERTED}) SELECT ${INSERTED} FROM ${source} ORDER BY n
+     ON CONFLICT (idempotency_key) DO NOTHING
+     RETURNING ${COLUMNS}, idempotency_key`;
+
 export type NewEvent = Omit<StoredEvent, 'id' | 'seq'> & { idempotencyKey: string };
 
 /**
@@ -52,16 +66,14 @@ export async function insertEvents(db: Queryable, list: NewEvent[]): Promise<Arr
      counts AS (SELECT interaction_id, count(*)::int AS k FROM input WHERE interaction_id IS NOT NULL GROUP BY interaction_id),
      s AS (UPDATE interactions x SET last_seq = x.last_seq + counts.k, updated_at = now()
              FROM counts WHERE x.id = counts.interaction_id
-           RETURNING x.id, x.last_seq - counts.k AS base)
-     INSERT INTO events (customer_id, interaction_id, seq, type, channel, direction, idempotency_key, payload, occurred_at)
-     SELECT input.customer_id, input.interaction_id,
-            s.base + row_number() OVER (PARTITION BY input.interaction_id ORDER BY input.n),
-            input.type, input.channel, input.direction, input.idempotency_key, input.payload::jsonb, input.occurred_at
-       FROM input LEFT JOIN s ON s.id = input.interaction_id
-      WHERE input.interaction_id IS NULL OR s.id IS NOT NULL
-      ORDER BY input.n
-     ON CONFLICT (idempotency_key) DO NOTHING
-     RETURNING ${COLUMNS}, idempotency_key`,
+           RETURNING x.id, x.last_seq - counts.k AS base),
+     numbered AS (
+       SELECT input.customer_id, input.interaction_id, s.base + row_number() OVER (PARTITION BY input.interaction_id ORDER BY input.n) AS seq,
+              input.type, input.channel, input.direction, input.idempotency_key, input.payload::jsonb AS payload, input.occurred_at, input.n
+         FROM input LEFT JOIN s ON s.id = input.interaction_id
+        WHERE input.interaction_id IS NULL OR s.id IS NOT NULL
+     )
+     ${insertEventsFrom('numbered')}`,
     values: [
       list.map((e) => e.customerId),
       list.map((e) => e.interactionId),

@@ -11,7 +11,8 @@ import type { Logger } from '../platform/logger';
 import type { IngestService } from '../interactions/ingest.service';
 import type { EventPayload, EventType, HeldInteraction, IngestResult, InteractionRecord, StoredEvent } from '../interactions/events.types';
 import { lockInteraction } from '../interactions/interactions.repository';
-import type { CreatedOffer } from './offers.repository';
+import { createOffer, type CreatedOffer } from './offers.repository';
+import type { Explanation } from './selection';
 import { ROUTER_LOCK_KEY } from './routing.repository';
 import type { RoutingHint } from './router.service';
 
@@ -118,12 +119,29 @@ export class AcdContext {
   }
 
   /**
-   * Record an offer made in this transaction: pushed to its agent after commit, its screen pop
-   * read from now on, beside the rest of the transaction.
+   * Offer a waiting interaction to an agent in this transaction (see createOffer: the claim, the
+   * offer and its `offer.created` event in one statement; `eventExplanation` is the event's
+   * account of why, when not the offer's own). Null when the claim's conditions do not hold.
+   * Pushed to its agent after commit, its screen pop read from now on, beside the rest of the
+   * transaction.
    */
-  offerMade(fx: Effects, offer: CreatedOffer): void {
+  async offer(
+    tx: PoolClient,
+    fx: Effects,
+    o: { interactionId: string; agentId: string; explanation: Explanation | Record<string, unknown>; eventExplanation?: Record<string, unknown>; requireAvailable?: boolean },
+  ): Promise<CreatedOffer | null> {
+    const offerId = randomUUID();
+    const claimed = await createOffer(
+      tx,
+      { offerId, interactionId: o.interactionId, agentId: o.agentId, explanation: o.explanation, timeoutSeconds: this.offerTimeoutSeconds, requireAvailable: o.requireAvailable },
+      { idempotencyKey: `offer.created:${offerId}`, payload: { offerId, agentId: o.agentId, explanation: o.eventExplanation ?? o.explanation }, occurredAt: new Date() },
+    );
+    if (!claimed) return null;
+    const { offer, held, event } = claimed;
+    fx.results.push({ duplicate: false, event, appended: [event], interaction: held.interaction, customerId: held.customerRoot });
     fx.offers.push(offer);
     if (this.notifier) fx.pops.set(offer.id, this.notifier.readScreenPop(offer));
+    return offer;
   }
 
   async lock(tx: PoolClient, interactionId: string): Promise<InteractionRecord> {

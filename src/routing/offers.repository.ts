@@ -4,7 +4,8 @@
  * release). Each is a conditional UPDATE on the state it expects.
  */
 import type { Queryable } from '../platform/db';
-import type { Channel, HeldInteraction } from '../interactions/events.types';
+import type { Channel, EventPayload, HeldInteraction, StoredEvent } from '../interactions/events.types';
+import { insertEventsFrom } from '../interactions/events.repository';
 import type { Explanation } from './selection';
 import { openOn } from './free-agents.repository';
 import { interactionColumns, interactionFromRow, type InteractionRow } from '../interactions/interactions.repository';
@@ -22,43 +23,67 @@ export interface CreatedOffer {
   createdAt: Date;
 }
 
+/** The offer's own event (`offer.created`), stored by the claim's statement. */
+export interface OfferEvent {
+  idempotencyKey: string;
+  payload: EventPayload;
+  occurredAt: Date;
+}
+
 /**
- * Claim a waiting interaction for an agent and record the offer, in one statement: only if the
- * interaction is still waiting, the agent still available, and a slot of that channel free (the
- * agent's last offer time moves with it, for round-robin). Also returns the interaction as
- * claimed (its row now locked by `tx`) with its customer's root, for the offer's event.
+ * Claim a waiting interaction for an agent, record the offer (its id given) and append its
+ * `offer.created` event, in one statement: only if the interaction is still waiting, the agent
+ * still available, and a slot of that channel free (the agent's last offer time moves with it,
+ * for round-robin). The event goes in through the events' one insert (insertEventsFrom), with
+ * the interaction's next sequence number taken by the claim's own update, on behalf of the
+ * customer that stands for the interaction's now. Also returns the interaction as claimed (its
+ * row now locked by `tx`). Throws, for the caller to roll back, if the event's key is taken.
  */
 export async function createOffer(
   tx: Queryable,
-  o: { interactionId: string; agentId: string; explanation: Explanation | Record<string, unknown>; timeoutSeconds: number; requireAvailable?: boolean },
-): Promise<{ offer: CreatedOffer; held: HeldInteraction } | null> {
-  const { rows } = await tx.query<InteractionRow & { offer_id: string; expires_at: Date; offer_created_at: Date; customer_root: string | null }>({
+  o: { offerId: string; interactionId: string; agentId: string; explanation: Explanation | Record<string, unknown>; timeoutSeconds: number; requireAvailable?: boolean },
+  event: OfferEvent,
+): Promise<{ offer: CreatedOffer; held: HeldInteraction; event: StoredEvent } | null> {
+  const { rows } = await tx.query<InteractionRow & { offer_id: string; expires_at: Date; offer_created_at: Date; customer_root: string; event_id: string | null; event_seq: number }>({
     name: 'offers.create',
     text: `WITH agent AS (
        SELECT a.id, a.capacity FROM agents a WHERE a.id = $2 AND (a.state = 'available' OR NOT $5)
      ), claimed AS (
-       UPDATE interactions i SET state = 'offered', agent_id = $2, updated_at = clock_timestamp()
+       UPDATE interactions i SET state = 'offered', agent_id = $2, last_seq = i.last_seq + 1, updated_at = clock_timestamp()
         FROM agent
         WHERE i.id = $1 AND i.state = 'queued'
           AND ${openOn('$2', 'i.channel')} < COALESCE((agent.capacity ->> i.channel)::int, 0)
-       RETURNING ${interactionColumns('i')}
+       RETURNING ${interactionColumns('i')}, i.last_seq
      ), touched AS (
        UPDATE agents SET last_offer_at = clock_timestamp() WHERE id = $2 AND EXISTS (SELECT 1 FROM claimed)
      ), made AS (
-       INSERT INTO offers (interaction_id, agent_id, queue_id, channel, state, explanation, queued_at, expires_at)
-       SELECT id, $2, queue_id, channel, 'pending', $3, queued_at, clock_timestamp() + make_interval(secs => $4) FROM claimed
+       INSERT INTO offers (id, interaction_id, agent_id, queue_id, channel, state, explanation, queued_at, expires_at)
+       SELECT $6, id, $2, queue_id, channel, 'pending', $3, queued_at, clock_timestamp() + make_interval(secs => $4) FROM claimed
        RETURNING id, expires_at, created_at
+     ), input AS (
+       SELECT COALESCE(${rootOf('claimed.customer_id')}, claimed.customer_id) AS customer_id, claimed.id AS interaction_id, claimed.last_seq AS seq,
+              'offer.created' AS type, claimed.channel, 'internal' AS direction, $7::text AS idempotency_key, $8::jsonb AS payload,
+              $9::timestamptz AS occurred_at, 1 AS n
+         FROM claimed CROSS JOIN made
+     ), appended AS (
+       ${insertEventsFrom('input')}
      )
-     SELECT claimed.*, made.id AS offer_id, made.expires_at, made.created_at AS offer_created_at, ${rootOf('claimed.customer_id')} AS customer_root
-       FROM made CROSS JOIN claimed`,
-    values: [o.interactionId, o.agentId, JSON.stringify(o.explanation), o.timeoutSeconds, o.requireAvailable ?? true],
+     SELECT claimed.*, made.id AS offer_id, made.expires_at, made.created_at AS offer_created_at, input.customer_id AS customer_root,
+            appended.id AS event_id, input.seq AS event_seq
+       FROM made CROSS JOIN claimed CROSS JOIN input LEFT JOIN appended ON true`,
+    values: [o.interactionId, o.agentId, JSON.stringify(o.explanation), o.timeoutSeconds, o.requireAvailable ?? true, o.offerId, event.idempotencyKey, JSON.stringify(event.payload), event.occurredAt],
   });
   const r = rows[0];
   if (!r) return null;
+  if (r.event_id === null) throw new Error(`offer event key ${event.idempotencyKey} is taken`);
   const interaction = interactionFromRow(r);
   return {
     offer: { id: r.offer_id, interactionId: r.id, customerId: r.customer_id, agentId: o.agentId, queueId: r.queue_id, channel: r.channel, expiresAt: r.expires_at, createdAt: r.offer_created_at },
-    held: { interaction, customerRoot: r.customer_root ?? r.customer_id },
+    held: { interaction, customerRoot: r.customer_root },
+    event: {
+      id: r.event_id, customerId: r.customer_root, interactionId: r.id, seq: r.event_seq, type: 'offer.created', channel: r.channel,
+      direction: 'internal', payload: event.payload, occurredAt: event.occurredAt,
+    },
   };
 }
 

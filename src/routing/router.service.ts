@@ -13,7 +13,6 @@ import { planAssignments } from './selection';
 import { loadWaiting } from './routing.repository';
 import { FreeAgentView, mayOffer } from './free-agents.repository';
 import { AgentProfiles, freeAgentFor, loadFreeCandidates, type AgentScope } from './free-candidates';
-import { createOffer } from './offers.repository';
 
 /**
  * The router's own connections: two (a pass, and the check for the next trigger beside it), so a
@@ -208,11 +207,8 @@ export class RouterService {
       // Claimed in interaction id order: the order in which a batch of messages locks its
       // conversations, so the two never wait for each other in a cycle.
       for (const a of [...plan].sort((x, y) => (x.interactionId < y.interactionId ? -1 : x.interactionId > y.interactionId ? 1 : 0))) {
-        const claimed = await createOffer(tx, { interactionId: a.interactionId, agentId: a.agentId, explanation: a.explanation, timeoutSeconds: this.acd.offerTimeoutSeconds });
-        if (!claimed) continue;
-        const { offer, held } = claimed;
-        this.acd.offerMade(fx, offer);
-        await this.acd.append(tx, fx, held, 'offer.created', { offerId: offer.id, agentId: a.agentId, explanation: a.explanation }, `offer.created:${offer.id}`);
+        const offer = await this.acd.offer(tx, fx, a);
+        if (!offer) continue;
         if (offer.queueId) offeredIn.add(workKey(offer.queueId, offer.channel));
         offered++;
       }

@@ -1,7 +1,9 @@
 import { bearer, chatClient, startApp, waitFor, type TestApp } from '../support/app';
 import { agentClient, chatEntry, createAgent, createQueue, type AgentClient } from '../support/agent';
+import { randomUUID } from 'node:crypto';
 import { PASS_LIMIT } from '../../src/routing/router.service';
 import { createOffer } from '../../src/routing/offers.repository';
+import { withTransaction } from '../../src/platform/db';
 
 /** A chat customer in `widget` who has sent one message. */
 async function customer(t: TestApp, widget: string, text = 'hello') {
@@ -104,6 +106,10 @@ describe('ACD: offers, accept, work, wrap-up', () => {
       'interaction.queued', 'message.received', 'offer.created', 'offer.accepted', 'message.sent', 'message.received',
       'interaction.ended', 'interaction.wrappedup', 'interaction.closed',
     ]);
+    // The offer's event took its sequence number in the claim's own update: no gap, none twice.
+    const seqs = (await db().query('SELECT seq FROM events WHERE interaction_id = $1 ORDER BY seq', [c.session.interactionId])).rows.map((r) => r.seq);
+    expect(seqs).toEqual(seqs.map((_, i) => i + 1));
+    expect(row.last_seq).toBe(seqs.length);
     // After the agent ended it, the customer's next message is a new conversation.
     const after = await c.send('m3', 'one more thing');
     expect(after).toMatchObject({ ok: true, duplicate: false });
@@ -419,13 +425,11 @@ describe('ACD: offers, accept, work, wrap-up', () => {
     const c = track(await customer(t, 'early-pop', 'my order is wrong'));
     const offered = a.nextOffer();
     const offerId = await t.app.services.acd.run(async (tx, fx) => {
-      const claimed = await createOffer(tx, { interactionId: c.session.interactionId, agentId: a.agentId, explanation: { strategy: 'test' }, timeoutSeconds: 30, requireAvailable: false });
-      t.app.services.acd.offerMade(fx, claimed!.offer);
-      await t.app.services.acd.append(tx, fx, claimed!.held, 'offer.created', { offerId: claimed!.offer.id, agentId: a.agentId }, `offer.created:${claimed!.offer.id}`);
-      await t.app.services.acd.append(tx, fx, claimed!.held, 'note.added', { text: 'seen by the pop' });
-      const early = (await fx.pops.get(claimed!.offer.id)) as { history: Array<{ type: string }> } | null;
+      const offer = await t.app.services.acd.offer(tx, fx, { interactionId: c.session.interactionId, agentId: a.agentId, explanation: { strategy: 'test' }, requireAvailable: false });
+      await t.app.services.acd.append(tx, fx, { ...offer!, id: offer!.interactionId, state: 'offered' }, 'note.added', { text: 'seen by the pop' });
+      const early = (await fx.pops.get(offer!.id)) as { history: Array<{ type: string }> } | null;
       expect(early!.history.map((h) => h.type)).not.toContain('offer.created');
-      return claimed!.offer.id;
+      return offer!.id;
     });
     const offer = await offered;
     expect(offer.offerId).toBe(offerId);
@@ -435,6 +439,33 @@ describe('ACD: offers, accept, work, wrap-up', () => {
       expect.objectContaining({ type: 'offer.created', data: expect.objectContaining({ offerId }) }),
     ]);
     expect(offer.customer.recentHistory.map((h) => h.text)).toContain('my order is wrong');
+  });
+
+  it('an offer whose event key is taken is not made: the claim and the offer roll back with it', async () => {
+    const q = await createQueue(t, { name: 'taken-key' });
+    await chatEntry(t, 'taken-key', q);
+    const a = track(await createAgent(t, [q]));
+    const c = track(await customer(t, 'taken-key', 'hello there'));
+    const id = c.session.interactionId;
+    const before = await interaction(id);
+    const offerId = randomUUID();
+    // The key the offer's event would take is stored already (a replay, say).
+    await db().query(
+      `INSERT INTO events (customer_id, type, direction, idempotency_key, payload) VALUES ($1, 'note.added', 'internal', $2, '{}')`,
+      [before.customer_id, `offer.created:${offerId}`],
+    );
+    const made = withTransaction(db(), (tx) =>
+      createOffer(tx, { offerId, interactionId: id, agentId: a.agentId, explanation: { strategy: 'test' }, timeoutSeconds: 30, requireAvailable: false },
+        { idempotencyKey: `offer.created:${offerId}`, payload: { offerId }, occurredAt: new Date() }));
+    await expect(made).rejects.toThrow(/offer event key .* is taken/);
+    expect(await interaction(id)).toMatchObject({ state: 'queued', agent_id: null, last_seq: before.last_seq });
+    expect((await db().query('SELECT count(*)::int AS n FROM offers WHERE interaction_id = $1', [id])).rows[0].n).toBe(0);
+    // With a free key, the same claim makes the offer and its event at the interaction's next number.
+    const ok = await withTransaction(db(), (tx) =>
+      createOffer(tx, { offerId: randomUUID(), interactionId: id, agentId: a.agentId, explanation: { strategy: 'test' }, timeoutSeconds: 30, requireAvailable: false },
+        { idempotencyKey: `offer.created:${randomUUID()}`, payload: { why: 'test' }, occurredAt: new Date() }));
+    expect(ok!.event).toMatchObject({ type: 'offer.created', interactionId: id, seq: before.last_seq + 1, customerId: before.customer_id, payload: { why: 'test' } });
+    expect(await interaction(id)).toMatchObject({ state: 'offered', agent_id: a.agentId, last_seq: before.last_seq + 1 });
   });
 
   it('answers malformed agent actions with error acks', async () => {
