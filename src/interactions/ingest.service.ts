@@ -1,7 +1,9 @@
 /**
  * The one write path. Every channel, agent action and note becomes an event here: in one
  * transaction the customer is resolved, the interaction opened or continued, and the event
- * appended under its idempotency key; only after commit is anything published.
+ * appended under its idempotency key; only after commit is anything published. (One event is
+ * appended beside it: an offer's `offer.created`, in the claim's own statement, through the
+ * same insert, `insertEventsFrom`; see routing/offers.repository.ts.)
  */
 import type { Pool, PoolClient } from 'pg';
 import { withTransaction } from '../platform/db';

@@ -43,6 +43,8 @@ export interface Config {
   /** Milliseconds a statement may run before Postgres cancels it. */
   dbStatementTimeoutMs: number;
   dbPoolSize: number;
+  /** Postgres startup options the operator gives (PGOPTIONS, as libpq takes it); DATABASE_URL's `options` parameter wins over it. */
+  dbOptions: string | undefined;
   /** Seconds after a voicemail caller hangs up before a missing recording means they left no message. */
   voicemailGraceSeconds: number;
   /** Seconds an agent may be disconnected before going offline (offers revoked, work re-routed). */
@@ -156,6 +158,7 @@ export function loadConfig(env: Env = process.env): Config {
     dbConnectTimeoutMs: int('DB_CONNECT_TIMEOUT_MS', 3000, 100, 60000),
     dbStatementTimeoutMs: int('DB_STATEMENT_TIMEOUT_MS', 10000, 100, 600000),
     dbPoolSize: int('DB_POOL_SIZE', 10, 1, 200),
+    dbOptions: str('PGOPTIONS'),
     voicemailGraceSeconds: int('VOICEMAIL_GRACE_SECONDS', 60, 1, 3600),
     agentGraceSeconds: int('AGENT_GRACE_SECONDS', 30, 1, 3600),
     routerSweepMs: int('ROUTER_SWEEP_MS', 1000, 50, 60000),

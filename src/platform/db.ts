@@ -29,20 +29,35 @@ export function createPool(config: Config, opts: PoolOptions = {}): Pool {
   // whose estimate crosses jit_above_cost (a generic plan of the router's waiting read did, at
   // 10,000 waiting) spends ~50 ms compiling a query that runs in 0.1 ms. Set in the connection's
   // startup packet, so it costs no round trip and no query queued before the caller's first.
-  const settings = opts.genericPlans ? '-c jit=off -c plan_cache_mode=force_generic_plan' : '-c jit=off';
+  const { connectionString, options } = startupOptions(config.databaseUrl, opts.genericPlans ? '-c jit=off -c plan_cache_mode=force_generic_plan' : '-c jit=off', config.dbOptions);
   const pool = new Pool({
-    connectionString: config.databaseUrl,
+    connectionString,
     max: opts.max ?? config.dbPoolSize,
     connectionTimeoutMillis: config.dbConnectTimeoutMs,
     idleTimeoutMillis: 30000,
     statement_timeout: config.dbStatementTimeoutMs,
     query_timeout: config.dbStatementTimeoutMs + 1000,
     application_name: 'switchboard',
-    options: settings,
+    options,
   });
   // An idle client losing its connection must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
   return pool;
+}
+
+/**
+ * A connection's startup options: ours, then any the operator gave (DATABASE_URL's `options`
+ * parameter, else `given`: PGOPTIONS), so theirs win where both set the same thing. pg sends only one
+ * options string and a URL's would replace ours, so the URL's is taken out of the URL here.
+ */
+export function startupOptions(databaseUrl: string, ours: string, given: string | undefined): { connectionString: string; options: string } {
+  const url = new URL(databaseUrl);
+  const fromUrl = url.searchParams.get('options');
+  if (fromUrl !== null) url.searchParams.delete('options');
+  return {
+    connectionString: fromUrl !== null ? url.toString() : databaseUrl,
+    options: [ours, fromUrl ?? given ?? ''].filter((o) => o.trim() !== '').join(' '),
+  };
 }
 
 /** A checked-out client whose connection drops between queries emits 'error'; the next query fails anyway. */

@@ -1,7 +1,8 @@
 /**
  * What every ACD operation shares: one transaction at a time, the events it appends through
- * the ingest path, and the notifications (socket pushes, routing triggers, timers) that may
- * only go out after that transaction commits.
+ * the ingest path (an offer's own event goes in with its claim, through the events' same
+ * insert: see `offer`), and the notifications (socket pushes, routing triggers, timers) that
+ * may only go out after that transaction commits.
  */
 import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';

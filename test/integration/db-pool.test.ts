@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import { createPool, withTransaction } from '../../src/platform/db';
+import { createPool, startupOptions, withTransaction } from '../../src/platform/db';
 import { testConfig } from '../support/env';
 
 // The service's pool: every connection, new or reused, runs without JIT compilation.
@@ -21,6 +21,22 @@ describe('the database pool', () => {
     } finally {
       await pool.end();
     }
+  });
+
+  it('keeps the options a DATABASE_URL or PGOPTIONS gives beside its own', async () => {
+    const show = async (pool: Pool, name: string) => (await pool.query(`SHOW ${name}`)).rows[0][name];
+    const base = 'postgres://postgres@127.0.0.1:5432/postgres';
+    const fromUrl = createPool({ ...testConfig(), databaseUrl: `${base}?options=${encodeURIComponent('-c work_mem=7MB')}`, dbPoolSize: 1 }, { genericPlans: true });
+    try {
+      expect([await show(fromUrl, 'work_mem'), await show(fromUrl, 'jit'), await show(fromUrl, 'plan_cache_mode')]).toEqual(['7MB', 'off', 'force_generic_plan']);
+    } finally {
+      await fromUrl.end();
+    }
+    expect(startupOptions(base, '-c jit=off', '-c work_mem=9MB')).toEqual({ connectionString: base, options: '-c jit=off -c work_mem=9MB' });
+    // The operator's word wins where both set the same thing.
+    expect(startupOptions(`${base}?options=-c%20jit%3Don&sslmode=disable`, '-c jit=off', undefined)).toEqual({
+      connectionString: `${base}?sslmode=disable`, options: '-c jit=off -c jit=on',
+    });
   });
 
   it('runs a transaction on generic plans only when asked, and only for that transaction', async () => {
