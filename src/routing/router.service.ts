@@ -188,6 +188,9 @@ export class RouterService {
     const offeredIn = new Set<string>();
     // Nobody can take work: skip the lock. Whatever frees an agent commits, then triggers a pass.
     if (!someoneFree && (await this.freeAgents.refresh(this.db)).length === 0) return { offered: 0, full: false, offeredIn };
+    // The pass commits without waiting for the WAL (asyncCommit): an offer is a decision made
+    // again from what is kept, so should Postgres crash right after this commit and lose it, the
+    // contact is waiting again and the sweep offers it anew.
     return this.acd.run(async (tx, fx) => {
       const { agents, queueIds, channels, freeSlots } = await loadFreeCandidates(tx, this.profiles, scope, this.freeAgents);
       if (agents.length === 0) return { offered: 0, full: false, offeredIn };
@@ -213,8 +216,6 @@ export class RouterService {
         offered++;
       }
       return { offered, full: limit === PASS_LIMIT && waiting.length >= PASS_LIMIT, offeredIn };
-      // An offer is a decision made again from what is kept: should Postgres crash right after
-      // this commit and lose it, the contact is waiting again and the sweep offers it anew.
     }, { routerLock: true, genericPlans: true, asyncCommit: true, pool: this.db });
   }
 
