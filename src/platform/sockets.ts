@@ -5,7 +5,8 @@
 import type { Server as HttpServer } from 'node:http';
 import { createAdapter } from '@socket.io/redis-streams-adapter';
 import type { Redis } from 'ioredis';
-import { Server, type Socket } from 'socket.io';
+import { Server, type Namespace, type Socket } from 'socket.io';
+import { Adapter, MessageType, type BroadcastOptions, type ClusterAdapter, type ClusterMessage } from 'socket.io-adapter';
 import { AppError, toErrorBody, type ErrorBody } from './errors';
 import type { Config } from './config';
 import { redisKey } from './redis';
@@ -15,11 +16,34 @@ export function createIo(server: HttpServer, config: Config, redis: Redis): Serv
   return new Server(server, {
     // A short block time only bounds how long shutdown waits for the adapter's read loop;
     // messages are delivered as soon as they arrive either way.
-    adapter: createAdapter(redis, { streamName: redisKey(config, 'socket.io'), blockTimeInMs: 500 }),
+    adapter: localFirst(createAdapter(redis, { streamName: redisKey(config, 'socket.io'), blockTimeInMs: 500 })),
     maxHttpBufferSize: config.bodyLimitBytes,
     serveClient: false,
     cors: { origin: true, credentials: true },
   });
+}
+
+/**
+ * The cluster adapter's broadcast waits for its Redis append before it delivers to this
+ * process's own sockets. It needs the append's offset only for connection state recovery, which
+ * this server does not enable. So a push to an agent or a visitor connected here waited a Redis
+ * round trip for nothing. With this wrapper, the process's own sockets get the packet at once, and
+ * the same message goes to the other processes without being waited for. A failed append is
+ * dropped silently, as the adapter's own broadcast drops it. Pinned: socket.io-adapter 2.5.8,
+ * whose BROADCAST message this builds (its ClusterMessage type).
+ */
+function localFirst(factory: (nsp: Namespace) => Adapter): (nsp: Namespace) => Adapter {
+  // A function, not an arrow: socket.io calls it with `new` (the adapter it returns stands in).
+  return function adapterFor(nsp: Namespace): Adapter {
+    const adapter = factory(nsp) as ClusterAdapter;
+    const publish = (adapter as unknown as { publish(m: Omit<Extract<ClusterMessage, { type: MessageType.BROADCAST }>, 'nsp' | 'uid'>): void }).publish.bind(adapter);
+    adapter.broadcast = async (packet: unknown, opts: BroadcastOptions): Promise<void> => {
+      Adapter.prototype.broadcast.call(adapter, packet, opts);
+      if (opts.flags?.local) return;
+      publish({ type: MessageType.BROADCAST, data: { packet, opts: { rooms: [...opts.rooms], except: [...(opts.except ?? [])], flags: opts.flags ?? {} } } });
+    };
+    return adapter;
+  };
 }
 
 export type Ack<T extends object = object> = (response: ({ ok: true } & T) | { ok: false; error: ErrorBody }) => void;
