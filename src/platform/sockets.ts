@@ -29,8 +29,9 @@ export function createIo(server: HttpServer, config: Config, redis: Redis): Serv
  * this server does not enable. So a push to an agent or a visitor connected here waited a Redis
  * round trip for nothing. With this wrapper, the process's own sockets get the packet at once, and
  * the same message goes to the other processes without being waited for. A failed append is
- * dropped silently, as the adapter's own broadcast drops it. Pinned: socket.io-adapter 2.5.8,
- * whose BROADCAST message this builds (its ClusterMessage type).
+ * dropped silently, as the adapter's own broadcast drops it. Should createIo ever enable
+ * connection state recovery, this wrapper has to go: each packet must then carry its offset.
+ * Pinned: socket.io-adapter 2.5.8, whose BROADCAST message this builds (its ClusterMessage type).
  */
 function localFirst(factory: (nsp: Namespace) => Adapter): (nsp: Namespace) => Adapter {
   // A function, not an arrow: socket.io calls it with `new` (the adapter it returns stands in).
