@@ -13,12 +13,18 @@ export interface AgentClient {
   messages: Array<{ interactionId: string; messageId: string; from: string; text: string }>;
   states: Array<{ state: string; reason: string | null }>;
   emit(event: string, payload: unknown): Promise<any>;
+  /**
+   * The first offer that no earlier call returned, waiting for it if it has not arrived. One that
+   * arrived before this call counts: a push can beat the ack of whatever caused it (a customer's
+   * message, say), since the two go to different sockets.
+   */
   nextOffer(ms?: number): Promise<OfferPayload>;
   close(): void;
 }
 
 export async function agentClient(url: string, token: string, agentId: string, opts: { reconnection?: boolean } = {}): Promise<AgentClient> {
   const socket = ioClient(`${url}/agent`, { auth: { token }, transports: ['websocket'], reconnection: opts.reconnection ?? false, forceNew: true });
+  let returned = 0;
   const client: AgentClient = {
     socket,
     agentId,
@@ -29,17 +35,19 @@ export async function agentClient(url: string, token: string, agentId: string, o
     states: [],
     emit: (event, payload) => socket.timeout(15000).emitWithAck(event, payload),
     nextOffer(ms = 5000) {
-      const seen = client.offers.length;
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no offer for agent ${agentId} within ${ms}ms`)), ms);
-        const check = () => {
-          if (client.offers.length > seen) {
-            clearTimeout(timer);
-            socket.off('offer', check);
-            resolve(client.offers[seen]!);
-          }
+        const check = (): boolean => {
+          if (client.offers.length <= returned) return false;
+          clearTimeout(timer);
+          socket.off('offer', check);
+          resolve(client.offers[returned++]!);
+          return true;
         };
-        socket.on('offer', check);
+        const timer = setTimeout(() => {
+          socket.off('offer', check);
+          reject(new Error(`no offer for agent ${agentId} within ${ms}ms`));
+        }, ms);
+        if (!check()) socket.on('offer', check);
       });
     },
     close: () => socket.disconnect(),
