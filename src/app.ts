@@ -248,6 +248,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       await new Promise<void>((resolve) => {
         io.close(() => resolve());
       });
+      // Stream appends are not waited for by the writes that issue them: let the last ones land.
+      await publisher.appended();
       await closeResources();
     });
   } catch (err) {

@@ -15,6 +15,8 @@ export const STREAM_MAXLEN = 100000;
 
 export class EventPublisher {
   private readonly listeners: EventListener[] = [];
+  /** The latest stream append (each is answered after the ones issued before it). */
+  private pending: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly redis: Redis,
@@ -32,14 +34,18 @@ export class EventPublisher {
 
   /**
    * Several writes' events (each with the interaction as its write locked it), in order: one
-   * stream append for all of them, listeners called event by event.
+   * stream append for all of them, listeners called event by event. Resolves once the listeners
+   * are done; the stream append is not waited for (see `appended`).
    */
   async publishAll(writes: Array<{ events: StoredEvent[]; interaction: InteractionRecord | null }>): Promise<void> {
     const count = writes.reduce((n, w) => n + w.events.length, 0);
     if (count === 0) return;
     // The stream append and the in-process listeners do not wait for each other (both only ever
-    // see committed events): a socket push or a routing trigger does not wait for Redis.
-    const streamed = (async () => {
+    // see committed events): a socket push or a routing trigger does not wait for Redis. Nor
+    // does the caller: an ack or a webhook's 200 needs the commit, not the stream, whose
+    // failures are only logged anyway. Appends are issued in call order on one connection, so
+    // the stream keeps the order they were published in.
+    this.pending = (async () => {
       try {
         const pipeline = this.redis.pipeline();
         for (const w of writes) {
@@ -61,6 +67,10 @@ export class EventPublisher {
         }
       }
     }
-    await streamed;
+  }
+
+  /** Resolves once every stream append issued so far has been answered (or has failed and been logged). */
+  async appended(): Promise<void> {
+    await this.pending;
   }
 }
