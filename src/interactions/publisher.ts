@@ -51,7 +51,9 @@ export class EventPublisher {
         for (const w of writes) {
           for (const e of w.events) pipeline.xadd(this.streamKey, 'MAXLEN', '~', String(STREAM_MAXLEN), '*', 'event', JSON.stringify(e));
         }
-        await pipeline.exec();
+        // A pipeline answers each command's error in its results instead of throwing it.
+        const failed = (await pipeline.exec())?.find(([err]) => err);
+        if (failed) throw failed[0];
       } catch (err) {
         this.log.warn({ err, count }, 'event stream publish failed; consumers will catch up from Postgres');
       }
