@@ -10,7 +10,7 @@ export interface TcpProxy {
   /** Drop every open connection and refuse new ones. */
   cut(): void;
   restore(): void;
-  /** Stop passing the app's bytes on: they wait, connections stay open, until `release`. */
+  /** Stop passing the app's bytes on: they wait, connections stay open, until `release` (both idempotent). */
   hold(): void;
   release(): void;
   close(): Promise<void>;
@@ -57,6 +57,7 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
       up = true;
     },
     hold() {
+      if (held) return;
       held = true;
       for (const { client, upstream } of links) {
         client.unpipe(upstream);
@@ -64,6 +65,8 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
       }
     },
     release() {
+      // Only once: piping a connection twice would pass every byte on twice.
+      if (!held) return;
       held = false;
       for (const { client, upstream } of links) client.pipe(upstream);
     },
