@@ -6,7 +6,7 @@
 import { io as ioClient, type Socket } from 'socket.io-client';
 import { Pool } from 'pg';
 import { freePort, startService, type ServiceProcess } from '../support/process';
-import { dropDatabase, testEnv, ADMIN_PASSWORD } from '../support/env';
+import { dropDatabase, endPool, testEnv, ADMIN_PASSWORD } from '../support/env';
 import { clearRedisPrefix, waitFor } from '../support/app';
 import { loadConfig } from '../../src/platform/config';
 
@@ -115,7 +115,7 @@ describe('ACD under contention, across processes, with a crash', () => {
   afterAll(async () => {
     agents.forEach((a) => a.stop());
     await Promise.all(procs.map(({ p }) => p.stop('SIGKILL')));
-    await pool?.end();
+    if (pool) await endPool(pool);
     await dropDatabase(env.DATABASE_URL!);
     await clearRedisPrefix(loadConfig(env));
   });

@@ -1,6 +1,6 @@
 import { Pool } from 'pg';
 import { freePort, startService, type ServiceProcess } from '../support/process';
-import { dropDatabase, testEnv } from '../support/env';
+import { dropDatabase, endPool, testEnv } from '../support/env';
 import { clearRedisPrefix } from '../support/app';
 import { loadConfig } from '../../src/platform/config';
 
@@ -65,7 +65,7 @@ describe('npm start (the README start command)', () => {
       // Exactly one bootstrap admin, and it can log in through either process.
       const pool = new Pool({ connectionString: fresh.DATABASE_URL });
       const { rows } = await pool.query("SELECT count(*)::int AS n FROM users WHERE role = 'admin'");
-      await pool.end();
+      await endPool(pool);
       expect(rows[0].n).toBe(1);
       for (const { port } of [a, b]) {
         const res = await fetch(`http://127.0.0.1:${port}/api/auth/login`, {

@@ -7,7 +7,7 @@ import { ImapFlow } from 'imapflow';
 import { Pool } from 'pg';
 import { startDovecot, type Dovecot } from '../support/dovecot';
 import { freePort, startService, type ServiceProcess } from '../support/process';
-import { dropDatabase, testEnv } from '../support/env';
+import { dropDatabase, endPool, testEnv } from '../support/env';
 import { clearRedisPrefix, waitFor } from '../support/app';
 import { loadConfig } from '../../src/platform/config';
 
@@ -26,7 +26,7 @@ describe('IMAP intake: exactly once through crashes and competing processes', ()
   }, 60000);
   afterAll(async () => {
     await Promise.all(procs.map((p) => p.stop('SIGKILL')));
-    await pool?.end();
+    if (pool) await endPool(pool);
     await imap?.logout().catch(() => undefined);
     await dovecot?.stop();
     await dropDatabase(env.DATABASE_URL!);

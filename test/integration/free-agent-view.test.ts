@@ -2,7 +2,7 @@ import { Pool, type PoolClient } from 'pg';
 import { ensureDatabase } from '../../src/platform/db';
 import { migrate } from '../../src/platform/migrate';
 import { FreeAgentView, pruneAgentChanges, readAllFree, type FreeAgentRow } from '../../src/routing/free-agents.repository';
-import { dropDatabase, testEnv } from '../support/env';
+import { dropDatabase, endPool, testEnv } from '../support/env';
 
 // The routing view of free agents is kept in memory and refreshed with only the agents changed
 // since its last read. It must always equal a fresh read of every free agent, whichever way the
@@ -42,7 +42,7 @@ describe('FreeAgentView', () => {
     );
   });
   afterAll(async () => {
-    await pool.end();
+    await endPool(pool);
     await dropDatabase(url);
   });
 

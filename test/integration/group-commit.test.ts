@@ -12,7 +12,7 @@ import { Pool as PgPool } from 'pg';
 import { startApp, waitFor, bearer, clearRedisPrefix, type TestApp } from '../support/app';
 import { createQueue } from '../support/agent';
 import { ACCOUNT_SID, AUTH_TOKEN, signedForm } from '../support/fake-twilio';
-import { dropDatabase, testEnv, ADMIN_PASSWORD } from '../support/env';
+import { dropDatabase, endPool, testEnv, ADMIN_PASSWORD } from '../support/env';
 import { freePort, startService, type ServiceProcess } from '../support/process';
 import { inboundSmsCommand } from '../../src/channels/sms/sms.mapper';
 import { chatMessageCommand } from '../../src/channels/chat/chat.mapper';
@@ -213,7 +213,7 @@ describe('group commit across two processes, through a kill -9', () => {
 
   afterAll(async () => {
     await Promise.all(procs.map(({ p }) => p.stop('SIGKILL')));
-    await pool?.end();
+    if (pool) await endPool(pool);
     await dropDatabase(env.DATABASE_URL!);
     await clearRedisPrefix(loadConfig(env));
   });

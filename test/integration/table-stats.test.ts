@@ -2,7 +2,7 @@ import { Pool } from 'pg';
 import { ensureDatabase } from '../../src/platform/db';
 import { migrate } from '../../src/platform/migrate';
 import { analyzeOutgrownTables, tablesOutgrowingStats } from '../../src/platform/table-stats';
-import { dropDatabase, testEnv } from '../support/env';
+import { dropDatabase, endPool, testEnv } from '../support/env';
 
 // A generic plan made while a table was nearly empty scans it in full until its statistics
 // change; the sweep analyzes tables that have outgrown theirs, so cached plans are made again.
@@ -18,7 +18,7 @@ describe('tables that outgrow their statistics', () => {
   });
 
   afterAll(async () => {
-    await pool.end();
+    await endPool(pool);
     await dropDatabase(url);
   });
 

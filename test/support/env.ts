@@ -39,11 +39,28 @@ export function databaseName(databaseUrl: string): string {
   return decodeURIComponent(new URL(databaseUrl).pathname.slice(1));
 }
 
+/**
+ * Ends a pool and waits until each of its connections has really closed. pg-pool's end()
+ * resolves once it has asked its idle clients to end, before their sockets close; a database
+ * dropped WITH (FORCE) in that window terminates them, and the terminated client's error
+ * reaches a pool with no error listener as an unhandled error.
+ */
+export async function endPool(pool: Pool): Promise<void> {
+  const open = pool.totalCount;
+  let closed = 0;
+  const allClosed = new Promise<void>((resolve) => {
+    if (open === 0) return resolve();
+    pool.on('remove', () => ++closed === open && resolve());
+  });
+  await pool.end();
+  await allClosed;
+}
+
 export async function dropDatabase(databaseUrl: string): Promise<void> {
   const pool = new Pool({ connectionString: `${PG_BASE}/postgres`, max: 1 });
   try {
     await pool.query(`DROP DATABASE IF EXISTS "${databaseName(databaseUrl)}" WITH (FORCE)`);
   } finally {
-    await pool.end();
+    await endPool(pool);
   }
 }
