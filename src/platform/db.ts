@@ -39,6 +39,9 @@ export function createPool(config: Config, opts: PoolOptions = {}): Pool {
     query_timeout: config.dbStatementTimeoutMs + 1000,
     application_name: 'switchboard',
     options,
+    // Queries issued while one is under way go out at once instead of after its answer: a
+    // transaction's first statement travels right behind its BEGIN (see withTransaction).
+    pipeline: true,
   });
   // An idle client losing its connection must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
@@ -94,14 +97,30 @@ export async function withTransaction<T>(pool: Pool, fn: (tx: PoolClient) => Pro
   client.on('error', ignoreClientError);
   let broken = false;
   try {
-    // BEGIN, the plan setting and the advisory lock go in one round trip.
-    await client.query([
-      'BEGIN',
-      ...(opts.genericPlans ? ['SET LOCAL plan_cache_mode = force_generic_plan'] : []),
-      ...(opts.asyncCommit ? ['SET LOCAL synchronous_commit = off'] : []),
-      ...(lock === undefined ? [] : [`SELECT pg_advisory_xact_lock(${lock})`]),
-    ].join('; '));
-    const result = await fn(client);
+    // BEGIN, the plan setting and the advisory lock go in one message, and on a pipelined pool
+    // the transaction's first statement follows it without waiting for its answer. Postgres runs
+    // them in order, so that statement runs inside the transaction (and after the lock); should
+    // anything after BEGIN fail, the transaction is aborted and every statement behind it fails.
+    // BEGIN itself fails only with its session, which then runs nothing else.
+    const begun = client
+      .query([
+        'BEGIN',
+        ...(opts.genericPlans ? ['SET LOCAL plan_cache_mode = force_generic_plan'] : []),
+        ...(opts.asyncCommit ? ['SET LOCAL synchronous_commit = off'] : []),
+        ...(lock === undefined ? [] : [`SELECT pg_advisory_xact_lock(${lock})`]),
+      ].join('; '))
+      .then(() => null, (err: unknown) => err);
+    const begin = async (): Promise<void> => {
+      const failed = await begun;
+      if (failed) throw failed;
+    };
+    if (!client.pipeline) await begin();
+    let result: T;
+    try {
+      result = await fn(client);
+    } finally {
+      await begin();
+    }
     await client.query('COMMIT');
     return result;
   } catch (err) {
