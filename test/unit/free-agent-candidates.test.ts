@@ -65,4 +65,41 @@ describe('free-agent candidates', () => {
     const scoped = await loadFreeCandidates(noDb, profiles, { agentIds: [], queueIds: ['q2'] }, viewOf(() => [row('a'), row('b')]));
     expect(scoped).toEqual({ agents: [expect.objectContaining({ id: 'b' })], queueIds: ['q2', 'q3'], channels: ['chat'], freeSlots: 1 });
   });
+
+  it('decides scope and queues per agent when agents share their queues', async () => {
+    const own = new AgentProfiles();
+    own.set('e', { version: 1, skills: {}, capacity: slots({ chat: 1 }), queueIds: ['q5', 'q6'] });
+    own.set('f', { version: 1, skills: {}, capacity: slots({ chat: 1 }), queueIds: ['q5', 'q6'] });
+    own.set('g', { version: 1, skills: {}, capacity: slots({ sms: 1 }), queueIds: ['q7'] });
+    own.set('h', { version: 1, skills: {}, capacity: slots({ email: 1 }), queueIds: ['q7'] });
+    // Agents of the same queues share one array of them.
+    expect(own.get('e', 1)!.queueIds).toBe(own.get('f', 1)!.queueIds);
+    const rows = [row('e'), row('g'), row('f'), row('h')];
+    const view = viewOf(() => rows);
+    // By queue: both agents of q5 and q6, and only their queues and channels.
+    expect(await loadFreeCandidates(noDb, own, { agentIds: [], queueIds: ['q6'] }, view)).toEqual({
+      agents: [expect.objectContaining({ id: 'e' }), expect.objectContaining({ id: 'f' })], queueIds: ['q5', 'q6'], channels: ['chat'], freeSlots: 2,
+    });
+    // An agent named outside the queues named brings its own queues and slots, not its queue-mates'.
+    expect(await loadFreeCandidates(noDb, own, { agentIds: ['h'], queueIds: ['q5'] }, view)).toEqual({
+      agents: ['e', 'f', 'h'].map((id) => expect.objectContaining({ id })), queueIds: ['q5', 'q6', 'q7'], channels: ['email', 'chat'], freeSlots: 3,
+    });
+  });
+
+  it('builds anew for a profile pruned and read again, and leaves out an agent whose profile is gone', async () => {
+    const own = new AgentProfiles();
+    own.set('e', { version: 1, skills: {}, capacity: slots({ chat: 1 }), queueIds: ['q5'] });
+    own.set('f', { version: 1, skills: {}, capacity: slots({ chat: 1 }), queueIds: ['q5'] });
+    const rows = [row('e'), row('f')];
+    const first = await loadAvailableAgents(noDb, own, undefined, viewOf(() => rows));
+    own.prune(new Set(['f']));
+    own.set('e', { version: 1, skills: { es: 1 }, capacity: slots({ chat: 1 }), queueIds: ['q5'] });
+    const next = await loadAvailableAgents(noDb, own, undefined, viewOf(() => rows));
+    expect(next[0]).not.toBe(first[0]);
+    expect(next[0]).toMatchObject({ id: 'e', skills: { es: 1 } });
+    expect(next[1]).toBe(first[1]);
+    // Pruned and not read again: the pass reads it (here: the stand-in database refuses).
+    own.prune(new Set(['e']));
+    await expect(loadAvailableAgents(noDb, own, undefined, viewOf(() => rows))).rejects.toThrow(/no read expected/);
+  });
 });
