@@ -57,11 +57,16 @@ export class AgentProfiles {
     return this.byId.size;
   }
 
-  /** The one array kept for these queues (in the order given: profiles list them sorted). */
+  /**
+   * The one array kept for these queues (in the order given: profiles list them sorted). Arrays
+   * of queues no agent has any more are dropped with a prune, or when as many are kept as
+   * profiles may be (an array dropped early only costs the sharing).
+   */
   private shared(queueIds: string[]): string[] {
     const key = queueIds.join(' ');
     const kept = this.memberships.get(key);
     if (kept) return kept;
+    if (this.memberships.size >= PROFILE_CACHE_LIMIT) this.memberships.clear();
     this.memberships.set(key, queueIds);
     return queueIds;
   }
