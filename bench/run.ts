@@ -39,7 +39,7 @@ async function main(): Promise<void> {
   if (profileDir) mkdirSync(profileDir, { recursive: true });
   const scenarios: Record<Name, () => Promise<ScenarioResult>> = {
     ingest: () => ingestScenario({ seconds: num(env.BENCH_SECONDS, 5), rates: list(env.BENCH_RATES, '250,500,1000,2000,3000,4000,5000,6000,8000,10000'), inflight: num(env.BENCH_INGEST_INFLIGHT, 512), profileDir }),
-    routing: () => routingScenario({ agents: list(env.BENCH_AGENTS, '100,1000'), waiting: list(env.BENCH_WAITING, '100,1000,10000'), samples: num(env.BENCH_SAMPLES, 200), profileDir, explain: Boolean(env.BENCH_EXPLAIN) }),
+    routing: () => routingScenario({ agents: list(env.BENCH_AGENTS, '100,1000'), waiting: list(env.BENCH_WAITING, '100,1000,10000'), samples: num(env.BENCH_SAMPLES, 1000), profileDir, explain: Boolean(env.BENCH_EXPLAIN) }),
     chat: () => chatScenario({ chats: num(env.BENCH_CHATS, 1000), agents: num(env.BENCH_CHAT_AGENTS, 100), seconds: num(env.BENCH_CHAT_SECONDS, 30), intervalMs: num(env.BENCH_CHAT_INTERVAL_MS, 10000), profileDir }),
     footprint: () => footprintScenario({ agents: num(env.BENCH_FP_AGENTS, 2000), visitors: num(env.BENCH_FP_VISITORS, 5000), openChats: num(env.BENCH_FP_OPEN_CHATS, 1000), processes: num(env.BENCH_FP_PROCESSES, 1) }),
   };
