@@ -13,7 +13,7 @@ import type { Config } from './platform/config';
 import { createPool } from './platform/db';
 import { createLogger, type Logger } from './platform/logger';
 import { createMetrics, type Metrics } from './platform/metrics';
-import { createBlockingRedis, createRedis, redisKey } from './platform/redis';
+import { createBlockingRedis, createRedis, endedWithin, keepDuplicates, redisKey } from './platform/redis';
 import { registerErrorHandling } from './platform/http';
 import { prepareDatabase, type PrepareResult } from './platform/bootstrap';
 import { healthRoutes } from './platform/health.routes';
@@ -104,6 +104,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const routerDb = createRouterPool(config);
   const redis = createRedis(config, 'commands');
   const adapterRedis = createBlockingRedis(config, 'socket.io');
+  const adapterCopies = keepDuplicates(adapterRedis);
   const bullRedis = createBlockingRedis(config, 'bullmq');
   const workerRedis = createBlockingRedis(config, 'bullmq-worker');
   const closeResources = async () => {
@@ -250,6 +251,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       });
       // Stream appends are not waited for by the writes that issue them: let the last ones land.
       await publisher.appended();
+      // The adapter's own connections end once its blocked read returns (blockTimeInMs).
+      await Promise.all(adapterCopies.map((copy) => endedWithin(copy, 1000)));
       await closeResources();
     });
   } catch (err) {

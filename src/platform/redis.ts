@@ -29,4 +29,38 @@ export function createBlockingRedis(config: Config, name: string): Redis {
   return redis;
 }
 
+/**
+ * Every connection `duplicate()` makes of `redis` from now on, in the array returned. The socket.io
+ * adapter makes its own: a subscriber, and a reader blocked on the stream, which the adapter ends
+ * only once its read returns, and whose read is retried without limit should its connection drop
+ * first. So shutdown waits for them to end (see `endedWithin`): a reader whose Redis went away
+ * meanwhile reconnected forever and kept the process alive.
+ */
+export function keepDuplicates(redis: Redis): Redis[] {
+  const made: Redis[] = [];
+  const duplicate = redis.duplicate.bind(redis);
+  redis.duplicate = (...args: Parameters<Redis['duplicate']>) => {
+    const copy = duplicate(...args);
+    copy.on('error', () => undefined);
+    made.push(copy);
+    return copy;
+  };
+  return made;
+}
+
+/** Resolves once `redis` has ended, or after `ms`, when it is ended at once instead. */
+export async function endedWithin(redis: Redis, ms: number): Promise<void> {
+  if (redis.status === 'end') return;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      redis.disconnect();
+      resolve();
+    }, ms);
+    redis.once('end', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 export const redisKey = (config: Config, ...parts: string[]): string => [config.redisKeyPrefix, ...parts].join(':');

@@ -66,4 +66,20 @@ describe('ingest while Redis does not answer', () => {
     proxy.release();
     await waitFor(async () => (await streamed()) === 1, 5000, 'the event in the stream after Redis answers');
   });
+
+  it('ends every Redis connection it opened at shutdown, so none keeps trying once Redis is gone', async () => {
+    // The socket.io adapter's stream reader, blocked in a read, used to outlive the app's close
+    // and, its Redis gone, reconnect without end (keeping the process alive).
+    const url = new URL(REDIS_URL);
+    const own = await startTcpProxy(url.hostname, Number(url.port || 6379));
+    try {
+      const app = await startApp({}, testConfig({ REDIS_URL: `redis://127.0.0.1:${own.port}` }));
+      await app.close();
+      own.cut();
+      await new Promise((r) => setTimeout(r, 2500));
+      expect(own.refused).toBe(0);
+    } finally {
+      await own.close();
+    }
+  });
 });

@@ -10,6 +10,8 @@ export interface TcpProxy {
   /** Drop every open connection and refuse new ones. */
   cut(): void;
   restore(): void;
+  /** Connections refused while cut. */
+  readonly refused: number;
   /** Stop passing the app's bytes on: they wait, connections stay open, until `release` (both idempotent). */
   hold(): void;
   release(): void;
@@ -19,10 +21,12 @@ export interface TcpProxy {
 export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
   let up = true;
   let held = false;
+  let refused = 0;
   const sockets = new Set<net.Socket>();
   const links = new Set<{ client: net.Socket; upstream: net.Socket }>();
   const server = net.createServer((client) => {
     if (!up) {
+      refused++;
       client.destroy();
       return;
     }
@@ -48,6 +52,9 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
   const port = (server.address() as net.AddressInfo).port;
   return {
     port,
+    get refused() {
+      return refused;
+    },
     cut() {
       up = false;
       for (const s of sockets) s.destroy();
