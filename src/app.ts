@@ -20,7 +20,7 @@ import { healthRoutes } from './platform/health.routes';
 import { authPlugin } from './platform/auth/auth.plugin';
 import { authRoutes } from './platform/auth/auth.routes';
 import { TokenService } from './platform/auth/tokens';
-import { createIo } from './platform/sockets';
+import { ADAPTER_BLOCK_MS, createIo } from './platform/sockets';
 import { EventPublisher } from './interactions/publisher';
 import { IngestService } from './interactions/ingest.service';
 import { interactionRoutes } from './interactions/interactions.routes';
@@ -251,8 +251,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       });
       // Stream appends are not waited for by the writes that issue them: let the last ones land.
       await publisher.appended();
-      // The adapter's own connections end once its blocked read returns (blockTimeInMs).
-      await Promise.all(adapterCopies.map((copy) => endedWithin(copy, 1000)));
+      // The adapter's own connections end once its blocked read returns.
+      await Promise.all(adapterCopies.map((copy) => endedWithin(copy, 2 * ADAPTER_BLOCK_MS)));
       await closeResources();
     });
   } catch (err) {

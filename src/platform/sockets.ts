@@ -12,11 +12,15 @@ import type { Config } from './config';
 import { redisKey } from './redis';
 import { roleAllows, type Role, type StaffClaims, type TokenService } from './auth/tokens';
 
+/**
+ * How long the adapter's stream reader blocks in one read. Short, since it bounds how long
+ * shutdown waits for the reader to end; messages are delivered as soon as they arrive either way.
+ */
+export const ADAPTER_BLOCK_MS = 500;
+
 export function createIo(server: HttpServer, config: Config, redis: Redis): Server {
   return new Server(server, {
-    // A short block time only bounds how long shutdown waits for the adapter's read loop;
-    // messages are delivered as soon as they arrive either way.
-    adapter: localFirst(createAdapter(redis, { streamName: redisKey(config, 'socket.io'), blockTimeInMs: 500 })),
+    adapter: localFirst(createAdapter(redis, { streamName: redisKey(config, 'socket.io'), blockTimeInMs: ADAPTER_BLOCK_MS })),
     maxHttpBufferSize: config.bodyLimitBytes,
     serveClient: false,
     cors: { origin: true, credentials: true },
