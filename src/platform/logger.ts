@@ -28,7 +28,9 @@ export function loggerOptions(level: string): LoggerOptions {
     serializers: {
       err: (err: Error) => {
         const s = pino.stdSerializers.err(err);
-        return { ...s, message: maskPii(s.message), stack: s.stack ? maskPii(s.stack) : undefined };
+        // A Postgres error's detail may quote a whole row ("Failing row contains (…)"): never logged.
+        const detail = typeof s.detail === 'string' ? { detail: '[redacted]' } : {};
+        return { ...s, ...detail, message: maskPii(s.message), stack: s.stack ? maskPii(s.stack) : undefined };
       },
       req: (req: { method: string; url: string; id: string }) => ({ id: req.id, method: req.method, url: maskPii(req.url.split('?')[0] ?? '') }),
     },
