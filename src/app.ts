@@ -22,7 +22,7 @@ import { authRoutes } from './platform/auth/auth.routes';
 import { TokenService } from './platform/auth/tokens';
 import { ADAPTER_BLOCK_MS, createIo } from './platform/sockets';
 import { EventPublisher } from './interactions/publisher';
-import { IngestService } from './interactions/ingest.service';
+import { createMessagePool, IngestService } from './interactions/ingest.service';
 import { interactionRoutes } from './interactions/interactions.routes';
 import { CustomersService } from './customers/customers.service';
 import { customerRoutes } from './customers/customers.routes';
@@ -102,13 +102,14 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
 
   const db = createPool(config);
   const routerDb = createRouterPool(config);
+  const messageDb = createMessagePool(config);
   const redis = createRedis(config, 'commands');
   const adapterRedis = createBlockingRedis(config, 'socket.io');
   const adapterCopies = keepDuplicates(adapterRedis);
   const bullRedis = createBlockingRedis(config, 'bullmq');
   const workerRedis = createBlockingRedis(config, 'bullmq-worker');
   const closeResources = async () => {
-    await Promise.allSettled([db.end(), routerDb.end(), redis.quit(), adapterRedis.quit(), bullRedis.quit(), workerRedis.quit()]);
+    await Promise.allSettled([db.end(), routerDb.end(), messageDb.end(), redis.quit(), adapterRedis.quit(), bullRedis.quit(), workerRedis.quit()]);
   };
   let prepared: PrepareResult;
   try {
@@ -123,7 +124,18 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     const tokens = new TokenService(config.jwtSecret);
     const io = createIo(app.server, config, adapterRedis);
     const publisher = new EventPublisher(redis, redisKey(config, 'events'), log);
-    const ingest = new IngestService(db, publisher, { onBatch: (size) => metrics.ingestBatch.observe(size) });
+    const ingest = new IngestService(
+      db,
+      publisher,
+      {
+        onBatch: (size) => metrics.ingestBatch.observe(size),
+        onOneStatement: (outcome, messages, err) => {
+          metrics.ingestOneStatement.inc({ outcome }, messages);
+          if (outcome === 'failed') log.warn({ err }, 'storing messages in one statement failed; storing them step by step');
+        },
+      },
+      messageDb,
+    );
     publisher.on((e) => {
       metrics.eventsIngested.inc({ type: e.type, channel: e.channel ?? 'none' });
     });

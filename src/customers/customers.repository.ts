@@ -92,6 +92,21 @@ export async function listIdentities(db: Queryable, customerIds: string[]): Prom
 export const identityKey = (i: Identity): string => `${i.kind}:${i.value}`;
 
 /**
+ * WITH RECURSIVE clauses: `roots` (kind, value, id), the customer that currently stands for the
+ * owner of each identity of the relation `input` (kind, value), merges followed; identities
+ * nobody holds are absent.
+ */
+export const identityRootsFrom = (input: string): string => `chain(kind, value, id, merged_into, depth) AS (
+       SELECT ci.kind, ci.value, c.id, c.merged_into, 0
+         FROM ${input} JOIN customer_identities ci ON ci.kind = ${input}.kind AND ci.value = ${input}.value
+         JOIN customers c ON c.id = ci.customer_id
+       UNION ALL
+       SELECT chain.kind, chain.value, c.id, c.merged_into, chain.depth + 1
+         FROM customers c JOIN chain ON c.id = chain.merged_into WHERE chain.depth < 32
+     ),
+     roots AS (SELECT DISTINCT ON (kind, value) kind, value, id FROM chain WHERE merged_into IS NULL ORDER BY kind, value)`;
+
+/**
  * The customers that currently stand for the identities' owners (merges followed), in one round
  * trip: identity key (`kind:value`) → root id; identities nobody holds are absent.
  */
@@ -99,23 +114,27 @@ export async function findIdentityRoots(db: Queryable, identities: Identity[]): 
   const { rows } = await db.query<{ kind: IdentityKind; value: string; id: string }>({
     name: 'customers.identity-roots',
     text: `WITH RECURSIVE input AS (SELECT * FROM unnest($1::text[], $2::text[]) AS t(kind, value)),
-     chain(kind, value, id, merged_into, depth) AS (
-       SELECT ci.kind, ci.value, c.id, c.merged_into, 0
-         FROM input JOIN customer_identities ci ON ci.kind = input.kind AND ci.value = input.value
-         JOIN customers c ON c.id = ci.customer_id
-       UNION ALL
-       SELECT chain.kind, chain.value, c.id, c.merged_into, chain.depth + 1
-         FROM customers c JOIN chain ON c.id = chain.merged_into WHERE chain.depth < 32
-     )
-     SELECT DISTINCT ON (kind, value) kind, value, id FROM chain WHERE merged_into IS NULL ORDER BY kind, value`,
+     ${identityRootsFrom('input')}
+     SELECT kind, value, id FROM roots`,
     values: [identities.map((i) => i.kind), identities.map((i) => i.value)],
   });
   return new Map(rows.map((r) => [identityKey(r), r.id]));
 }
 
 /**
- * New customers, each with its first identity, in one statement (identities in a fixed order, so
- * concurrent writers wait for each other instead of deadlocking). Per row: `created` is false
+ * WITH clauses: `c` (id), the customers of the relation `input` (id, kind, value, n) inserted,
+ * those whose id exists left out; `i` (customer_id, kind, value), the identities attached to
+ * them, those another writer holds left out. Identities go in a fixed order, so concurrent
+ * writers wait for each other instead of deadlocking.
+ */
+export const customersWithIdentitiesFrom = (input: string): string =>
+  `c AS (INSERT INTO customers (id) SELECT id FROM ${input} ORDER BY n ON CONFLICT (id) DO NOTHING RETURNING id),
+          i AS (INSERT INTO customer_identities (customer_id, kind, value)
+                SELECT ${input}.id, ${input}.kind, ${input}.value FROM ${input} JOIN c ON c.id = ${input}.id ORDER BY ${input}.kind, ${input}.value
+                ON CONFLICT (kind, value) DO NOTHING RETURNING customer_id, kind, value)`;
+
+/**
+ * New customers, each with its first identity, in one statement. Per row: `created` is false
  * when the chosen id exists; `attached` is false when another writer holds the identity (the
  * caller then deletes the customer it created and uses the winner).
  */
@@ -126,10 +145,7 @@ export async function insertCustomersWithIdentities(
   const { rows: out } = await db.query<{ n: string; created: boolean; attached: boolean }>({
     name: 'customers.insert-with-identities',
     text: `WITH input AS (SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[]) WITH ORDINALITY AS t(id, kind, value, n)),
-          c AS (INSERT INTO customers (id) SELECT id FROM input ORDER BY n ON CONFLICT (id) DO NOTHING RETURNING id),
-          i AS (INSERT INTO customer_identities (customer_id, kind, value)
-                SELECT input.id, input.kind, input.value FROM input JOIN c ON c.id = input.id ORDER BY input.kind, input.value
-                ON CONFLICT (kind, value) DO NOTHING RETURNING customer_id, kind, value)
+          ${customersWithIdentitiesFrom('input')}
      SELECT input.n, c.id IS NOT NULL AS created, i.customer_id IS NOT NULL AS attached
        FROM input LEFT JOIN c ON c.id = input.id LEFT JOIN i ON i.kind = input.kind AND i.value = input.value
       ORDER BY input.n`,

@@ -6,10 +6,12 @@
  * same insert, `insertEventsFrom`; see routing/offers.repository.ts.)
  */
 import type { Pool, PoolClient } from 'pg';
-import { withTransaction } from '../platform/db';
+import type { Config } from '../platform/config';
+import { createPool, withTransaction } from '../platform/db';
 import { AppError, notFound } from '../platform/errors';
 import { resolveCustomer } from '../customers/resolve';
 import { appendMessages, isMessageCommand, KeysTaken, lockOrOpenConversations, newEvent, queuedEvent, type MessageCommand } from './append';
+import { appendMessagesInOneStatement, NotInOneStatement } from './append-statement';
 import { Batcher, type Settled } from './batcher';
 import { findEventByKey, insertEvents } from './events.repository';
 import type { IngestCommand, IngestResult, InteractionRecord, StoredEvent } from './events.types';
@@ -26,19 +28,46 @@ export interface GroupCommitOptions {
   maxInFlight: number;
   /** Told the size of each plain-message transaction (metrics). */
   onBatch?: (size: number) => void;
+  /**
+   * Told how each group of plain messages went in one statement (metrics, logs): stored; declined
+   * (another writer, a stored key); or failed with `err`. The last two are then stored step by step.
+   */
+  onOneStatement?: (outcome: OneStatementOutcome, messages: number, err?: unknown) => void;
 }
+
+export type OneStatementOutcome = 'stored' | 'declined' | 'failed';
+
+/**
+ * The connections plain messages are stored through in one statement: as many as message
+ * transactions may run at once (GroupCommitOptions.maxInFlight, 2), on generic plans (the
+ * statement is equality and index-order lookups; planned afresh, it cost more than it ran).
+ */
+export const createMessagePool = (config: Config): Pool => createPool(config, { max: 2, genericPlans: true });
 
 const settle = <T>(p: Promise<T>): Promise<Settled<T>> => p.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }));
 
 export class IngestService {
   private readonly messages: Batcher<MessageCommand, IngestResult>;
+  /**
+   * Plain messages so far: stored in one statement; left to the step-by-step path by it (another
+   * writer, a stored key); or after it failed (an error, which that path meets again or not).
+   */
+  readonly oneStatement: Record<OneStatementOutcome, number> = { stored: 0, declined: 0, failed: 0 };
+  private readonly onOneStatement: NonNullable<GroupCommitOptions['onOneStatement']>;
 
+  /**
+   * `messagePool`: where plain messages are stored in one statement (see createMessagePool;
+   * by default `pool`). Everything else, and messages that statement cannot store, go through
+   * `pool` in transactions.
+   */
   constructor(
     private readonly pool: Pool,
     private readonly publisher: EventPublisher,
     groupCommit: Partial<GroupCommitOptions> = {},
+    private readonly messagePool: Pool = pool,
   ) {
     this.messages = new Batcher({ maxBatch: 64, maxInFlight: 2, ...groupCommit, run: (cmds) => this.storeMessages(cmds) });
+    this.onOneStatement = groupCommit.onOneStatement ?? (() => undefined);
   }
 
   /** Group commit so far: transactions of plain messages and the messages in them. */
@@ -83,12 +112,39 @@ export class IngestService {
   }
 
   /**
-   * A batch of plain messages in one transaction. A key repeated within the batch, and any
-   * message whose key turns out to be stored already, is taken out and answered on its own
-   * (as the duplicate it is) once the rest has committed; if the batch fails for any other
-   * reason, every message is retried on its own, so one bad message never fails the others.
+   * Plain messages, the ones that arrived together. First in one statement of their own (see
+   * append-statement.ts): it stores all of them or none. When it stores none (an identity or a
+   * conversation another writer is creating at the same moment, a key stored already, or any
+   * error), the step-by-step path below stores them, with the same guarantees.
    */
-  private async storeMessages(cmds: MessageCommand[], retried = false): Promise<Array<Settled<IngestResult>>> {
+  private async storeMessages(cmds: MessageCommand[]): Promise<Array<Settled<IngestResult>>> {
+    if (cmds.length === 0) return [];
+    if (new Set(cmds.map((c) => c.idempotencyKey)).size === cmds.length) {
+      const results = await appendMessagesInOneStatement(this.messagePool, cmds).catch((err: unknown) => {
+        this.counted(err instanceof NotInOneStatement ? 'declined' : 'failed', cmds.length, err);
+        return null;
+      });
+      if (results) {
+        this.counted('stored', cmds.length);
+        await this.publish(...results);
+        return results.map((value) => ({ ok: true as const, value }));
+      }
+    }
+    return this.storeMessagesInTurn(cmds);
+  }
+
+  private counted(outcome: OneStatementOutcome, messages: number, err?: unknown): void {
+    this.oneStatement[outcome] += messages;
+    this.onOneStatement(outcome, messages, err);
+  }
+
+  /**
+   * A batch of plain messages in one transaction, step by step. A key repeated within the
+   * batch, and any message whose key turns out to be stored already, is taken out and answered
+   * on its own (as the duplicate it is) once the rest has committed; if the batch fails for any
+   * other reason, every message is retried on its own, so one bad message never fails the others.
+   */
+  private async storeMessagesInTurn(cmds: MessageCommand[], retried = false): Promise<Array<Settled<IngestResult>>> {
     if (cmds.length === 0) return [];
     if (cmds.length === 1) return [await settle(this.ingestOne(cmds[0]!))];
     const seen = new Set<string>();
@@ -107,7 +163,7 @@ export class IngestService {
       if (err instanceof KeysTaken && !retried) {
         const rest = batch.filter((_, n) => !err.commands.has(n));
         alone.push(...batch.filter((_, n) => err.commands.has(n)));
-        const settled = await this.storeMessages(rest.map((i) => cmds[i]!), true);
+        const settled = await this.storeMessagesInTurn(rest.map((i) => cmds[i]!), true);
         rest.forEach((i, n) => (out[i] = settled[n]!));
       } else {
         alone.push(...batch);

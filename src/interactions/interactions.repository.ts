@@ -25,6 +25,14 @@ const COLUMNS = NAMES.join(', ');
 /** The columns of an interaction record, qualified by a table alias (for statements that join or update). */
 export const interactionColumns = (alias: string): string => NAMES.map((n) => `${alias}.${n}`).join(', ');
 
+/** An interaction record's columns from `alias`, each named with `prefix` first (beside other rows' columns of the same names). */
+export const interactionColumnsAs = (alias: string, prefix: string): string => NAMES.map((n) => `${alias}.${n} AS ${prefix}${n}`).join(', ');
+
+/** The interaction record of a row selected with interactionColumnsAs(…, prefix). */
+export function interactionFromPrefixed(r: Record<string, unknown>, prefix: string): InteractionRecord {
+  return interactionFromRow(Object.fromEntries(NAMES.map((n) => [n, r[`${prefix}${n}`]])) as unknown as InteractionRow);
+}
+
 export function interactionFromRow(r: InteractionRow): InteractionRecord {
   return {
     id: r.id,
@@ -100,10 +108,43 @@ export interface NewConversation {
 }
 
 /**
- * Lock the open conversation of each key (in id order, as above), and open the ones that are not
- * open, in one statement (keys distinct). A conversation opens through its entry point: outbound ones start 'active',
- * inbound ones in the entry point's flow when asked for and it has one, otherwise 'queued' in its
- * queue. Keys another writer opened meanwhile are in neither map (the caller then locks them).
+ * WITH clauses: `found`, the open conversations of the keys of the relation `input` (id,
+ * customer_id, channel, direction, conversation_key, entry_address, ivr, subject, attributes,
+ * now; keys distinct) locked in id order (as above); `opened`, the others opened, inserted with
+ * `lastSeq` (an expression over the input's row) as their last sequence number. Both return an
+ * interaction record's columns and the key. A conversation opens through its entry point:
+ * outbound ones start 'active', inbound ones in the entry point's flow when asked for and it has
+ * one, otherwise 'queued' in its queue. Keys another writer opened meanwhile are in neither.
+ */
+export const lockOrInsertConversationsFrom = (input: string, lastSeq = '0'): string => `found AS (
+       SELECT ${COLUMNS}, conversation_key FROM interactions
+        WHERE conversation_key IN (SELECT conversation_key FROM ${input}) AND state <> 'closed'
+        ORDER BY id FOR UPDATE
+     ),
+     decided AS (
+       SELECT ${input}.*, ep.id AS entry_point_id, ep.queue_id,
+              CASE WHEN ${input}.direction = 'out' THEN 'active' WHEN ${input}.ivr AND ep.flow_id IS NOT NULL THEN 'ivr' ELSE 'queued' END AS state
+         FROM ${input} LEFT JOIN LATERAL (
+           SELECT e.id, e.queue_id, e.flow_id FROM entry_points e
+            WHERE e.channel = ${input}.channel AND e.address IN (${input}.entry_address, '*')
+            ORDER BY (e.address = '*') LIMIT 1
+         ) ep ON true
+        WHERE ${input}.conversation_key NOT IN (SELECT conversation_key FROM found)
+     ),
+     opened AS (
+       INSERT INTO interactions (id, customer_id, channel, direction, state, queue_id, entry_point_id, conversation_key,
+                                 priority, subject, created_at, queued_at, updated_at, attributes, last_seq)
+       SELECT id, customer_id, channel, direction, state, queue_id, entry_point_id, conversation_key,
+              0, subject, now, CASE WHEN state = 'queued' THEN now END, now, attributes::jsonb, ${lastSeq}
+         FROM decided ORDER BY conversation_key
+       ON CONFLICT (conversation_key) WHERE state <> 'closed' AND conversation_key IS NOT NULL DO NOTHING
+       RETURNING ${COLUMNS}, conversation_key
+     )`;
+
+/**
+ * Lock the open conversation of each key, and open the ones that are not open, in one statement
+ * (keys distinct; see lockOrInsertConversationsFrom). Keys another writer opened meanwhile are
+ * in neither map (the caller then locks them).
  */
 export async function lockOrInsertConversations(
   db: Queryable,
@@ -115,30 +156,7 @@ export async function lockOrInsertConversations(
        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bool[], $8::text[], $9::text[], $10::timestamptz[])
          AS t(id, customer_id, channel, direction, conversation_key, entry_address, ivr, subject, attributes, now)
      ),
-     found AS (
-       SELECT ${COLUMNS}, conversation_key FROM interactions
-        WHERE conversation_key IN (SELECT conversation_key FROM input) AND state <> 'closed'
-        ORDER BY id FOR UPDATE
-     ),
-     decided AS (
-       SELECT input.*, ep.id AS entry_point_id, ep.queue_id,
-              CASE WHEN input.direction = 'out' THEN 'active' WHEN input.ivr AND ep.flow_id IS NOT NULL THEN 'ivr' ELSE 'queued' END AS state
-         FROM input LEFT JOIN LATERAL (
-           SELECT e.id, e.queue_id, e.flow_id FROM entry_points e
-            WHERE e.channel = input.channel AND e.address IN (input.entry_address, '*')
-            ORDER BY (e.address = '*') LIMIT 1
-         ) ep ON true
-        WHERE input.conversation_key NOT IN (SELECT conversation_key FROM found)
-     ),
-     opened AS (
-       INSERT INTO interactions (id, customer_id, channel, direction, state, queue_id, entry_point_id, conversation_key,
-                                 priority, subject, created_at, queued_at, updated_at, attributes)
-       SELECT id, customer_id, channel, direction, state, queue_id, entry_point_id, conversation_key,
-              0, subject, now, CASE WHEN state = 'queued' THEN now END, now, attributes::jsonb
-         FROM decided ORDER BY conversation_key
-       ON CONFLICT (conversation_key) WHERE state <> 'closed' AND conversation_key IS NOT NULL DO NOTHING
-       RETURNING ${COLUMNS}, conversation_key
-     )
+     ${lockOrInsertConversationsFrom('input')}
      SELECT *, false AS opened FROM found UNION ALL SELECT *, true AS opened FROM opened`,
     values: [
       list.map((n) => n.id),

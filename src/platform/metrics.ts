@@ -30,6 +30,12 @@ export function createMetrics() {
       buckets: [1, 2, 4, 8, 16, 32, 64],
       registers: [registry],
     }),
+    ingestOneStatement: new Counter({
+      name: 'switchboard_ingest_one_statement_messages_total',
+      help: 'Plain messages by how their one-statement write went: stored, declined (another writer or a stored key) or failed; the last two were stored step by step',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
     socketConnections: new Counter({
       name: 'switchboard_socket_connections_total',
       help: 'socket.io connections accepted, by namespace',

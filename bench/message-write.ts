@@ -1,0 +1,86 @@
+/**
+ * The message write alone, both ways, interleaved in one process on one fresh database: the
+ * step-by-step transaction (BEGIN and the customer, the conversation, the events, COMMIT: what
+ * a message took before it was stored in one statement, and what it still takes when that
+ * statement declines) and the one statement. Each round stores one chat message both ways, in
+ * alternating order, so both see the same machine. Two cases: a known visitor continuing an open
+ * conversation, and a first contact (new customer, new conversation, the queued cue).
+ *
+ *   npx tsx bench/message-write.ts [rounds=2000]
+ *
+ * Prints p50/p99 per way and case, and their ratio. Not part of `npm run bench`: it measures
+ * one step of the enqueue → offer path, not a promise of the service.
+ */
+import { randomUUID } from 'node:crypto';
+import { chatMessageCommand } from '../src/channels/chat/chat.mapper';
+import { appendMessages, isMessageCommand, type MessageCommand } from '../src/interactions/append';
+import { appendMessagesInOneStatement } from '../src/interactions/append-statement';
+import { createMessagePool } from '../src/interactions/ingest.service';
+import { loadConfig } from '../src/platform/config';
+import { createPool, ensureDatabase, withTransaction } from '../src/platform/db';
+import { migrate } from '../src/platform/migrate';
+import { Pool } from 'pg';
+import { summarize, type Summary } from './lib/stats';
+
+const PG = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
+
+const message = (visitorId: string, text: string): MessageCommand => {
+  const cmd = chatMessageCommand({ visitorId, customerId: randomUUID(), pendingInteractionId: randomUUID(), widget: '*', clientMessageId: randomUUID(), text, now: new Date() });
+  if (!isMessageCommand(cmd)) throw new Error('not a plain message');
+  return cmd;
+};
+
+async function main(): Promise<void> {
+  const rounds = Number(process.argv[2] ?? 2000);
+  const name = `sb_bench_write_${Date.now()}`;
+  const databaseUrl = `${PG}/${name}`;
+  await ensureDatabase(databaseUrl);
+  const config = loadConfig({ ...process.env, DATABASE_URL: databaseUrl, JWT_SECRET: 'bench-secret-0123456789abcdef' });
+  const pool = createPool(config);
+  const messagePool = createMessagePool(config);
+  try {
+    await migrate(pool);
+    const ways = {
+      stepByStep: (cmd: MessageCommand) => withTransaction(pool, (tx) => appendMessages(tx, [cmd]), { genericPlans: true }),
+      oneStatement: (cmd: MessageCommand) => appendMessagesInOneStatement(messagePool, [cmd]),
+    };
+    type Way = keyof typeof ways;
+    const order: Way[][] = [['stepByStep', 'oneStatement'], ['oneStatement', 'stepByStep']];
+    // Each way continues its own visitor's conversation.
+    const visitors: Record<Way, string> = { stepByStep: randomUUID(), oneStatement: randomUUID() };
+    const samples: Record<string, number[]> = {};
+    const time = async (key: string, f: () => Promise<unknown>) => {
+      const t0 = performance.now();
+      await f();
+      (samples[key] ??= []).push(performance.now() - t0);
+    };
+    for (const way of Object.keys(ways) as Way[]) for (let k = 0; k < 50; k++) await ways[way](message(visitors[way], 'warm-up'));
+    for (const key of Object.keys(samples)) delete samples[key];
+    for (let r = 0; r < rounds; r++) {
+      for (const way of order[r % 2]!) {
+        await time(`continued ${way}`, () => ways[way](message(visitors[way], `round ${r}`)));
+        await time(`first contact ${way}`, () => ways[way](message(randomUUID(), `round ${r}`)));
+      }
+    }
+    const out: Record<string, Summary> = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, summarize(v)]));
+    for (const c of ['continued', 'first contact']) {
+      const a = out[`${c} stepByStep`]!;
+      const b = out[`${c} oneStatement`]!;
+      process.stdout.write(
+        `${c}: step by step p50 ${a.p50} ms p99 ${a.p99} ms; one statement p50 ${b.p50} ms p99 ${b.p99} ms; ` +
+          `ratio p50 ${(b.p50 / a.p50).toFixed(2)} p99 ${(b.p99 / a.p99).toFixed(2)} (${rounds} rounds)\n`,
+      );
+    }
+  } finally {
+    await pool.end();
+    await messagePool.end();
+    const admin = new Pool({ connectionString: `${PG}/postgres`, max: 1 });
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.end();
+  }
+}
+
+void main().catch((err: unknown) => {
+  process.stderr.write(`${String(err)}\n`);
+  process.exit(1);
+});
