@@ -249,5 +249,12 @@ describe('group commit across two processes, through a kill -9', () => {
     const metrics = await fetch(`${procs[0]!.url}/metrics`).then((r) => r.text());
     const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1]);
     expect(value('switchboard_ingest_batch_messages_sum')).toBeGreaterThan(value('switchboard_ingest_batch_messages_count'));
+    // Texts went in one statement; copies racing across the two processes were declined by it
+    // (a key stored, or being stored, by the other) and answered step by step.
+    // (A counter shows a label only once it has counted something.)
+    const outcome = (o: string) => value(`switchboard_ingest_one_statement_messages_total\\{outcome="${o}"\\}`) || 0;
+    expect(outcome('stored')).toBeGreaterThan(0);
+    expect(outcome('declined')).toBeGreaterThan(0);
+    expect(outcome('failed')).toBe(0);
   }, 180000);
 });
