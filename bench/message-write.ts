@@ -3,8 +3,9 @@
  * step-by-step transaction (BEGIN and the customer, the conversation, the events, COMMIT: what
  * a message took before it was stored in one statement, and what it still takes when that
  * statement declines) and the one statement. Each round stores one chat message both ways, in
- * alternating order, so both see the same machine. Two cases: a known visitor continuing an open
- * conversation, and a first contact (new customer, new conversation, the queued cue).
+ * alternating order, so both see the same machine. Three cases: a known visitor continuing an open
+ * conversation; a first contact (new customer, new conversation, the queued cue); and a group
+ * commit of 32 known visitors' messages, as busy ingest forms them.
  *
  *   npx tsx bench/message-write.ts [rounds=2000]
  *
@@ -41,29 +42,34 @@ async function main(): Promise<void> {
   try {
     await migrate(pool);
     const ways = {
-      stepByStep: (cmd: MessageCommand) => withTransaction(pool, (tx) => appendMessages(tx, [cmd]), { genericPlans: true }),
-      oneStatement: (cmd: MessageCommand) => appendMessagesInOneStatement(messagePool, [cmd]),
+      stepByStep: (...cmds: MessageCommand[]) => withTransaction(pool, (tx) => appendMessages(tx, cmds), { genericPlans: true }),
+      oneStatement: (...cmds: MessageCommand[]) => appendMessagesInOneStatement(messagePool, cmds),
     };
     type Way = keyof typeof ways;
     const order: Way[][] = [['stepByStep', 'oneStatement'], ['oneStatement', 'stepByStep']];
     // Each way continues its own visitor's conversation.
     const visitors: Record<Way, string> = { stepByStep: randomUUID(), oneStatement: randomUUID() };
+    const groups: Record<Way, string[]> = { stepByStep: Array.from({ length: 32 }, () => randomUUID()), oneStatement: Array.from({ length: 32 }, () => randomUUID()) };
     const samples: Record<string, number[]> = {};
     const time = async (key: string, f: () => Promise<unknown>) => {
       const t0 = performance.now();
       await f();
       (samples[key] ??= []).push(performance.now() - t0);
     };
-    for (const way of Object.keys(ways) as Way[]) for (let k = 0; k < 50; k++) await ways[way](message(visitors[way], 'warm-up'));
+    for (const way of Object.keys(ways) as Way[]) {
+      for (let k = 0; k < 50; k++) await ways[way](message(visitors[way], 'warm-up'));
+      for (let k = 0; k < 10; k++) await ways[way](...groups[way].map((v) => message(v, 'warm-up')));
+    }
     for (const key of Object.keys(samples)) delete samples[key];
     for (let r = 0; r < rounds; r++) {
       for (const way of order[r % 2]!) {
         await time(`continued ${way}`, () => ways[way](message(visitors[way], `round ${r}`)));
         await time(`first contact ${way}`, () => ways[way](message(randomUUID(), `round ${r}`)));
+        await time(`batch of 32 ${way}`, () => ways[way](...groups[way].map((v) => message(v, `round ${r}`))));
       }
     }
     const out: Record<string, Summary> = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, summarize(v)]));
-    for (const c of ['continued', 'first contact']) {
+    for (const c of ['continued', 'first contact', 'batch of 32']) {
       const a = out[`${c} stepByStep`]!;
       const b = out[`${c} oneStatement`]!;
       process.stdout.write(
