@@ -5,7 +5,9 @@
  * statement declines) and the one statement. Each round stores one chat message both ways, in
  * alternating order, so both see the same machine. Three cases: a known visitor continuing an open
  * conversation; a first contact (new customer, new conversation, the queued cue); and a group
- * commit of 32 known visitors' messages, as busy ingest forms them.
+ * commit of 32 known visitors' messages, as busy ingest forms them. And an agent's chat reply on
+ * an active conversation: its key checked, then a transaction (lock, apply's checks, event), or
+ * one statement.
  *
  *   npx tsx bench/message-write.ts [rounds=2000]
  *
@@ -15,8 +17,11 @@
 import { randomUUID } from 'node:crypto';
 import { chatMessageCommand } from '../src/channels/chat/chat.mapper';
 import { appendMessages, isMessageCommand, type MessageCommand } from '../src/interactions/append';
-import { appendMessagesInOneStatement } from '../src/interactions/append-statement';
-import { createMessagePool } from '../src/interactions/ingest.service';
+import { appendEventInOneStatement, appendMessagesInOneStatement } from '../src/interactions/append-statement';
+import { findEventByKey } from '../src/interactions/events.repository';
+import type { IngestCommand } from '../src/interactions/events.types';
+import type { EventPublisher } from '../src/interactions/publisher';
+import { createMessagePool, IngestService } from '../src/interactions/ingest.service';
 import { loadConfig } from '../src/platform/config';
 import { createPool, ensureDatabase, withTransaction } from '../src/platform/db';
 import { migrate } from '../src/platform/migrate';
@@ -56,8 +61,40 @@ async function main(): Promise<void> {
       await f();
       (samples[key] ??= []).push(performance.now() - t0);
     };
+    // Replies: an agent working one active chat per way. The transaction is the ingest path's own
+    // (appendWithin, on the service's pool as ingestOne runs it); no publisher is needed for it.
+    const { rows: [agent] } = await pool.query("INSERT INTO agents (name) VALUES ('bench') RETURNING id");
+    const steps = new IngestService(pool, null as unknown as EventPublisher);
+    const chats = {} as Record<Way, { id: string; customerId: string }>;
+    for (const way of Object.keys(ways) as Way[]) {
+      const [opened] = await appendMessagesInOneStatement(messagePool, [message(randomUUID(), 'hello')]);
+      await pool.query("UPDATE interactions SET state = 'active', agent_id = $2 WHERE id = $1", [opened!.interaction!.id, agent.id]);
+      chats[way] = { id: opened!.interaction!.id, customerId: opened!.customerId };
+    }
+    const reply = (way: Way): IngestCommand => ({
+      idempotencyKey: `agent:${agent.id}:reply:${randomUUID()}`,
+      type: 'message.sent',
+      channel: 'chat',
+      direction: 'out',
+      occurredAt: new Date(),
+      payload: { text: 'a reply', from: 'agent', agentId: agent.id },
+      customer: { id: chats[way].customerId },
+      interaction: { kind: 'existing', id: chats[way].id },
+      inOneStatementWhen: { agentId: agent.id, state: 'active' },
+      apply: async (_tx, { interaction }) => {
+        if (interaction!.agentId !== agent.id || interaction!.state !== 'active') throw new Error('not the agent\'s active chat');
+      },
+    });
+    const replies: Record<Way, (cmd: IngestCommand) => Promise<unknown>> = {
+      stepByStep: async (cmd) => {
+        if (await findEventByKey(pool, cmd.idempotencyKey)) throw new Error('key taken');
+        return withTransaction(pool, (tx) => steps.appendWithin(tx, cmd));
+      },
+      oneStatement: (cmd) => appendEventInOneStatement(messagePool, cmd),
+    };
     for (const way of Object.keys(ways) as Way[]) {
       for (let k = 0; k < 50; k++) await ways[way](message(visitors[way], 'warm-up'));
+      for (let k = 0; k < 50; k++) await replies[way](reply(way));
       for (let k = 0; k < 10; k++) await ways[way](...groups[way].map((v) => message(v, 'warm-up')));
     }
     for (const key of Object.keys(samples)) delete samples[key];
@@ -66,10 +103,11 @@ async function main(): Promise<void> {
         await time(`continued ${way}`, () => ways[way](message(visitors[way], `round ${r}`)));
         await time(`first contact ${way}`, () => ways[way](message(randomUUID(), `round ${r}`)));
         await time(`batch of 32 ${way}`, () => ways[way](...groups[way].map((v) => message(v, `round ${r}`))));
+        await time(`chat reply ${way}`, () => replies[way](reply(way)));
       }
     }
     const out: Record<string, Summary> = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, summarize(v)]));
-    for (const c of ['continued', 'first contact', 'batch of 32']) {
+    for (const c of ['continued', 'first contact', 'batch of 32', 'chat reply']) {
       const a = out[`${c} stepByStep`]!;
       const b = out[`${c} oneStatement`]!;
       process.stdout.write(

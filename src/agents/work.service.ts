@@ -47,6 +47,8 @@ export class WorkService {
       payload: { text, from: 'agent', agentId },
       customer: { id: current.customerId },
       interaction: { kind: 'existing', id: interactionId },
+      // A chat reply writes nothing beside its event: in one statement while the agent holds it, active.
+      ...(outbound ? {} : { inOneStatementWhen: { agentId, state: 'active' as const } }),
       apply: async (tx, { interaction }, payload) => {
         if (interaction!.agentId !== agentId) throw new AppError('SB_NOT_OWNER', `interaction ${interactionId} is not yours`);
         if (interaction!.state !== 'active') throw new AppError('SB_INVALID_STATE', `interaction ${interactionId} is ${interaction!.state}; replies need it active`);

@@ -1,5 +1,5 @@
 /**
- * Plain messages appended in one statement, committed on its own: the customers resolved (new
+ * Writes of the ingest path done in one statement each, committed on its own. Plain messages: the customers resolved (new
  * ones created with their identity), the conversations locked or opened, the `#queued` events of
  * the ones opened into a queue and every message's event appended with its sequence number.
  * The same steps as `appendMessages`, from the same SQL, in one round trip instead of four
@@ -12,9 +12,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Queryable } from '../platform/db';
-import { customersWithIdentitiesFrom, identityRootsFrom } from '../customers/customers.repository';
+import { customersWithIdentitiesFrom, identityRootsFrom, rootOf } from '../customers/customers.repository';
 import { insertEventsFrom, toStoredEvent } from './events.repository';
-import type { IngestResult, StoredEvent } from './events.types';
+import type { IngestCommand, IngestResult, StoredEvent } from './events.types';
 import { interactionColumnsAs, interactionFromPrefixed, lockOrInsertConversationsFrom } from './interactions.repository';
 import type { MessageCommand } from './append';
 
@@ -136,4 +136,54 @@ export async function appendMessagesInOneStatement(db: Queryable, cmds: MessageC
     if (!event) throw new Error(`message ${m} came back without its event`);
     return { duplicate: false, event, appended: events, interaction: interactionFromPrefixed(interactions[m]!, 'i_'), customerId: event.customerId };
   });
+}
+
+const EVENT_SQL = `WITH target AS (
+       SELECT ${interactionColumnsAs('interactions', 'i_')} FROM interactions WHERE id = $1 AND agent_id = $2 AND state = $3 FOR UPDATE
+     ),
+     root AS (SELECT ${rootOf('$4')} AS id),
+     bumped AS (
+       UPDATE interactions x SET last_seq = x.last_seq + 1, updated_at = now() FROM target WHERE x.id = target.i_id
+       RETURNING x.id, x.last_seq AS seq
+     ),
+     input AS (
+       SELECT root.id AS customer_id, bumped.id AS interaction_id, bumped.seq, $5::text AS type, $6::text AS channel, $7::text AS direction,
+              $8::text AS idempotency_key, $9::jsonb AS payload, $10::timestamptz AS occurred_at, 1 AS n
+         FROM bumped CROSS JOIN root WHERE root.id IS NOT NULL
+     ),
+     stored AS (${insertEventsFrom('input')}),
+     verdict AS MATERIALIZED (
+       SELECT statement_assert(problem IS NULL, problem) AS ok FROM (SELECT CASE
+         WHEN NOT EXISTS (SELECT 1 FROM target) THEN 'interaction'
+         WHEN (SELECT id FROM root) IS NULL THEN 'customer'
+         WHEN NOT EXISTS (SELECT 1 FROM stored) THEN 'idempotency key'
+       END AS problem) p
+     )
+     SELECT s.id, s.customer_id, s.interaction_id, s.seq, s.type, s.channel, s.direction, s.payload, s.occurred_at, target.*
+       FROM verdict LEFT JOIN (stored s CROSS JOIN target) ON verdict.ok`;
+
+/**
+ * Append one event to an existing interaction in one statement, outside any transaction, when
+ * the interaction has the agent and state the command names (`inOneStatementWhen`): the row
+ * locked and its sequence moved on, the event appended for the customer that now stands for
+ * `cmd.customer`. Throws NotInOneStatement, having stored nothing, otherwise (another agent or
+ * state, the key stored already): the transaction with the command's `apply` then decides.
+ */
+export async function appendEventInOneStatement(db: Queryable, cmd: IngestCommand): Promise<IngestResult> {
+  const when = cmd.inOneStatementWhen;
+  if (!when || cmd.interaction.kind !== 'existing' || !('id' in cmd.customer)) throw new NotInOneStatement('command');
+  let rows: Array<Record<string, unknown>>;
+  try {
+    ({ rows } = await db.query({
+      name: 'events.append-to-interaction',
+      text: EVENT_SQL,
+      values: [cmd.interaction.id, when.agentId, when.state, cmd.customer.id, cmd.type, cmd.channel, cmd.direction, cmd.idempotencyKey, JSON.stringify(cmd.payload), cmd.occurredAt],
+    }));
+  } catch (err) {
+    if ((err as { code?: string }).code === INCOMPLETE) throw new NotInOneStatement(String((err as Error).message));
+    throw err;
+  }
+  const row = rows[0]!;
+  const event = toStoredEvent(row as unknown as Parameters<typeof toStoredEvent>[0]);
+  return { duplicate: false, event, appended: [event], interaction: interactionFromPrefixed(row, 'i_'), customerId: event.customerId };
 }

@@ -97,6 +97,13 @@ export interface IngestCommand {
    * add to the event's payload; throwing rolls both back.
    */
   apply?: (tx: Queryable, ctx: { customerId: string; interaction: InteractionRecord | null }, payload: EventPayload) => Promise<void>;
+  /**
+   * For an event on an existing interaction: when the interaction has exactly this agent and
+   * state, `apply` has nothing to do (no row to write, no rule it would break), so the event may
+   * be stored in one statement (see append-statement.ts). Otherwise the transaction with `apply`
+   * stores it, or refuses it with apply's own error.
+   */
+  inOneStatementWhen?: { agentId: string; state: InteractionState };
 }
 
 export interface StoredEvent {

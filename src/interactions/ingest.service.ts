@@ -11,7 +11,7 @@ import { createPool, withTransaction } from '../platform/db';
 import { AppError, notFound } from '../platform/errors';
 import { resolveCustomer } from '../customers/resolve';
 import { appendMessages, isMessageCommand, KeysTaken, lockOrOpenConversations, newEvent, queuedEvent, type MessageCommand } from './append';
-import { appendMessagesInOneStatement, NotInOneStatement } from './append-statement';
+import { appendEventInOneStatement, appendMessagesInOneStatement, NotInOneStatement } from './append-statement';
 import { Batcher, type Settled } from './batcher';
 import { findEventByKey, insertEvents } from './events.repository';
 import type { IngestCommand, IngestResult, InteractionRecord, StoredEvent } from './events.types';
@@ -29,8 +29,9 @@ export interface GroupCommitOptions {
   /** Told the size of each plain-message transaction (metrics). */
   onBatch?: (size: number) => void;
   /**
-   * Told how each group of plain messages went in one statement (metrics, logs): stored; declined
-   * (another writer, a stored key); or failed with `err`. The last two are then stored step by step.
+   * Told how each write tried in one statement went (metrics, logs), with its messages: stored;
+   * declined (another writer, a stored key, another agent or state); or failed with `err`. The
+   * last two are then stored step by step.
    */
   onOneStatement?: (outcome: OneStatementOutcome, messages: number, err?: unknown) => void;
 }
@@ -49,8 +50,10 @@ const settle = <T>(p: Promise<T>): Promise<Settled<T>> => p.then((value) => ({ o
 export class IngestService {
   private readonly messages: Batcher<MessageCommand, IngestResult>;
   /**
-   * Plain messages so far: stored in one statement; left to the step-by-step path by it (another
-   * writer, a stored key); or after it failed (an error, which that path meets again or not).
+   * Writes tried in one statement so far (plain messages, and events that name
+   * `inOneStatementWhen`, such as a chat reply), by outcome: stored; left to the step-by-step
+   * path (another writer, a stored key, another agent or state); or failed (an error, which that
+   * path meets again or not).
    */
   readonly oneStatement: Record<OneStatementOutcome, number> = { stored: 0, declined: 0, failed: 0 };
   private readonly onOneStatement: NonNullable<GroupCommitOptions['onOneStatement']>;
@@ -81,7 +84,27 @@ export class IngestService {
    * writes commit together, and nothing is acknowledged or published before its commit).
    */
   async ingest(cmd: IngestCommand): Promise<IngestResult> {
-    return isMessageCommand(cmd) ? this.messages.submit(cmd) : this.ingestOne(cmd);
+    if (isMessageCommand(cmd)) return this.messages.submit(cmd);
+    if (cmd.inOneStatementWhen) {
+      const result = await this.inOneStatement(1, () => appendEventInOneStatement(this.messagePool, cmd));
+      if (result) {
+        await this.publish(result);
+        return result;
+      }
+    }
+    return this.ingestOne(cmd);
+  }
+
+  /** Run a one-statement write, counting how it went: its result, or null when it stored nothing. */
+  private async inOneStatement<T>(messages: number, write: () => Promise<T>): Promise<T | null> {
+    try {
+      const result = await write();
+      this.counted('stored', messages);
+      return result;
+    } catch (err) {
+      this.counted(err instanceof NotInOneStatement ? 'declined' : 'failed', messages, err);
+      return null;
+    }
   }
 
   /**
@@ -120,12 +143,8 @@ export class IngestService {
   private async storeMessages(cmds: MessageCommand[]): Promise<Array<Settled<IngestResult>>> {
     if (cmds.length === 0) return [];
     if (new Set(cmds.map((c) => c.idempotencyKey)).size === cmds.length) {
-      const results = await appendMessagesInOneStatement(this.messagePool, cmds).catch((err: unknown) => {
-        this.counted(err instanceof NotInOneStatement ? 'declined' : 'failed', cmds.length, err);
-        return null;
-      });
+      const results = await this.inOneStatement(cmds.length, () => appendMessagesInOneStatement(this.messagePool, cmds));
       if (results) {
-        this.counted('stored', cmds.length);
         await this.publish(...results);
         return results.map((value) => ({ ok: true as const, value }));
       }

@@ -32,7 +32,7 @@ export function createMetrics() {
     }),
     ingestOneStatement: new Counter({
       name: 'switchboard_ingest_one_statement_messages_total',
-      help: 'Plain messages by how their one-statement write went: stored, declined (another writer or a stored key) or failed; the last two were stored step by step',
+      help: 'Messages (plain ones, and chat replies) by how their one-statement write went: stored, declined (another writer, a stored key, another agent or state) or failed; the last two went step by step',
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),

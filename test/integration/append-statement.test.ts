@@ -7,13 +7,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
-import { startApp, bearer, type TestApp } from '../support/app';
+import { startApp, bearer, seedQueueAndAgent, type TestApp } from '../support/app';
 import { createQueue } from '../support/agent';
 import { endPool } from '../support/env';
 import { inboundSmsCommand } from '../../src/channels/sms/sms.mapper';
 import { chatMessageCommand } from '../../src/channels/chat/chat.mapper';
 import { appendMessages, isMessageCommand, type MessageCommand } from '../../src/interactions/append';
-import { appendMessagesInOneStatement, NotInOneStatement } from '../../src/interactions/append-statement';
+import { appendEventInOneStatement, appendMessagesInOneStatement, NotInOneStatement } from '../../src/interactions/append-statement';
 import { withTransaction } from '../../src/platform/db';
 import type { IngestCommand, IngestResult } from '../../src/interactions/events.types';
 
@@ -265,5 +265,94 @@ describe('plain messages in one statement', () => {
     // And the next message is stored in one statement again.
     await ingest.ingest(sms('+14155550940', 'back to one statement'));
     expect(ingest.oneStatement.stored - counts.stored).toBe(1);
+  });
+});
+
+describe("an agent's chat reply in one statement", () => {
+  let t: TestApp;
+  let db: Pool;
+  let agentId: string;
+  let otherAgent: string;
+
+  beforeAll(async () => {
+    t = await startApp({ ROUTER_SWEEP_MS: '60000' });
+    db = t.app.services.db;
+    ({ agentId } = await seedQueueAndAgent(t, 'replies'));
+    ({ agentId: otherAgent } = await seedQueueAndAgent(t, 'others'));
+  });
+  afterAll(async () => t.close());
+
+  /** A chat conversation the agent works (active), as after an accepted offer. */
+  async function activeChat(agent = agentId): Promise<{ interactionId: string; customerId: string }> {
+    const [opened] = await appendMessagesInOneStatement(db, [chat(randomUUID(), 'hello')]);
+    await db.query("UPDATE interactions SET state = 'active', agent_id = $2 WHERE id = $1", [opened!.interaction!.id, agent]);
+    return { interactionId: opened!.interaction!.id, customerId: opened!.customerId };
+  }
+  const replyCommand = (i: { interactionId: string; customerId: string }, text: string): IngestCommand => ({
+    idempotencyKey: `agent:${agentId}:reply:${randomUUID()}`,
+    type: 'message.sent',
+    channel: 'chat',
+    direction: 'out',
+    occurredAt: new Date(),
+    payload: { text, from: 'agent', agentId },
+    customer: { id: i.customerId },
+    interaction: { kind: 'existing', id: i.interactionId },
+    inOneStatementWhen: { agentId, state: 'active' },
+  });
+  const stateOf = async (interactionId: string) =>
+    (await db.query('SELECT last_seq, (SELECT count(*)::int FROM events WHERE interaction_id = $1) AS events FROM interactions WHERE id = $1', [interactionId])).rows[0];
+
+  it('stores what the transaction stores: the next sequence number, the customer that now stands for the sender', async () => {
+    const a = await activeChat();
+    const b = await activeChat();
+    const viaTransaction = await withTransaction(db, (tx) => t.app.services.ingest.appendWithin(tx, replyCommand(a, 'hi')));
+    const inOne = await appendEventInOneStatement(db, replyCommand(b, 'hi'));
+    const strip = (r: IngestResult) => ({
+      event: { ...r.event, id: undefined, customerId: undefined, interactionId: undefined, occurredAt: undefined },
+      interaction: { ...r.interaction!, id: undefined, customerId: undefined, createdAt: undefined, queuedAt: undefined, attributes: undefined },
+    });
+    expect(strip(inOne)).toEqual(strip(viaTransaction));
+    expect(inOne.event).toMatchObject({ seq: 3, interactionId: b.interactionId, customerId: b.customerId, type: 'message.sent', direction: 'out' });
+    expect(inOne.interaction).toMatchObject({ id: b.interactionId, state: 'active', agentId });
+    expect(await stateOf(b.interactionId)).toEqual({ last_seq: 3, events: 3 });
+
+    // A merged customer: the reply goes to the one that stands for it now.
+    const { rows: [survivor] } = await db.query('INSERT INTO customers DEFAULT VALUES RETURNING id');
+    await db.query('UPDATE customers SET merged_into = $1 WHERE id = $2', [survivor.id, b.customerId]);
+    const after = await appendEventInOneStatement(db, replyCommand(b, 'after the merge'));
+    expect(after).toMatchObject({ customerId: survivor.id, event: { seq: 4, customerId: survivor.id } });
+  });
+
+  it('is how a chat reply is stored; another agent, another state and a retry are left to the transaction, which answers as before and stores nothing more', async () => {
+    const ingest = t.app.services.ingest;
+    const work = t.app.services.work;
+    const i = await activeChat();
+    const counts = { ...ingest.oneStatement };
+    const first = await work.reply(agentId, i.interactionId, 'c1', 'first');
+    expect(ingest.oneStatement.stored - counts.stored).toBe(1);
+    expect(first.event).toMatchObject({ seq: 3, type: 'message.sent' });
+
+    const before = await stateOf(i.interactionId);
+    // A retry: the first event again.
+    expect(await work.reply(agentId, i.interactionId, 'c1', 'first')).toMatchObject({ duplicate: true, event: { id: first.event.id } });
+    // Not this agent's.
+    await expect(work.reply(otherAgent, i.interactionId, 'c2', 'mine?')).rejects.toMatchObject({ code: 'SB_NOT_OWNER' });
+    // Not active any more.
+    await db.query("UPDATE interactions SET state = 'wrapup' WHERE id = $1", [i.interactionId]);
+    await expect(work.reply(agentId, i.interactionId, 'c3', 'too late')).rejects.toMatchObject({ code: 'SB_INVALID_STATE' });
+    expect(await stateOf(i.interactionId)).toEqual(before);
+    expect(ingest.oneStatement.declined - counts.declined).toBe(3);
+    expect(ingest.oneStatement.stored - counts.stored).toBe(1);
+    expect(ingest.oneStatement.failed - counts.failed).toBe(0);
+
+    // Straight at the statement: each of those stores nothing and says why.
+    await db.query("UPDATE interactions SET state = 'active' WHERE id = $1", [i.interactionId]);
+    const retry = { ...replyCommand(i, 'first'), idempotencyKey: `agent:${agentId}:reply:c1` };
+    await expect(appendEventInOneStatement(db, retry)).rejects.toMatchObject({ message: expect.stringContaining('idempotency key') });
+    await expect(appendEventInOneStatement(db, { ...replyCommand(i, 'x'), inOneStatementWhen: { agentId: otherAgent, state: 'active' } })).rejects.toMatchObject({
+      message: expect.stringContaining('interaction'),
+    });
+    await expect(appendEventInOneStatement(db, { ...replyCommand(i, 'x'), customer: { id: randomUUID() } })).rejects.toMatchObject({ message: expect.stringContaining('customer') });
+    expect(await stateOf(i.interactionId)).toEqual(before);
   });
 });
