@@ -39,9 +39,10 @@ export interface GroupCommitOptions {
 export type OneStatementOutcome = 'stored' | 'declined' | 'failed';
 
 /**
- * The connections plain messages are stored through in one statement: as many as message
- * transactions may run at once (GroupCommitOptions.maxInFlight, 2), on generic plans (the
- * statement is equality and index-order lookups; planned afresh, it cost more than it ran).
+ * The connections writes in one statement go through (plain messages, chat replies): as many as
+ * message transactions may run at once (GroupCommitOptions.maxInFlight, 2; a reply waits for
+ * one of them), on generic plans (the statements are equality and index-order lookups; planned
+ * afresh, they cost more than they ran).
  */
 export const createMessagePool = (config: Config): Pool => createPool(config, { max: 2, genericPlans: true });
 
@@ -59,9 +60,9 @@ export class IngestService {
   private readonly onOneStatement: NonNullable<GroupCommitOptions['onOneStatement']>;
 
   /**
-   * `messagePool`: where plain messages are stored in one statement (see createMessagePool;
-   * by default `pool`). Everything else, and messages that statement cannot store, go through
-   * `pool` in transactions.
+   * `messagePool`: where writes in one statement run (see createMessagePool; by default
+   * `pool`). Everything else, and what those statements cannot store, goes through `pool` in
+   * transactions.
    */
   constructor(
     private readonly pool: Pool,
@@ -81,7 +82,8 @@ export class IngestService {
   /**
    * Plain messages (see `isMessageCommand`) are group-committed: those that arrive while earlier
    * ones are being stored share one transaction, with the same guarantees (every message's
-   * writes commit together, and nothing is acknowledged or published before its commit).
+   * writes commit together, and nothing is acknowledged or published before its commit). A
+   * command that names `inOneStatementWhen` (a chat reply) is tried in one statement first.
    */
   async ingest(cmd: IngestCommand): Promise<IngestResult> {
     if (isMessageCommand(cmd)) return this.messages.submit(cmd);
