@@ -28,6 +28,16 @@ export class NotInOneStatement extends Error {
 /** statement_assert's SQLSTATE (migrations/010_statement_assert.sql). */
 const INCOMPLETE = 'SBI01';
 
+/** Run one of these statements: its rows, or NotInOneStatement when statement_assert undid it. */
+async function runStatement(db: Queryable, query: { name: string; text: string; values: unknown[] }): Promise<Array<Record<string, unknown>>> {
+  try {
+    return (await db.query(query)).rows;
+  } catch (err) {
+    if ((err as { code?: string }).code === INCOMPLETE) throw new NotInOneStatement(String((err as Error).message));
+    throw err;
+  }
+}
+
 const SQL = `WITH RECURSIVE msg AS (
        SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bool[],
                             $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::timestamptz[])
@@ -95,34 +105,28 @@ const SQL = `WITH RECURSIVE msg AS (
  */
 export async function appendMessagesInOneStatement(db: Queryable, cmds: MessageCommand[]): Promise<IngestResult[]> {
   const col = <T>(f: (c: MessageCommand) => T): T[] => cmds.map(f);
-  let rows: Array<Record<string, unknown>>;
-  try {
-    ({ rows } = await db.query({
-      name: 'events.append-messages',
-      text: SQL,
-      values: [
-        col((c) => c.customer.identity.kind),
-        col((c) => c.customer.identity.value),
-        col((c) => c.customer.preferredId ?? randomUUID()),
-        col((c) => c.interaction.open.id ?? randomUUID()),
-        col((c) => c.channel),
-        col((c) => c.interaction.open.direction),
-        col((c) => c.interaction.key),
-        col((c) => c.interaction.open.entryAddress),
-        col((c) => c.interaction.open.ivr ?? false),
-        col((c) => c.interaction.open.subject ?? null),
-        col((c) => JSON.stringify(c.interaction.open.attributes ?? {})),
-        col((c) => c.type),
-        col((c) => c.direction),
-        col((c) => c.idempotencyKey),
-        col((c) => JSON.stringify(c.payload)),
-        col((c) => c.occurredAt),
-      ],
-    }));
-  } catch (err) {
-    if ((err as { code?: string }).code === INCOMPLETE) throw new NotInOneStatement(String((err as Error).message));
-    throw err;
-  }
+  const rows = await runStatement(db, {
+    name: 'events.append-messages',
+    text: SQL,
+    values: [
+      col((c) => c.customer.identity.kind),
+      col((c) => c.customer.identity.value),
+      col((c) => c.customer.preferredId ?? randomUUID()),
+      col((c) => c.interaction.open.id ?? randomUUID()),
+      col((c) => c.channel),
+      col((c) => c.interaction.open.direction),
+      col((c) => c.interaction.key),
+      col((c) => c.interaction.open.entryAddress),
+      col((c) => c.interaction.open.ivr ?? false),
+      col((c) => c.interaction.open.subject ?? null),
+      col((c) => JSON.stringify(c.interaction.open.attributes ?? {})),
+      col((c) => c.type),
+      col((c) => c.direction),
+      col((c) => c.idempotencyKey),
+      col((c) => JSON.stringify(c.payload)),
+      col((c) => c.occurredAt),
+    ],
+  });
   const appended: StoredEvent[][] = cmds.map(() => []);
   const interactions: Array<Record<string, unknown>> = new Array(cmds.length);
   for (const r of rows) {
@@ -172,17 +176,11 @@ const EVENT_SQL = `WITH target AS (
 export async function appendEventInOneStatement(db: Queryable, cmd: IngestCommand): Promise<IngestResult> {
   const when = cmd.inOneStatementWhen;
   if (!when || cmd.interaction.kind !== 'existing' || !('id' in cmd.customer)) throw new NotInOneStatement('command');
-  let rows: Array<Record<string, unknown>>;
-  try {
-    ({ rows } = await db.query({
-      name: 'events.append-to-interaction',
-      text: EVENT_SQL,
-      values: [cmd.interaction.id, when.agentId, when.state, cmd.customer.id, cmd.type, cmd.channel, cmd.direction, cmd.idempotencyKey, JSON.stringify(cmd.payload), cmd.occurredAt],
-    }));
-  } catch (err) {
-    if ((err as { code?: string }).code === INCOMPLETE) throw new NotInOneStatement(String((err as Error).message));
-    throw err;
-  }
+  const rows = await runStatement(db, {
+    name: 'events.append-to-interaction',
+    text: EVENT_SQL,
+    values: [cmd.interaction.id, when.agentId, when.state, cmd.customer.id, cmd.type, cmd.channel, cmd.direction, cmd.idempotencyKey, JSON.stringify(cmd.payload), cmd.occurredAt],
+  });
   const row = rows[0]!;
   const event = toStoredEvent(row as unknown as Parameters<typeof toStoredEvent>[0]);
   return { duplicate: false, event, appended: [event], interaction: interactionFromPrefixed(row, 'i_'), customerId: event.customerId };
