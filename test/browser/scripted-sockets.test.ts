@@ -148,6 +148,9 @@ describe('the pages against a scripted socket.io server', () => {
   ] as const) {
     it(`a ${pageName} signed out just after the server closed its socket stays disconnected`, async () => {
       const s = await scripted(pageName, user, (p) => p.clock.install());
+      // An installed clock still runs in real time: paused, the page's reconnect a second after
+      // the drop cannot fire while a slow machine takes that long to click Sign out.
+      await s.page.clock.pauseAt(await s.page.evaluate(() => Date.now()));
       s.send(`41${nsp},`);
       await waitForText(s.page.locator('#connection-banner'), 'Connection lost — reconnecting…');
       await s.page.getByRole('button', { name: 'Sign out' }).click();
