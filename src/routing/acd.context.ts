@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
-import { withTransaction } from '../platform/db';
+import { withTransaction, type TransactionEnd } from '../platform/db';
 import { AppError, notFound } from '../platform/errors';
 import type { Logger } from '../platform/logger';
 import type { IngestService } from '../interactions/ingest.service';
@@ -81,9 +81,9 @@ export class AcdContext {
    * `genericPlans`, `asyncCommit`: see TransactionOptions (the routing pass). `pool`: run on
    * these connections instead (the router's own).
    */
-  async run<T>(fn: (tx: PoolClient, fx: Effects) => Promise<T>, opts: { routerLock?: boolean; genericPlans?: boolean; asyncCommit?: boolean; pool?: Pool } = {}): Promise<T> {
+  async run<T>(fn: (tx: PoolClient, fx: Effects, end: TransactionEnd) => Promise<T>, opts: { routerLock?: boolean; genericPlans?: boolean; asyncCommit?: boolean; pool?: Pool } = {}): Promise<T> {
     const fx = new Effects();
-    const result = await withTransaction(opts.pool ?? this.db, (tx) => fn(tx, fx), { advisoryLock: opts.routerLock ? ROUTER_LOCK_KEY : undefined, genericPlans: opts.genericPlans, asyncCommit: opts.asyncCommit });
+    const result = await withTransaction(opts.pool ?? this.db, (tx, end) => fn(tx, fx, end), { advisoryLock: opts.routerLock ? ROUTER_LOCK_KEY : undefined, genericPlans: opts.genericPlans, asyncCommit: opts.asyncCommit });
     await this.flush(fx);
     return result;
   }

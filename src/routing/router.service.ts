@@ -191,7 +191,7 @@ export class RouterService {
     // The pass commits without waiting for the WAL (asyncCommit): an offer is a decision made
     // again from what is kept, so should Postgres crash right after this commit and lose it, the
     // contact is waiting again and the sweep offers it anew.
-    return this.acd.run(async (tx, fx) => {
+    return this.acd.run(async (tx, fx, end) => {
       const { agents, queueIds, channels, freeSlots } = await loadFreeCandidates(tx, this.profiles, scope, this.freeAgents);
       if (agents.length === 0) return { offered: 0, full: false, offeredIn };
       let limit = Math.min(PASS_LIMIT, FEW_BASE + FEW_PER_SLOT * freeSlots);
@@ -206,11 +206,14 @@ export class RouterService {
         ({ waiting, strategies } = await loadWaiting(tx, queueIds, channels, limit));
         plan = planFor(waiting);
       }
-      let offered = 0;
       // Claimed in interaction id order: the order in which a batch of messages locks its
-      // conversations, so the two never wait for each other in a cycle.
-      for (const a of [...plan].sort((x, y) => (x.interactionId < y.interactionId ? -1 : x.interactionId > y.interactionId ? 1 : 0))) {
-        const offer = await this.acd.offer(tx, fx, a);
+      // conversations, so the two never wait for each other in a cycle. No claim depends on
+      // another's answer (each checks its own conditions, in the order Postgres runs them), so
+      // all of them go out at once, the COMMIT right behind them.
+      const claims = [...plan].sort((x, y) => (x.interactionId < y.interactionId ? -1 : x.interactionId > y.interactionId ? 1 : 0)).map((a) => this.acd.offer(tx, fx, a));
+      end.commitBehind();
+      let offered = 0;
+      for (const offer of await Promise.all(claims)) {
         if (!offer) continue;
         if (offer.queueId) offeredIn.add(workKey(offer.queueId, offer.channel));
         offered++;

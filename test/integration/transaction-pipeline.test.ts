@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { createPool, withTransaction } from '../../src/platform/db';
+import { createPool, RolledBackAtCommit, withTransaction } from '../../src/platform/db';
 import { endPool, PG_BASE, testConfig, uniqueName } from '../support/env';
 
 // On the service's (pipelined) pool a transaction's first statement goes out right behind its
@@ -72,5 +72,72 @@ describe('withTransaction on a pipelined pool', () => {
       throw new Error('changed my mind');
     })).rejects.toThrow('changed my mind');
     expect((await other.query(`SELECT n FROM "${table}" ORDER BY n`)).rows).toEqual([{ n: 3 }]);
+  });
+
+  const rows = async () => (await other.query<{ n: number }>(`SELECT n FROM "${table}" ORDER BY n`)).rows.map((r) => r.n);
+
+  it('sends COMMIT behind the statements issued, before their answers, and commits them', async () => {
+    await other.query(`DELETE FROM "${table}"`);
+    await other.query('SELECT pg_advisory_lock($1)', [key]);
+    const log: string[] = [];
+    let patched: { query?: unknown } | undefined;
+    let done: Promise<string>;
+    try {
+      done = withTransaction(pool, async (tx, end) => {
+        const query = tx.query.bind(tx) as (text: string) => Promise<unknown>;
+        const send = (text: string) => {
+          log.push(text);
+          return query(text);
+        };
+        // Waits for the other session's lock, so nothing can answer before it is released.
+        const held = send(`SELECT pg_advisory_xact_lock(${key})`).then(() => log.push('answered'));
+        const written = send(`INSERT INTO "${table}" (n) VALUES (5)`);
+        // Only for what withTransaction sends from here on (COMMIT); undone below.
+        patched = tx as unknown as { query?: typeof send };
+        patched.query = send;
+        end.commitBehind();
+        end.commitBehind(); // once only
+        await Promise.all([held, written]);
+        return 'kept';
+      });
+      await new Promise((r) => setTimeout(r, 150));
+      expect(log).toEqual([`SELECT pg_advisory_xact_lock(${key})`, `INSERT INTO "${table}" (n) VALUES (5)`, 'COMMIT']);
+    } finally {
+      await other.query('SELECT pg_advisory_unlock($1)', [key]);
+    }
+    await expect(done).resolves.toBe('kept');
+    delete patched?.query;
+    expect(log.at(-1)).toBe('answered');
+    expect(await rows()).toEqual([5]);
+    // The connection went back to the pool outside any transaction: a write on it is seen at once.
+    await Promise.all([pool.query(`INSERT INTO "${table}" (n) VALUES (6)`), pool.query(`INSERT INTO "${table}" (n) VALUES (6)`)]);
+    expect(await rows()).toEqual([5, 6, 6]);
+  });
+
+  it('with COMMIT sent behind, a failing statement rolls everything back and its error is thrown', async () => {
+    await other.query(`DELETE FROM "${table}"`);
+    await expect(withTransaction(pool, async (tx, end) => {
+      const first = tx.query(`INSERT INTO "${table}" (n) VALUES (7)`);
+      const failing = tx.query(`INSERT INTO "${table}" (n) VALUES ('not a number')`);
+      const behind = tx.query(`INSERT INTO "${table}" (n) VALUES (8)`);
+      end.commitBehind();
+      await Promise.all([first, failing, behind]);
+    })).rejects.toThrow(/invalid input syntax/);
+    expect(await rows()).toEqual([]);
+  });
+
+  it('never reports a commit for a transaction that went on after a failed statement', async () => {
+    await other.query(`DELETE FROM "${table}"`);
+    for (const sendBehind of [false, true]) {
+      await expect(withTransaction(pool, async (tx, end) => {
+        await tx.query(`INSERT INTO "${table}" (n) VALUES (9)`);
+        await tx.query(`INSERT INTO "${table}" (n) VALUES ('not a number')`).catch(() => undefined);
+        if (sendBehind) end.commitBehind();
+        return 'done';
+      })).rejects.toThrow(RolledBackAtCommit);
+    }
+    expect(await rows()).toEqual([]);
+    await withTransaction(pool, (tx) => tx.query(`INSERT INTO "${table}" (n) VALUES (10)`));
+    expect(await rows()).toEqual([10]);
   });
 });
