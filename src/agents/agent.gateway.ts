@@ -128,7 +128,7 @@ export function registerAgentGateway(deps: AgentGatewayDeps): AgentNotifier {
   async function screenPop(o: CreatedOffer, started?: Promise<ScreenPopRecord | null>, appended: StoredEvent[] = []): Promise<OfferPayload | null> {
     // An early read that failed, or found what only this transaction wrote, is done again now.
     const early = started && (await started);
-    const read = early && early.interaction && early.customer ? early : await readScreenPop(deps.db, o.interactionId, POP_HISTORY);
+    const read = early && early.interaction && early.customer ? early : await readScreenPop(deps.db, o, POP_HISTORY);
     const { interaction: i, customer, script } = read;
     if (!i || !customer) return null;
     const history = withUnseen(read.history.map(toHistoryItem), appended.filter((e) => e.customerId === customer.id), POP_HISTORY);
@@ -157,13 +157,9 @@ export function registerAgentGateway(deps: AgentGatewayDeps): AgentNotifier {
   });
 
   return {
-    readScreenPop(interactionId, within) {
-      // A failed read is done again after commit, if there is one: in a transaction, its error
-      // also ends that transaction (which then fails on its own).
-      return readScreenPop(within, interactionId, POP_HISTORY).catch((err: unknown) => {
-        log.warn({ err, interactionId }, 'screen pop read failed');
-        return null;
-      });
+    readScreenPop(o) {
+      // A failed early read is simply done again after commit.
+      return readScreenPop(deps.db, o, POP_HISTORY).catch(() => null);
     },
     async offer(o, reads, appended) {
       try {

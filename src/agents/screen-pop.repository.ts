@@ -1,9 +1,9 @@
 /**
- * What an offer's screen pop shows, read in one statement from the interaction alone: the
- * interaction, the customer who stands for its customer now (merges followed) with the
- * identities of everyone merged into them, their latest history, and its queue's script. One
- * round trip, where reading each part on its own took seven statements on five connections; a
- * routing pass sends it right behind the offer's claim, in the claim's transaction.
+ * What an offer's screen pop shows, read in one statement: the interaction, the customer who
+ * stands for the offer's customer now (merges followed) with the identities of everyone merged
+ * into them, their latest history, and the queue's script. One round trip, where reading each
+ * part on its own took seven statements on five connections, beside the routing pass that made
+ * the offer.
  */
 import type { Queryable } from '../platform/db';
 import type { Channel, Identity, StoredEvent } from '../interactions/events.types';
@@ -25,21 +25,20 @@ type Row = {
   script: string | null;
 };
 
-export async function readScreenPop(db: Queryable, interactionId: string, historyLimit: number): Promise<ScreenPopRecord> {
+export async function readScreenPop(db: Queryable, o: { interactionId: string; customerId: string; queueId: string | null }, historyLimit: number): Promise<ScreenPopRecord> {
   const { rows } = await db.query<Row>({
     name: 'agents.screen-pop',
-    text: `WITH RECURSIVE i AS (SELECT id, channel, queue_id, subject, customer_id FROM interactions WHERE id = $1),
-          ${chainFrom('(SELECT customer_id FROM i)')}, root AS (SELECT id FROM chain WHERE merged_into IS NULL LIMIT 1), ${tree('root')},
+    text: `WITH RECURSIVE ${chainFrom('$1::uuid')}, root AS (SELECT id FROM chain WHERE merged_into IS NULL LIMIT 1), ${tree('root')},
           merged AS (SELECT ARRAY(SELECT id FROM tree) AS ids)
-     SELECT (SELECT json_build_object('id', i.id, 'channel', i.channel, 'queue_id', i.queue_id, 'subject', i.subject) FROM i) AS interaction,
+     SELECT (SELECT json_build_object('id', i.id, 'channel', i.channel, 'queue_id', i.queue_id, 'subject', i.subject) FROM interactions i WHERE i.id = $2) AS interaction,
             (SELECT json_build_object('id', c.id, 'name', c.name, 'attributes', c.attributes, 'tags', c.tags,
                       'identities', (SELECT COALESCE(json_agg(json_build_object('kind', ci.kind, 'value', ci.value) ORDER BY ci.created_at, ci.value), '[]'::json)
                                        FROM customer_identities ci WHERE ci.customer_id = ANY(merged.ids)))
                FROM customers c WHERE c.id = (SELECT id FROM root)) AS customer,
-            ${customerEventsJson('merged.ids', '$2::int')} AS history,
-            (SELECT q.script FROM queues q WHERE q.id = (SELECT queue_id FROM i)) AS script
+            ${customerEventsJson('merged.ids', '$3::int')} AS history,
+            (SELECT q.script FROM queues q WHERE q.id = $4) AS script
        FROM merged`,
-    values: [interactionId, historyLimit],
+    values: [o.customerId, o.interactionId, historyLimit, o.queueId],
   });
   const r = rows[0]!;
   return {

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
-import { withTransaction, type Queryable, type TransactionEnd } from '../platform/db';
+import { withTransaction, type TransactionEnd } from '../platform/db';
 import { AppError, notFound } from '../platform/errors';
 import type { Logger } from '../platform/logger';
 import type { IngestService } from '../interactions/ingest.service';
@@ -19,18 +19,16 @@ import type { RoutingHint } from './router.service';
 
 export type RevokeReason = 'timeout' | 'abandoned' | 'cancelled';
 
-/** An offer's screen pop reads, sent in its transaction right behind its claim (opaque to the ACD). */
+/** An offer's screen pop reads, started while its transaction is open (opaque to the ACD). */
 export type ScreenPopReads = Promise<unknown>;
 
 /** Pushes to agents; implemented by the /agent gateway. */
 export interface AgentNotifier {
   /**
-   * Read the screen pop of the interaction just claimed, `within` the claim's transaction:
-   * issued at once, behind the claim, so on a pipelined connection its answer comes back with
-   * the claim's and no round trip of its own follows the commit. A read whose claim failed is
-   * dropped; `offer` adds the transaction's events (`appended`) should the read lack them.
+   * Start reading an offer's screen pop at once, beside the rest of its transaction. The reads
+   * see only committed data; `offer` adds the transaction's own events (`appended`) to them.
    */
-  readScreenPop(interactionId: string, within: Queryable): ScreenPopReads;
+  readScreenPop(offer: CreatedOffer): ScreenPopReads;
   /** Push the offer to its agent (reading its screen pop now if `reads` is not given). */
   offer(offer: CreatedOffer, reads?: ScreenPopReads, appended?: StoredEvent[]): Promise<void>;
   revoked(agentId: string, offerId: string, reason: RevokeReason): void;
@@ -46,7 +44,7 @@ export interface OfferTimers {
 export class Effects {
   readonly results: IngestResult[] = [];
   readonly offers: CreatedOffer[] = [];
-  /** Screen pop reads of `offers`, by offer id, each sent right behind its claim. */
+  /** Screen pop reads of `offers`, by offer id, started as each was claimed. */
   readonly pops = new Map<string, ScreenPopReads>();
   readonly revoked: Array<{ agentId: string; offerId: string; reason: RevokeReason }> = [];
   readonly agentStates: Array<{ agentId: string; state: string; reason: string | null }> = [];
@@ -125,8 +123,8 @@ export class AcdContext {
    * Offer a waiting interaction to an agent in this transaction (see createOffer: the claim, the
    * offer and its `offer.created` event in one statement; `eventExplanation` is the event's
    * account of why, when not the offer's own). Null when the claim's conditions do not hold.
-   * Pushed to its agent after commit, with its screen pop, read in the transaction right behind
-   * the claim.
+   * Pushed to its agent after commit, its screen pop read from now on, beside the rest of the
+   * transaction.
    */
   async offer(
     tx: PoolClient,
@@ -134,18 +132,16 @@ export class AcdContext {
     o: { interactionId: string; agentId: string; explanation: Explanation | Record<string, unknown>; eventExplanation?: Record<string, unknown>; requireAvailable?: boolean },
   ): Promise<CreatedOffer | null> {
     const offerId = randomUUID();
-    const claiming = createOffer(
+    const claimed = await createOffer(
       tx,
       { offerId, interactionId: o.interactionId, agentId: o.agentId, explanation: o.explanation, timeoutSeconds: this.offerTimeoutSeconds, requireAvailable: o.requireAvailable },
       { idempotencyKey: `offer.created:${offerId}`, payload: { offerId, agentId: o.agentId, explanation: o.eventExplanation ?? o.explanation }, occurredAt: new Date() },
     );
-    const pop = this.notifier?.readScreenPop(o.interactionId, tx);
-    const claimed = await claiming;
     if (!claimed) return null;
     const { offer, held, event } = claimed;
     fx.results.push({ duplicate: false, event, appended: [event], interaction: held.interaction, customerId: held.customerRoot });
     fx.offers.push(offer);
-    if (pop) fx.pops.set(offer.id, pop);
+    if (this.notifier) fx.pops.set(offer.id, this.notifier.readScreenPop(offer));
     return offer;
   }
 
