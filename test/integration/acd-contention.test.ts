@@ -55,12 +55,16 @@ class RandomAgent {
   }
   private reconnectSoon(): void {
     if (this.stopped) return;
-    this.socket.removeAllListeners();
-    this.socket.close();
+    this.drop();
     setTimeout(() => !this.stopped && this.connect(), 100 + rand(200));
   }
   private emit(event: string, payload: unknown): Promise<any> {
-    return this.socket.timeout(10000).emitWithAck(event, payload).catch(() => ({ ok: false }));
+    if (this.stopped) return Promise.resolve({ ok: false });
+    // The ack's timeout is a timer that does not hold the process: socket.io's own (`timeout()`)
+    // is cleared only if its socket closes while connected, and acks emitted on a socket its
+    // server had dropped kept the test's worker alive for 10 s past the test's end.
+    const timedOut = new Promise((resolve) => setTimeout(() => resolve({ ok: false }), 10000).unref());
+    return Promise.race([this.socket.emitWithAck(event, payload).catch(() => ({ ok: false })), timedOut]);
   }
   private async onOffer(o: { offerId: string; interaction: { id: string } }): Promise<void> {
     await sleep(rand(100));
@@ -84,6 +88,9 @@ class RandomAgent {
   }
   stop(): void {
     this.stopped = true;
+    this.drop();
+  }
+  private drop(): void {
     this.socket.removeAllListeners();
     this.socket.close();
   }
