@@ -149,8 +149,10 @@ describe('the pages against a scripted socket.io server', () => {
     it(`a ${pageName} signed out just after the server closed its socket stays disconnected`, async () => {
       const s = await scripted(pageName, user, (p) => p.clock.install());
       // An installed clock still runs in real time: paused, the page's reconnect a second after
-      // the drop cannot fire while a slow machine takes that long to click Sign out.
-      await s.page.clock.pauseAt(await s.page.evaluate(() => Date.now()));
+      // the drop cannot fire while a slow machine takes that long to click Sign out. Paused a
+      // little ahead of the page's time, which moves on while this call travels (pausing in the
+      // past is refused); no timer of the page is due that soon before the drop.
+      await s.page.clock.pauseAt((await s.page.evaluate(() => Date.now())) + 2000);
       s.send(`41${nsp},`);
       await waitForText(s.page.locator('#connection-banner'), 'Connection lost — reconnecting…');
       await s.page.getByRole('button', { name: 'Sign out' }).click();
