@@ -23,4 +23,9 @@ module.exports = {
   ],
   testTimeout: 60000,
   maxWorkers: 2,
+  // A worker is replaced between files once its heap passes this. Workers that had run browser
+  // files beside integration files reached ~500 MB and were force-killed at the end ("A worker
+  // process has failed to exit gracefully") in every run of all three projects; with the limit,
+  // not.
+  workerIdleMemoryLimit: '512MB',
 };
