@@ -1,7 +1,9 @@
 /**
- * Writes of the ingest path done in one statement each, committed on its own. Plain messages: the customers resolved (new
- * ones created with their identity), the conversations locked or opened, the `#queued` events of
- * the ones opened into a queue and every message's event appended with its sequence number.
+ * Writes of the ingest path done in one statement each, committed on its own. Plain messages:
+ * the customers resolved (new ones created with their identity), the conversations locked or
+ * opened, the `#queued` events of the ones opened into a queue and every message's event
+ * appended with its sequence number. An event on an interaction an agent holds (a chat reply):
+ * see `appendEventInOneStatement`.
  * The same steps as `appendMessages`, from the same SQL, in one round trip instead of four
  * (BEGIN and the customers, the conversations, the events, COMMIT).
  *
