@@ -103,8 +103,25 @@ const FREE_COLUMNS = `a.id, a.profile_version, o.voice, o.chat, o.sms, o.email,
                COALESCE((SELECT max(x.released_at) FROM offers x WHERE x.agent_id = a.id), a.last_idle_at))) * 1000)::bigint::text AS idle_ms,
             (extract(epoch FROM a.last_offer_at) * 1000)::bigint::text AS offer_ms`;
 
-/** The statement's snapshot: the next read brings the changes of every transaction it did not see (migration 009). */
-const HORIZON = 'pg_current_snapshot()::text AS horizon';
+/**
+ * Where a read of the free agents stands, so the next brings only what changed since: the
+ * statement's snapshot (the next read brings the changes of every transaction it did not see,
+ * migration 009), and the server's epoch. Transaction ids are not handed out only once: after a
+ * crash Postgres recovers from the WAL on disk and gives out again the ids of transactions it
+ * lost, such as a routing pass's asynchronous commit (and of those that began after it), so a
+ * snapshot read before the crash would take their changes for seen. The epoch is the time
+ * Postgres last reset its shared statistics, which it does on recovering from a crash (and when
+ * an operator resets them, which costs one read of every free agent): readable by any role, in
+ * the same statement.
+ */
+export interface Horizon {
+  snapshot: string;
+  epoch: string | null;
+}
+
+const HORIZON = 'pg_current_snapshot()::text AS horizon, pg_stat_get_bgwriter_stat_reset_time()::text AS epoch';
+type HorizonRow = { horizon: string; epoch: string | null };
+const toHorizon = (r: HorizonRow): Horizon => ({ snapshot: r.horizon, epoch: r.epoch });
 
 /** Every free agent, and the horizon of the snapshot they were read in (one row of NULLs when nobody is free). */
 const ALL_FREE_SQL = `WITH ${OPEN_WORK},
@@ -112,11 +129,13 @@ const ALL_FREE_SQL = `WITH ${OPEN_WORK},
      SELECT ${HORIZON}, f.* FROM (SELECT 1) one LEFT JOIN free f ON true`;
 
 /**
- * The agents changed since horizon $1 (one row each, with the free-agent columns when the agent
- * is free now), and the new horizon; `lost` when changes since $1 were pruned (read all again).
+ * The agents changed since the horizon ($1 its snapshot, $2 its epoch: one row each, with the
+ * free-agent columns when the agent is free now), and the new horizon; `lost` when changes since
+ * then were pruned, or the server has recovered from a crash since (read all again).
  */
 const CHANGED_FREE_SQL = `WITH changed AS (SELECT id FROM agents_changed_since($1::pg_snapshot) AS id),
-     gap AS (SELECT through >= pg_snapshot_xmin($1::pg_snapshot) AS lost FROM agent_changes_pruned),
+     gap AS (SELECT through >= pg_snapshot_xmin($1::pg_snapshot) OR pg_stat_get_bgwriter_stat_reset_time() IS DISTINCT FROM $2::timestamptz AS lost
+               FROM agent_changes_pruned),
      ${openWork('(SELECT id FROM changed)')},
      free AS (SELECT ${FREE_COLUMNS} FROM changed c JOIN agents a ON a.id = c.id LEFT JOIN open_work o ON o.agent_id = a.id WHERE ${HAS_FREE_SLOT})
      SELECT ${HORIZON}, gap.lost, c.id AS changed_id, f.*
@@ -131,20 +150,24 @@ const toFree = (r: Row & { id: string }): FreeAgentRow => ({
 });
 
 /** Every agent who is available with a free slot, and the horizon to read changes from next. */
-export async function readAllFree(db: Queryable): Promise<{ horizon: string; agents: FreeAgentRow[] }> {
-  const { rows } = await db.query<Row & { horizon: string }>({ name: 'routing.free-agents', text: ALL_FREE_SQL });
-  return { horizon: rows[0]!.horizon, agents: rows.flatMap((r) => (r.id ? [toFree({ ...r, id: r.id })] : [])) };
+export async function readAllFree(db: Queryable): Promise<{ horizon: Horizon; agents: FreeAgentRow[] }> {
+  const { rows } = await db.query<Row & HorizonRow>({ name: 'routing.free-agents', text: ALL_FREE_SQL });
+  return { horizon: toHorizon(rows[0]!), agents: rows.flatMap((r) => (r.id ? [toFree({ ...r, id: r.id })] : [])) };
 }
 
 /**
  * The agents changed since `since` (a horizon): which changed, those of them free now, and the
  * horizon to read from next; null when changes since then may be missing (pruned).
  */
-export async function readChangedFree(db: Queryable, since: string): Promise<{ horizon: string; changed: string[]; free: FreeAgentRow[] } | null> {
-  const { rows } = await db.query<Row & { horizon: string; lost: boolean | null; changed_id: string | null }>({ name: 'routing.free-agents.changed', text: CHANGED_FREE_SQL, values: [since] });
+export async function readChangedFree(db: Queryable, since: Horizon): Promise<{ horizon: Horizon; changed: string[]; free: FreeAgentRow[] } | null> {
+  const { rows } = await db.query<Row & HorizonRow & { lost: boolean | null; changed_id: string | null }>({
+    name: 'routing.free-agents.changed',
+    text: CHANGED_FREE_SQL,
+    values: [since.snapshot, since.epoch],
+  });
   if (rows.length === 0 || rows[0]!.lost !== false) return null;
   return {
-    horizon: rows[0]!.horizon,
+    horizon: toHorizon(rows[0]!),
     changed: rows.flatMap((r) => (r.changed_id ? [r.changed_id] : [])),
     free: rows.flatMap((r) => (r.id ? [toFree({ ...r, id: r.id })] : [])),
   };
@@ -154,11 +177,12 @@ export async function readChangedFree(db: Queryable, since: string): Promise<{ h
  * The free agents, kept in memory across passes: each read brings only the agents changed since
  * the last (noted by triggers, migration 009), so a pass costs the changes, not every free agent.
  * Reads only committed data, so it may be refreshed in any transaction or none. Every free agent
- * is read again when changes may have been missed (the first read, changes pruned, a TRUNCATE).
+ * is read again when changes may have been missed (the first read, changes pruned, a TRUNCATE,
+ * a crash of Postgres: see Horizon).
  */
 export class FreeAgentView {
   private readonly byId = new Map<string, FreeAgentRow>();
-  private horizon: string | null = null;
+  private horizon: Horizon | null = null;
   /** Reads so far: of every free agent, and of changes only (with how many agents they brought). */
   readonly reads = { all: 0, changes: 0, changedAgents: 0 };
 

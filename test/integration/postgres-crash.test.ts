@@ -1,0 +1,101 @@
+/**
+ * Postgres itself crashes (a server process killed with SIGKILL: every session ends and the
+ * cluster recovers from the WAL on disk) just after a routing pass committed offers without
+ * waiting for the WAL. Those offers are lost, with the interactions' move to `offered`; the
+ * contacts wait again and must be offered anew within the sweep, whatever the router's view of
+ * the free agents had read before the crash. A cluster of the file's own, so the machine's is
+ * never crashed; its WAL writer waits 10 s, so what a pass committed stays unwritten until the
+ * crash (any synchronous commit in between would write it, and the test checks it was lost).
+ */
+import type { Pool } from 'pg';
+import { clearRedisPrefix, chatClient, startApp, waitFor, type ChatClient, type TestApp } from '../support/app';
+import { chatEntry, createAgent, createQueue, type AgentClient } from '../support/agent';
+import { uniqueName } from '../support/env';
+import { startPrivatePostgres, type PrivatePostgres } from '../support/private-postgres';
+
+const OFFER_TIMEOUT_SECONDS = 3;
+
+describe('Postgres crashes right after a routing pass', () => {
+  let pg: PrivatePostgres;
+  let t: TestApp;
+  let db: Pool;
+  const open: Array<{ close(): void }> = [];
+
+  beforeAll(async () => {
+    pg = await startPrivatePostgres({ wal_writer_delay: '10000' });
+    t = await startApp({
+      DATABASE_URL: `${pg.base}/${uniqueName('sb_test_crash')}`,
+      DB_CONNECT_TIMEOUT_MS: '1000',
+      OFFER_TIMEOUT_SECONDS: String(OFFER_TIMEOUT_SECONDS),
+      ROUTER_SWEEP_MS: '500',
+    });
+    db = t.app.services.db;
+  });
+  afterEach(() => {
+    for (const c of open.splice(0)) c.close();
+  });
+  afterAll(async () => {
+    await t?.app.close();
+    if (t) await clearRedisPrefix(t.config);
+    await pg?.stop();
+  });
+
+  const offerRows = async (interactionId: string) =>
+    (await db.query<{ id: string; agent_id: string; state: string }>('SELECT id, agent_id, state FROM offers WHERE interaction_id = $1 ORDER BY created_at', [interactionId])).rows;
+  const interaction = async (id: string) => (await db.query<{ state: string; agent_id: string | null }>('SELECT state, agent_id FROM interactions WHERE id = $1', [id])).rows[0]!;
+  const ready = async () => (await t.app.inject({ method: 'GET', url: '/health/ready' })).statusCode === 200;
+
+  /**
+   * One agent with one chat slot, available; a visitor writes in its queue and the offer reaches
+   * the agent. `beforeCrash` runs between the offer and the crash.
+   */
+  async function offerThenCrash(name: string, beforeCrash: () => Promise<void>): Promise<{ agent: AgentClient; visitor: ChatClient; lost: string; interactionId: string }> {
+    const queueId = await createQueue(t, { name });
+    await chatEntry(t, name, queueId);
+    const agent = await createAgent(t, [queueId], { capacity: { chat: 1 } });
+    open.push(agent);
+    expect(await agent.emit('state:set', { state: 'available' })).toMatchObject({ ok: true });
+    const visitor = await chatClient(t.url, { widget: name });
+    open.push(visitor);
+    expect(await visitor.send('m1', 'hello')).toMatchObject({ ok: true });
+    const offer = await agent.nextOffer();
+    await beforeCrash();
+    expect(await offerRows(offer.interaction.id)).toHaveLength(1);
+    await pg.crash();
+    await waitFor(ready, 15000, 'ready again after the crash');
+    // The scenario under test: the pass's commit did not survive.
+    expect(await offerRows(offer.interaction.id)).toEqual([]);
+    return { agent, visitor, lost: offer.offerId, interactionId: offer.interaction.id };
+  }
+
+  async function offeredAgainAndTaken(s: { agent: AgentClient; visitor: ChatClient; lost: string; interactionId: string }): Promise<void> {
+    const again = await s.agent.nextOffer(5000);
+    expect(again.interaction.id).toBe(s.interactionId);
+    expect(again.offerId).not.toBe(s.lost);
+    // The lost offer cannot be answered; the console drops its card on this code.
+    expect(await s.agent.emit('offer:accept', { offerId: s.lost })).toMatchObject({ ok: false, error: { code: 'SB_OFFER_UNKNOWN' } });
+    expect(await s.agent.emit('offer:accept', { offerId: again.offerId })).toMatchObject({ ok: true });
+    expect(await interaction(s.interactionId)).toEqual({ state: 'active', agent_id: s.agent.agentId });
+    // The lost offer's ring-no-answer timer fires in Redis, which kept it, and finds nothing to expire.
+    await new Promise((r) => setTimeout(r, (OFFER_TIMEOUT_SECONDS + 1) * 1000));
+    expect(await offerRows(s.interactionId)).toEqual([{ id: again.offerId, agent_id: s.agent.agentId, state: 'accepted' }]);
+    expect(await interaction(s.interactionId)).toEqual({ state: 'active', agent_id: s.agent.agentId });
+    expect(s.agent.states.map((x) => x.state)).not.toContain('away');
+  }
+
+  it('offers the contact anew when the crash took the offer', async () => {
+    await offeredAgainAndTaken(await offerThenCrash('crash-plain', async () => undefined));
+  }, 30000);
+
+  it('offers the contact anew when the router had read its agents after the lost offer', async () => {
+    // A pass between the offer and the crash (the sweep's, say) reads the agent as busy, at a
+    // snapshot that covers the lost commit; after the crash, the transaction ids beyond what
+    // was written are handed out again.
+    await offeredAgainAndTaken(
+      await offerThenCrash('crash-seen', async () => {
+        t.app.services.router.trigger();
+        await t.app.services.router.idle();
+      }),
+    );
+  }, 30000);
+});
