@@ -222,7 +222,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       registerSweepSteps(router, { db, offers, work, agentState, presence, graceSeconds: config.agentGraceSeconds, ingest, log });
       router.addSweepStep({ name: 'voicemail-past-max-wait', run: () => voice.voicemailPastMaxWait() });
       router.addSweepStep({ name: 'voicemail-never-left', run: () => voice.voicemailNeverLeft() });
-      timers.startWorker((offerId) => offers.expire(offerId), workerRedis);
+      timers.startWorker((offerId, agentId) => offers.expire(offerId, agentId), workerRedis);
       outbox.startWorker(workerRedis);
       router.startSweeping(config.routerSweepMs);
     }

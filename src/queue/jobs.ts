@@ -5,6 +5,8 @@ export const QUEUES = {
 
 export interface OfferTimeoutJob {
   offerId: string;
+  /** The offer's agent (jobs from before 2026-12-06 lack it): see OffersService.expire. */
+  agentId?: string;
 }
 
 export const JOBS = {

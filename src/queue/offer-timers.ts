@@ -7,6 +7,7 @@ import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../platform/logger';
 import type { OfferTimers } from '../routing/acd.context';
+import type { CreatedOffer } from '../routing/offers.repository';
 import { JOBS, QUEUES, type OfferTimeoutJob } from './jobs';
 
 export class BullOfferTimers implements OfferTimers {
@@ -21,10 +22,10 @@ export class BullOfferTimers implements OfferTimers {
     this.queue = new Queue<OfferTimeoutJob>(QUEUES.offerTimeouts, { connection, prefix });
   }
 
-  async schedule(offerId: string, expiresAt: Date): Promise<void> {
-    await this.queue.add(JOBS.offerTimeout.name, { offerId }, {
-      jobId: JOBS.offerTimeout.id(offerId),
-      delay: Math.max(0, expiresAt.getTime() - Date.now()),
+  async schedule(offer: Pick<CreatedOffer, 'id' | 'agentId' | 'expiresAt'>): Promise<void> {
+    await this.queue.add(JOBS.offerTimeout.name, { offerId: offer.id, agentId: offer.agentId }, {
+      jobId: JOBS.offerTimeout.id(offer.id),
+      delay: Math.max(0, offer.expiresAt.getTime() - Date.now()),
       attempts: 5,
       backoff: { type: 'exponential', delay: 200 },
       removeOnComplete: { age: 3600 },
@@ -32,9 +33,9 @@ export class BullOfferTimers implements OfferTimers {
     });
   }
 
-  startWorker(expire: (offerId: string) => Promise<boolean>, workerConnection: Redis): void {
+  startWorker(expire: (offerId: string, agentId?: string) => Promise<boolean>, workerConnection: Redis): void {
     this.worker = new Worker<OfferTimeoutJob>(QUEUES.offerTimeouts, async (job) => {
-      await expire(job.data.offerId);
+      await expire(job.data.offerId, job.data.agentId);
     }, { connection: workerConnection, prefix: this.prefix, concurrency: 4 });
     this.worker.on('error', (err) => this.log.warn({ err }, 'offer timer worker error'));
   }

@@ -38,7 +38,7 @@ export interface AgentNotifier {
 
 /** Delayed jobs (offer timeouts); implemented with BullMQ. */
 export interface OfferTimers {
-  schedule(offerId: string, expiresAt: Date): Promise<void>;
+  schedule(offer: Pick<CreatedOffer, 'id' | 'agentId' | 'expiresAt'>): Promise<void>;
 }
 
 export class Effects {
@@ -96,7 +96,7 @@ export class AcdContext {
     // The agent sees the offer first; its ring-no-answer timer follows (the sweep expires it if that fails).
     for (const o of fx.offers) {
       try {
-        await this.timers?.schedule(o.id, o.expiresAt);
+        await this.timers?.schedule(o);
       } catch (err) {
         this.log.warn({ err, offerId: o.id }, 'offer timer not scheduled; the sweep will expire it');
       }

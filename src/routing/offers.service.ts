@@ -44,10 +44,17 @@ export class OffersService {
   /**
    * Ring-no-answer: re-checked in Postgres, so a late or repeated timer does nothing. The
    * interaction goes back to the head of its queue (its age is kept); the agent goes away.
+   * `agentId`, from the offer's timer: an offer Postgres does not have was pushed to that agent
+   * and then lost in a crash (a pass commits without waiting for the WAL); the console is told
+   * it was withdrawn, so its card does not wait for an answer nobody can give.
    */
-  async expire(offerId: string): Promise<boolean> {
+  async expire(offerId: string, agentId?: string): Promise<boolean> {
     const offer = await findOffer(this.acd.db, offerId);
-    if (!offer || offer.state !== 'pending') return false;
+    if (!offer) {
+      if (agentId) this.acd.notifier?.revoked(agentId, offerId, 'cancelled');
+      return false;
+    }
+    if (offer.state !== 'pending') return false;
     return this.acd.run(async (tx, fx) => {
       const i = await this.acd.lock(tx, offer.interactionId);
       if (!(await markDeclined(tx, offerId, 'expired', 'no-answer', { onlyIfDue: true }))) return false;

@@ -76,8 +76,11 @@ describe('Postgres crashes right after a routing pass', () => {
     expect(await s.agent.emit('offer:accept', { offerId: s.lost })).toMatchObject({ ok: false, error: { code: 'SB_OFFER_UNKNOWN' } });
     expect(await s.agent.emit('offer:accept', { offerId: again.offerId })).toMatchObject({ ok: true });
     expect(await interaction(s.interactionId)).toEqual({ state: 'active', agent_id: s.agent.agentId });
-    // The lost offer's ring-no-answer timer fires in Redis, which kept it, and finds nothing to expire.
-    await new Promise((r) => setTimeout(r, (OFFER_TIMEOUT_SECONDS + 1) * 1000));
+    // The lost offer's ring-no-answer timer, kept in Redis, fires: there is nothing to expire,
+    // and the console is told the lost offer was withdrawn (a console that never touched it
+    // drops its card then).
+    await waitFor(() => s.agent.revoked.length > 0, (OFFER_TIMEOUT_SECONDS + 3) * 1000, 'the lost offer withdrawn');
+    expect(s.agent.revoked).toEqual([{ offerId: s.lost, reason: 'cancelled' }]);
     expect(await offerRows(s.interactionId)).toEqual([{ id: again.offerId, agent_id: s.agent.agentId, state: 'accepted' }]);
     expect(await interaction(s.interactionId)).toEqual({ state: 'active', agent_id: s.agent.agentId });
     expect(s.agent.states.map((x) => x.state)).not.toContain('away');
