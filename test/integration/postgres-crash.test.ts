@@ -86,6 +86,35 @@ describe('Postgres crashes right after a routing pass', () => {
     expect(s.agent.states.map((x) => x.state)).not.toContain('away');
   }
 
+  it('keeps every message it acknowledged before the crash, and stores each resend once', async () => {
+    const stored = async (id: string) => Number((await db.query('SELECT count(*) AS n FROM events WHERE idempotency_key LIKE $1', [`%:msg:${id}`])).rows[0].n);
+    const visitors = await Promise.all(Array.from({ length: 4 }, () => chatClient(t.url)));
+    open.push(...visitors);
+    // Each visitor writes one message after another until the crash is over; the crash lands
+    // while some are being stored.
+    let crashed = false;
+    const acks = new Map<string, { ok: boolean }>();
+    const writing = visitors.map(async (v, n) => {
+      for (let i = 0; !crashed; i++) acks.set(`v${n}-${i}`, await v.send(`v${n}-${i}`, `message ${i}`));
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    await pg.crash();
+    crashed = true;
+    await Promise.all(writing);
+    await waitFor(ready, 15000, 'ready again after the crash');
+    const failed = [...acks].filter(([, ack]) => !ack.ok).map(([id]) => id);
+    const acked = [...acks].filter(([, ack]) => ack.ok).map(([id]) => id);
+    expect(acked.length).toBeGreaterThan(0);
+    expect(failed.length).toBeGreaterThan(0);
+    for (const id of acked) expect(await stored(id)).toBe(1);
+    // What was not acknowledged is sent again (a committed one is answered as a duplicate).
+    for (const id of failed) {
+      const [n, i] = id.slice(1).split('-').map(Number);
+      expect(await visitors[n!]!.send(id, `message ${i}`)).toMatchObject({ ok: true });
+      expect(await stored(id)).toBe(1);
+    }
+  }, 30000);
+
   it('offers the contact anew when the crash took the offer', async () => {
     await offeredAgainAndTaken(await offerThenCrash('crash-plain', async () => undefined));
   }, 30000);
