@@ -2,6 +2,12 @@
  * Agent connection presence across processes: each process refreshes a Redis key with a TTL of
  * the grace period for every agent it has a socket for. A key that lapses means the agent has
  * been gone (disconnected, or its process died) for the whole grace period.
+ *
+ * Redis may also lose every key at once (a restart of a Redis that keeps nothing on disk, a
+ * failover, a flush): the processes put their agents' keys back within a refresh, and until
+ * then an absent key proves nothing. So a key without a TTL notes since when presence has been
+ * kept (set by whichever process finds it missing first), and absences count only once a whole
+ * refresh round has passed since then.
  */
 import type { Redis } from 'ioredis';
 import type { Namespace } from 'socket.io';
@@ -11,15 +17,25 @@ export class Presence {
   private timer: NodeJS.Timeout | null = null;
   private nsp: Namespace | null = null;
 
+  /** How often each process refreshes the presence of the agents it holds sockets for. */
+  private readonly refreshMs: number;
+
   constructor(
     private readonly redis: Redis,
     private readonly keyPrefix: string,
     private readonly graceMs: number,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.refreshMs = Math.max(100, Math.min(2000, Math.floor(graceMs / 3)));
+  }
 
   key(agentId: string): string {
     return `${this.keyPrefix}:presence:${agentId}`;
+  }
+
+  /** Since when presence has been kept (ms since the epoch; no TTL): see the module comment. */
+  private get sinceKey(): string {
+    return `${this.keyPrefix}:presence-kept-since`;
   }
 
   connected(agentId: string): void {
@@ -29,8 +45,7 @@ export class Presence {
   /** Keep refreshing the agents with sockets on this process. */
   start(nsp: Namespace): void {
     this.nsp = nsp;
-    const every = Math.max(100, Math.min(2000, Math.floor(this.graceMs / 3)));
-    this.timer = setInterval(() => void this.refresh(), every);
+    this.timer = setInterval(() => void this.refresh(), this.refreshMs);
     this.timer.unref();
   }
 
@@ -42,7 +57,7 @@ export class Presence {
       if (id) agentIds.add(id);
     }
     if (agentIds.size === 0) return;
-    const pipeline = this.redis.pipeline();
+    const pipeline = this.redis.pipeline().set(this.sinceKey, String(Date.now()), 'NX');
     for (const id of agentIds) pipeline.set(this.key(id), '1', 'PX', this.graceMs);
     try {
       await pipeline.exec();
@@ -51,10 +66,20 @@ export class Presence {
     }
   }
 
-  /** Of these agents, the ones with no live presence. */
+  /**
+   * Of these agents, the ones with no live presence; none until presence has been kept for a
+   * refresh round and a half (the half for clocks and timers running late), since Redis may
+   * have lost the keys that the processes are about to put back.
+   */
   async absent(agentIds: string[]): Promise<string[]> {
     if (agentIds.length === 0) return [];
-    const values = await this.redis.mget(agentIds.map((id) => this.key(id)));
+    const now = Date.now();
+    const replies = await this.redis.pipeline().set(this.sinceKey, String(now), 'NX').get(this.sinceKey).mget(agentIds.map((id) => this.key(id))).exec();
+    const failed = replies?.find(([err]) => err);
+    if (!replies || failed) throw failed?.[0] ?? new Error('presence read got no answer');
+    const since = Number(replies[1]![1] ?? now);
+    if (!(now - since >= 1.5 * this.refreshMs)) return [];
+    const values = replies[2]![1] as Array<string | null>;
     return agentIds.filter((_, i) => values[i] === null);
   }
 

@@ -1,0 +1,87 @@
+/**
+ * Redis comes back empty (a restart of a Redis that keeps nothing on disk, a failover, a flush):
+ * every key the service kept there is gone at once, the agents' presence among them. Presence is
+ * refreshed by the processes that hold the consoles, so it is back within a refresh; an agent
+ * whose console is still connected must not be signed out in between, while one whose console
+ * is really gone still is. The test removes the service's own keys (its prefix), which is what
+ * such a restart does to it, without touching the other test files' keys.
+ */
+import { Redis } from 'ioredis';
+import { chatClient, startApp, waitFor, type ChatClient, type TestApp } from '../support/app';
+import { chatEntry, createAgent, createQueue, type AgentClient } from '../support/agent';
+import { REDIS_URL } from '../support/env';
+
+const GRACE_SECONDS = 1;
+
+describe('Redis comes back empty', () => {
+  let t: TestApp;
+  let redis: Redis;
+  const open: Array<AgentClient | ChatClient> = [];
+
+  beforeAll(async () => {
+    // No sweep of its own: the test runs each sweep when it wants one.
+    t = await startApp({ AGENT_GRACE_SECONDS: String(GRACE_SECONDS), ROUTER_SWEEP_MS: '60000', OFFER_TIMEOUT_SECONDS: '1' });
+    redis = new Redis(REDIS_URL);
+  });
+  afterEach(() => {
+    for (const a of open.splice(0)) a.close();
+  });
+  afterAll(async () => {
+    redis.disconnect();
+    await t.close();
+  });
+
+  const wipe = async (): Promise<number> => {
+    let removed = 0;
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${t.config.redisKeyPrefix}:*`, 'COUNT', 1000);
+      if (keys.length) removed += await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+    return removed;
+  };
+  const stateOf = async (agentId: string) => (await t.app.services.db.query<{ state: string }>('SELECT state FROM agents WHERE id = $1', [agentId])).rows[0]!.state;
+  const sweep = () => t.app.services.router.sweepOnce();
+
+  it('signs out no connected agent when presence is wiped, and still signs out one whose console is gone', async () => {
+    const q = await createQueue(t, { name: 'wipe' });
+    const staying = await createAgent(t, [q]);
+    const leaving = await createAgent(t, [q]);
+    open.push(staying, leaving);
+    for (const a of [staying, leaving]) expect(await a.emit('state:set', { state: 'available' })).toMatchObject({ ok: true });
+    // Past the grace period since their last state change: the presence check covers them.
+    await new Promise((r) => setTimeout(r, GRACE_SECONDS * 1000 + 200));
+    leaving.close();
+    const pushed = staying.states.length;
+
+    expect(await wipe()).toBeGreaterThan(0);
+    await sweep();
+    expect(await stateOf(staying.agentId)).toBe('available');
+    // Sweeps while the presence of the connected agent comes back and the other's stays away.
+    const deadline = Date.now() + (GRACE_SECONDS + 5) * 1000;
+    while ((await stateOf(leaving.agentId)) !== 'offline' && Date.now() < deadline) {
+      await sweep();
+      expect(await stateOf(staying.agentId)).toBe('available');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(await stateOf(leaving.agentId)).toBe('offline');
+    expect(await stateOf(staying.agentId)).toBe('available');
+    expect(staying.states.slice(pushed)).toEqual([]);
+  });
+
+  it('still rings offers out with timers scheduled after the wipe (no sweep runs here)', async () => {
+    const q = await createQueue(t, { name: 'wipe-timers' });
+    await chatEntry(t, 'wipe-timers', q);
+    const agent = await createAgent(t, [q]);
+    open.push(agent);
+    expect(await agent.emit('state:set', { state: 'available' })).toMatchObject({ ok: true });
+    expect(await wipe()).toBeGreaterThan(0);
+    const visitor = await chatClient(t.url, { widget: 'wipe-timers' });
+    open.push(visitor);
+    expect(await visitor.send('m1', 'hello')).toMatchObject({ ok: true });
+    const offer = await agent.nextOffer();
+    await waitFor(() => agent.revoked.some((r) => r.offerId === offer.offerId && r.reason === 'timeout'), 5000, 'the offer rung out');
+    expect(await stateOf(agent.agentId)).toBe('away');
+  });
+});
