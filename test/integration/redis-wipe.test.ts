@@ -3,24 +3,33 @@
  * every key the service kept there is gone at once, the agents' presence among them. Presence is
  * refreshed by the processes that hold the consoles, so it is back within a refresh; an agent
  * whose console is still connected must not be signed out in between, while one whose console
- * is really gone still is. The test removes the service's own keys (its prefix), which is what
- * such a restart does to it, without touching the other test files' keys.
+ * is really gone still is. The test removes the service's own keys (its prefix, BullMQ's
+ * included), which is what such a restart does to it, without touching the other test files' keys.
  */
 import { Redis } from 'ioredis';
-import { chatClient, startApp, waitFor, type ChatClient, type TestApp } from '../support/app';
+import { bearer, chatClient, startApp, waitFor, type ChatClient, type TestApp } from '../support/app';
 import { chatEntry, createAgent, createQueue, type AgentClient } from '../support/agent';
 import { REDIS_URL } from '../support/env';
+import { ACCOUNT_SID, AUTH_TOKEN, signedForm, startFakeTwilio, type FakeTwilio } from '../support/fake-twilio';
+
+const PUBLIC = 'https://switchboard.example.com';
+const OUR_NUMBER = '+15005550009';
 
 const GRACE_SECONDS = 1;
 
 describe('Redis comes back empty', () => {
   let t: TestApp;
   let redis: Redis;
+  let fake: FakeTwilio;
   const open: Array<AgentClient | ChatClient> = [];
 
   beforeAll(async () => {
     // No sweep of its own: the test runs each sweep when it wants one.
-    t = await startApp({ AGENT_GRACE_SECONDS: String(GRACE_SECONDS), ROUTER_SWEEP_MS: '60000', OFFER_TIMEOUT_SECONDS: '1' });
+    fake = await startFakeTwilio();
+    t = await startApp({
+      AGENT_GRACE_SECONDS: String(GRACE_SECONDS), ROUTER_SWEEP_MS: '60000', OFFER_TIMEOUT_SECONDS: '1',
+      TWILIO_ACCOUNT_SID: ACCOUNT_SID, TWILIO_AUTH_TOKEN: AUTH_TOKEN, TWILIO_API_URL: fake.url, PUBLIC_BASE_URL: PUBLIC,
+    });
     redis = new Redis(REDIS_URL);
   });
   afterEach(() => {
@@ -29,13 +38,14 @@ describe('Redis comes back empty', () => {
   afterAll(async () => {
     redis.disconnect();
     await t.close();
+    await fake.close();
   });
 
   const wipe = async (): Promise<number> => {
     let removed = 0;
     let cursor = '0';
     do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${t.config.redisKeyPrefix}:*`, 'COUNT', 1000);
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${t.config.redisKeyPrefix}*`, 'COUNT', 1000);
       if (keys.length) removed += await redis.del(...keys);
       cursor = next;
     } while (cursor !== '0');
@@ -84,4 +94,30 @@ describe('Redis comes back empty', () => {
     await waitFor(() => agent.revoked.some((r) => r.offerId === offer.offerId && r.reason === 'timeout'), 5000, 'the offer rung out');
     expect(await stateOf(agent.agentId)).toBe('away');
   });
+
+  it('sends an SMS reply whose retry was waiting in Redis', async () => {
+    const q = await createQueue(t, { name: 'wipe-sms' });
+    await t.app.inject({ method: 'POST', url: '/api/entry-points', headers: bearer(t.adminToken), payload: { channel: 'sms', address: OUR_NUMBER, queueId: q } });
+    const agent = await createAgent(t, [q]);
+    open.push(agent);
+    expect(await agent.emit('state:set', { state: 'available' })).toMatchObject({ ok: true });
+    const params = { MessageSid: `SM${'e'.repeat(32)}`, AccountSid: ACCOUNT_SID, From: '+14155550177', To: OUR_NUMBER, Body: 'my order?', NumMedia: '0' };
+    const { headers, body } = signedForm(`${PUBLIC}/twilio/sms`, params);
+    expect((await t.app.inject({ method: 'POST', url: '/twilio/sms', headers, payload: body })).statusCode).toBe(200);
+    const offer = await agent.nextOffer();
+    expect(await agent.emit('offer:accept', { offerId: offer.offerId })).toMatchObject({ ok: true });
+
+    // Twilio fails the first attempt: the outbox job waits in Redis for its retry.
+    fake.failMessages = true;
+    expect(await agent.emit('interaction:reply', { interactionId: offer.interaction.id, clientMessageId: 'r1', text: 'On its way.' })).toMatchObject({ ok: true });
+    const row = async () => (await t.app.services.db.query('SELECT status, attempts, provider_id, last_error FROM outbox WHERE interaction_id = $1', [offer.interaction.id])).rows[0];
+    await waitFor(async () => (await row())?.last_error != null, 5000, 'a failed attempt');
+    const delayed = async () => redis.zcard(`${t.config.redisKeyPrefix}-bull:outbox:delayed`);
+    await waitFor(async () => (await delayed()) > 0, 5000, 'the retry waiting in Redis');
+    expect(await wipe()).toBeGreaterThan(0);
+    fake.failMessages = false;
+    await waitFor(async () => (await row()).provider_id !== null, 20000, 'the reply sent after the wipe');
+    expect(await row()).toMatchObject({ status: 'queued' });
+    expect(fake.messages.filter((m) => m.body === 'On its way.')).toHaveLength(1);
+  }, 30000);
 });

@@ -43,7 +43,8 @@ export async function clearRedisPrefix(config: Config): Promise<void> {
   try {
     let cursor = '0';
     do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${config.redisKeyPrefix}:*`, 'COUNT', 500);
+      // The prefix's own keys and BullMQ's (`<prefix>-bull:`).
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${config.redisKeyPrefix}*`, 'COUNT', 500);
       if (keys.length) await redis.del(...keys);
       cursor = next;
     } while (cursor !== '0');

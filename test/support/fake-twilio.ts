@@ -37,6 +37,8 @@ export interface FakeTwilio {
   callUpdates: Array<{ sid: string; form: Record<string, string> }>;
   /** While set, creating a call answers 500 (Twilio having a bad day). */
   failCalls: boolean;
+  /** While set, sending a message answers 500 and keeps nothing. */
+  failMessages: boolean;
   requests: Array<{ method: string; path: string }>;
   /** Hold the response to the next send until `release()` (the message is recorded first). */
   holdNextSend(): { sent: Promise<FakeMessage>; release(): void };
@@ -94,6 +96,7 @@ export async function startFakeTwilio(): Promise<FakeTwilio> {
       if (url.pathname !== `/2010-04-01/Accounts/${ACCOUNT_SID}/Messages.json`) return json(res, 404, { code: 20404, message: 'not found' });
       if (req.method === 'POST') {
         const form = Object.fromEntries(new URLSearchParams(raw));
+        if (fake.failMessages) return json(res, 500, { code: 20500, message: 'Internal Server Error' });
         if (!form.To || !form.From || !form.Body) return json(res, 400, { code: 21602, message: 'Message body is required.' });
         const m: FakeMessage = { sid: `SM${randomBytes(16).toString('hex')}`, to: form.To, from: form.From, body: form.Body, statusCallback: form.StatusCallback, createdAt: new Date() };
         messages.push(m);
@@ -122,6 +125,7 @@ export async function startFakeTwilio(): Promise<FakeTwilio> {
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const fake: FakeTwilio = {
     failCalls: false,
+    failMessages: false,
     url,
     messages,
     calls,

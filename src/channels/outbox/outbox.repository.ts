@@ -93,9 +93,17 @@ export async function recordReceipt(db: Queryable, providerId: string, status: D
   return (rowCount ?? 0) > 0;
 }
 
+/**
+ * Unsent rows that may have no job: pending for longer than `olderThanSeconds` (Redis was down
+ * right after the commit), or submitted and not attempted since then (the retry's job waited in
+ * a Redis that lost it: restarted empty, failed over). Queuing a row whose job still exists
+ * does nothing, since the job id is the row's.
+ */
 export async function staleUnsent(db: Queryable, olderThanSeconds: number): Promise<string[]> {
   const { rows } = await db.query<{ id: string }>(
-    `SELECT id FROM outbox WHERE status = 'pending' AND created_at < clock_timestamp() - make_interval(secs => $1) ORDER BY created_at LIMIT 500`,
+    `SELECT id FROM outbox
+      WHERE status IN ('pending', 'submitted') AND COALESCE(submitted_at, created_at) < clock_timestamp() - make_interval(secs => $1)
+      ORDER BY created_at LIMIT 500`,
     [olderThanSeconds],
   );
   return rows.map((r) => r.id);

@@ -136,7 +136,8 @@ export class Outbox {
       if (!job || job.attemptsMade < (job.opts.attempts ?? 1)) return;
       void markFailed(this.db, job.data.outboxId, `gave up after ${job.attemptsMade} attempts: ${err.message}`).catch((e) => this.log.warn({ err: e }, 'could not mark outbox row failed'));
     });
-    // Rows whose job was never queued (Redis down right after the commit) are picked up here.
+    // Rows whose job was never queued (Redis down right after the commit), or was lost with
+    // Redis's data, are picked up here (see staleUnsent).
     this.sweeper = setInterval(() => {
       void staleUnsent(this.db, 5).then(
         (ids) => Promise.all(ids.map((id) => this.enqueue(id))),
