@@ -125,4 +125,22 @@ describe('socket pushes across processes', () => {
     expect(here.got.filter((t) => t === 'offer')).toHaveLength(1);
     expect(there.got.filter((t) => t === 'offer')).toHaveLength(1);
   });
+
+  it('still reaches the other node after Redis lost the stream (restarted empty, failed over)', async () => {
+    const here = await client(a);
+    const there = await client(b);
+    await settle(a, [here, there]);
+    const direct = new Redis(REDIS_URL);
+    try {
+      const keys = await direct.keys(`${config.redisKeyPrefix}*`);
+      expect(keys.length).toBeGreaterThan(0);
+      await direct.del(...keys);
+    } finally {
+      direct.disconnect();
+    }
+    a.io.to('room').emit('push', 'after the wipe, from a');
+    b.io.to('room').emit('push', 'after the wipe, from b');
+    await waitFor(() => ['after the wipe, from a', 'after the wipe, from b'].every((m) => here.got.includes(m) && there.got.includes(m)), 5000, 'both pushes on both nodes');
+    for (const c of [here, there]) expect(c.got.filter((t) => t.startsWith('after the wipe'))).toHaveLength(2);
+  });
 });
