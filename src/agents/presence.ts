@@ -6,8 +6,8 @@
  * Redis may also lose every key at once (a restart of a Redis that keeps nothing on disk, a
  * failover, a flush): the processes put their agents' keys back within a refresh, and until
  * then an absent key proves nothing. So a key without a TTL notes since when presence has been
- * kept (set by whichever process finds it missing first), and absences count only once a whole
- * refresh round has passed since then.
+ * kept (set by whichever process finds it missing first), and absences count only once a
+ * refresh round and a half has passed since then.
  */
 import type { Redis } from 'ioredis';
 import type { Namespace } from 'socket.io';

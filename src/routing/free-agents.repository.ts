@@ -112,7 +112,8 @@ const FREE_COLUMNS = `a.id, a.profile_version, o.voice, o.chat, o.sms, o.email,
  * snapshot read before the crash would take their changes for seen. The epoch is the time
  * Postgres last reset its shared statistics, which it does on recovering from a crash (and when
  * an operator resets them, which costs one read of every free agent): readable by any role, in
- * the same statement.
+ * the same statement, and compared as the text the read gave (a connection that formatted it
+ * differently would only cause one more such read).
  */
 export interface Horizon {
   snapshot: string;
@@ -134,7 +135,7 @@ const ALL_FREE_SQL = `WITH ${OPEN_WORK},
  * then were pruned, or the server has recovered from a crash since (read all again).
  */
 const CHANGED_FREE_SQL = `WITH changed AS (SELECT id FROM agents_changed_since($1::pg_snapshot) AS id),
-     gap AS (SELECT through >= pg_snapshot_xmin($1::pg_snapshot) OR pg_stat_get_bgwriter_stat_reset_time() IS DISTINCT FROM $2::timestamptz AS lost
+     gap AS (SELECT through >= pg_snapshot_xmin($1::pg_snapshot) OR pg_stat_get_bgwriter_stat_reset_time()::text IS DISTINCT FROM $2::text AS lost
                FROM agent_changes_pruned),
      ${openWork('(SELECT id FROM changed)')},
      free AS (SELECT ${FREE_COLUMNS} FROM changed c JOIN agents a ON a.id = c.id LEFT JOIN open_work o ON o.agent_id = a.id WHERE ${HAS_FREE_SLOT})
@@ -157,7 +158,8 @@ export async function readAllFree(db: Queryable): Promise<{ horizon: Horizon; ag
 
 /**
  * The agents changed since `since` (a horizon): which changed, those of them free now, and the
- * horizon to read from next; null when changes since then may be missing (pruned).
+ * horizon to read from next; null when changes since then may be missing (pruned, or Postgres
+ * recovered from a crash since).
  */
 export async function readChangedFree(db: Queryable, since: Horizon): Promise<{ horizon: Horizon; changed: string[]; free: FreeAgentRow[] } | null> {
   const { rows } = await db.query<Row & HorizonRow & { lost: boolean | null; changed_id: string | null }>({
