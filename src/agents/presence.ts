@@ -4,14 +4,27 @@
  * been gone (disconnected, or its process died) for the whole grace period.
  *
  * Redis may also lose every key at once (a restart of a Redis that keeps nothing on disk, a
- * failover, a flush): the processes put their agents' keys back within a refresh, and until
- * then an absent key proves nothing. So a key without a TTL notes since when presence has been
- * kept (set by whichever process finds it missing first), and absences count only once a
- * refresh round and a half has passed since then.
+ * failover, a flush), or keep its data but be out of reach for longer than the grace period,
+ * expiring every key meanwhile: the processes put their agents' keys back within a refresh of
+ * reaching it again, and until then an absent key proves nothing. The processes reconnect at
+ * different moments, up to REDIS_RETRY_MAX_MS apart. So absences count only once that long and
+ * a refresh round and a half (the half for clocks and timers running late) have passed both
+ * since presence has been kept (a key without a TTL notes since when, set by whichever process
+ * finds it missing first) and since this process's connection to Redis was last ready.
  */
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import type { Namespace } from 'socket.io';
 import type { Logger } from '../platform/logger';
+import { REDIS_RETRY_MAX_MS } from '../platform/redis';
+
+/** A pipeline's replies, or its first error (exec reports each command's error in its replies). */
+async function execAll(pipeline: ChainableCommander): Promise<unknown[]> {
+  const replies = await pipeline.exec();
+  if (!replies) throw new Error('the presence pipeline got no answer');
+  const failed = replies.find(([err]) => err);
+  if (failed) throw failed[0];
+  return replies.map(([, value]) => value);
+}
 
 export class Presence {
   private timer: NodeJS.Timeout | null = null;
@@ -19,6 +32,8 @@ export class Presence {
 
   /** How often each process refreshes the presence of the agents it holds sockets for. */
   private readonly refreshMs: number;
+  /** Since when this process's connection to Redis has been ready (null: it is not). */
+  private reachableSince: number | null;
 
   constructor(
     private readonly redis: Redis,
@@ -27,6 +42,9 @@ export class Presence {
     private readonly log: Logger,
   ) {
     this.refreshMs = Math.max(100, Math.min(2000, Math.floor(graceMs / 3)));
+    this.reachableSince = redis.status === 'ready' ? Date.now() : null;
+    redis.on('ready', () => (this.reachableSince = Date.now()));
+    redis.on('close', () => (this.reachableSince = null));
   }
 
   key(agentId: string): string {
@@ -49,6 +67,7 @@ export class Presence {
     this.timer.unref();
   }
 
+  /** One refresh: the agents with sockets here, and the note of since when presence is kept (even with no agents). */
   private async refresh(): Promise<void> {
     if (!this.nsp) return;
     const agentIds = new Set<string>();
@@ -56,30 +75,27 @@ export class Presence {
       const id = (socket.data as { user?: { agentId?: string } }).user?.agentId;
       if (id) agentIds.add(id);
     }
-    if (agentIds.size === 0) return;
     const pipeline = this.redis.pipeline().set(this.sinceKey, String(Date.now()), 'NX');
     for (const id of agentIds) pipeline.set(this.key(id), '1', 'PX', this.graceMs);
     try {
-      await pipeline.exec();
+      await execAll(pipeline);
     } catch (err) {
       this.log.warn({ err }, 'presence refresh failed');
     }
   }
 
   /**
-   * Of these agents, the ones with no live presence; none until presence has been kept for a
-   * refresh round and a half (the half for clocks and timers running late), since Redis may
-   * have lost the keys that the processes are about to put back.
+   * Of these agents, the ones with no live presence; none until presence has been kept, and
+   * this process's connection ready, for long enough that every process has put back the keys
+   * Redis lost or let expire (see the module comment).
    */
   async absent(agentIds: string[]): Promise<string[]> {
     if (agentIds.length === 0) return [];
     const now = Date.now();
-    const replies = await this.redis.pipeline().set(this.sinceKey, String(now), 'NX').get(this.sinceKey).mget(agentIds.map((id) => this.key(id))).exec();
-    const failed = replies?.find(([err]) => err);
-    if (!replies || failed) throw failed?.[0] ?? new Error('presence read got no answer');
-    const since = Number(replies[1]![1] ?? now);
-    if (!(now - since >= 1.5 * this.refreshMs)) return [];
-    const values = replies[2]![1] as Array<string | null>;
+    const settled = (since: number | null) => since !== null && now - since >= REDIS_RETRY_MAX_MS + 1.5 * this.refreshMs;
+    if (!settled(this.reachableSince)) return [];
+    const [kept, values] = (await execAll(this.redis.pipeline().get(this.sinceKey).mget(agentIds.map((id) => this.key(id))))) as [string | null, Array<string | null>];
+    if (!settled(kept === null ? null : Number(kept))) return [];
     return agentIds.filter((_, i) => values[i] === null);
   }
 

@@ -1,6 +1,10 @@
 import { Redis } from 'ioredis';
 import type { Config } from './config';
 
+/** The longest wait between two attempts to reach Redis again: a process is back at most this long after Redis is. */
+export const REDIS_RETRY_MAX_MS = 2000;
+const retryStrategy = (times: number): number => Math.min(times * 200, REDIS_RETRY_MAX_MS);
+
 /**
  * A Redis connection for commands. Commands fail fast when Redis is unreachable instead of
  * queueing forever, so an outage shows up as an error the caller can handle.
@@ -12,7 +16,7 @@ export function createRedis(config: Config, name: string): Redis {
     commandTimeout: 3000,
     enableOfflineQueue: true,
     lazyConnect: false,
-    retryStrategy: (times) => Math.min(times * 200, 2000),
+    retryStrategy,
   });
   redis.on('error', () => undefined); // reconnects on its own; readiness reports the outage
   return redis;
@@ -23,7 +27,7 @@ export function createBlockingRedis(config: Config, name: string): Redis {
   const redis = new Redis(config.redisUrl, {
     connectionName: `switchboard:${name}`,
     maxRetriesPerRequest: null,
-    retryStrategy: (times) => Math.min(times * 200, 2000),
+    retryStrategy,
   });
   redis.on('error', () => undefined);
   return redis;

@@ -1,6 +1,8 @@
 /**
- * Redis comes back empty (a restart of a Redis that keeps nothing on disk, a failover, a flush):
- * every key the service kept there is gone at once, the agents' presence among them. Presence is
+ * Redis comes back without the service's keys: empty (a restart of a Redis that keeps nothing
+ * on disk, a failover, a flush), or, after being out of reach for longer than the grace period,
+ * with the presence keys expired meanwhile. In the first case every key the service kept there
+ * is gone at once, the agents' presence among them. Presence is
  * refreshed by the processes that hold the consoles, so it is back within a refresh; an agent
  * whose console is still connected must not be signed out in between, while one whose console
  * is really gone still is. The test removes the service's own keys (its prefix, BullMQ's
@@ -9,7 +11,8 @@
 import { Redis } from 'ioredis';
 import { bearer, chatClient, startApp, waitFor, type ChatClient, type TestApp } from '../support/app';
 import { chatEntry, createAgent, createQueue, type AgentClient } from '../support/agent';
-import { REDIS_URL } from '../support/env';
+import { REDIS_URL, testConfig } from '../support/env';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
 import { ACCOUNT_SID, AUTH_TOKEN, signedForm, startFakeTwilio, type FakeTwilio } from '../support/fake-twilio';
 
 const PUBLIC = 'https://switchboard.example.com';
@@ -120,4 +123,56 @@ describe('Redis comes back empty', () => {
     expect(await row()).toMatchObject({ status: 'queued' });
     expect(fake.messages.filter((m) => m.body === 'On its way.')).toHaveLength(1);
   }, 30000);
+});
+
+describe('Redis out of reach for longer than the grace period', () => {
+  // Two processes against one database and Redis, each through a proxy of its own: the one that
+  // sweeps, and the one that holds the agent's console. Alone, a process's refreshes queued while
+  // Redis was away go out first when it comes back, ahead of a sweep's read; across processes,
+  // the sweeper may reconnect before the console's process does.
+  let toSweeper: TcpProxy;
+  let toConsoles: TcpProxy;
+  let sweeper: TestApp;
+  let consoles: TestApp;
+  let agent: AgentClient | undefined;
+
+  beforeAll(async () => {
+    const url = new URL(REDIS_URL);
+    toSweeper = await startTcpProxy(url.hostname, Number(url.port || 6379));
+    toConsoles = await startTcpProxy(url.hostname, Number(url.port || 6379));
+    const config = testConfig({ AGENT_GRACE_SECONDS: String(GRACE_SECONDS), ROUTER_SWEEP_MS: '60000' });
+    sweeper = await startApp({}, { ...config, redisUrl: `redis://127.0.0.1:${toSweeper.port}` });
+    consoles = await startApp({}, { ...config, redisUrl: `redis://127.0.0.1:${toConsoles.port}` });
+  });
+  afterAll(async () => {
+    agent?.close();
+    toSweeper.restore();
+    toConsoles.restore();
+    await consoles.app.close();
+    await sweeper.close();
+    await Promise.all([toSweeper.close(), toConsoles.close()]);
+  });
+
+  it("signs out no agent whose presence expired meanwhile, when the sweeper is back before the console's process", async () => {
+    const q = await createQueue(sweeper, { name: 'outage' });
+    agent = await createAgent(consoles, [q]);
+    expect(await agent.emit('state:set', { state: 'available' })).toMatchObject({ ok: true });
+    await new Promise((r) => setTimeout(r, GRACE_SECONDS * 1000 + 200));
+    const stateOf = async () => (await sweeper.app.services.db.query<{ state: string }>('SELECT state FROM agents WHERE id = $1', [agent!.agentId])).rows[0]!.state;
+    // Out of reach for longer than the grace period: Redis expires the presence key meanwhile.
+    toSweeper.cut();
+    toConsoles.cut();
+    await new Promise((r) => setTimeout(r, GRACE_SECONDS * 1000 + 500));
+    toSweeper.restore();
+    await waitFor(() => sweeper.app.services.redis.status === 'ready', 10000, 'the sweeper reconnected');
+    // The console's process is back a little later (at its next attempt); the sweeper sweeps all along.
+    toConsoles.restore();
+    const deadline = Date.now() + 3500;
+    while (Date.now() < deadline) {
+      await sweeper.app.services.router.sweepOnce();
+      expect(await stateOf()).toBe('available');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(agent.states.filter((s) => s.state === 'offline')).toHaveLength(1); // the one pushed on connect
+  });
 });
