@@ -98,6 +98,26 @@ describe('Redis comes back empty', () => {
     expect(await stateOf(agent.agentId)).toBe('away');
   });
 
+  it('rings out, at the next sweep, an offer whose timer Redis lost', async () => {
+    const q = await createQueue(t, { name: 'wipe-lost-timer' });
+    await chatEntry(t, 'wipe-lost-timer', q);
+    const agent = await createAgent(t, [q]);
+    open.push(agent);
+    expect(await agent.emit('state:set', { state: 'available' })).toMatchObject({ ok: true });
+    const visitor = await chatClient(t.url, { widget: 'wipe-lost-timer' });
+    open.push(visitor);
+    expect(await visitor.send('m1', 'hello')).toMatchObject({ ok: true });
+    const offer = await agent.nextOffer();
+    expect(await wipe()).toBeGreaterThan(0);
+    // Past its ring time (1 s) nothing happens: the timer is gone and no sweep has run.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(agent.revoked).toEqual([]);
+    await sweep();
+    await waitFor(() => agent.revoked.length > 0, 2000, 'the offer rung out');
+    expect(agent.revoked).toEqual([{ offerId: offer.offerId, reason: 'timeout' }]);
+    expect(await stateOf(agent.agentId)).toBe('away');
+  });
+
   it('sends an SMS reply whose retry was waiting in Redis', async () => {
     const q = await createQueue(t, { name: 'wipe-sms' });
     await t.app.inject({ method: 'POST', url: '/api/entry-points', headers: bearer(t.adminToken), payload: { channel: 'sms', address: OUR_NUMBER, queueId: q } });
