@@ -30,12 +30,7 @@ export class AgentStateService {
         fx.freed.push(agentId);
         return state;
       }
-      for (const id of await interactionsOfAgent(tx, agentId, ['offered'])) {
-        const i = await this.acd.lock(tx, id);
-        await this.offers.revokePending(tx, fx, i, 'cancelled');
-        await transition(tx, id, ['offered'], { state: 'queued', agentId: null });
-        fx.route = true;
-      }
+      await this.offers.withdrawPendingOf(tx, fx, agentId);
       if (state === 'offline') {
         for (const id of await interactionsOfAgent(tx, agentId, ['active', 'wrapup'])) {
           const i = await this.acd.lock(tx, id);

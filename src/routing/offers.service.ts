@@ -7,7 +7,7 @@ import { AppError } from '../platform/errors';
 import type { InteractionRecord } from '../interactions/events.types';
 import { findInteraction } from '../interactions/interactions.repository';
 import type { AcdContext, Effects, RevokeReason } from './acd.context';
-import { logAgentState, transition } from './routing.repository';
+import { interactionsOfAgent, logAgentState, transition } from './routing.repository';
 import { findOffer, markAccepted, markDeclined, pendingOfferOf } from './offers.repository';
 
 export class OffersService {
@@ -67,11 +67,26 @@ export class OffersService {
       if (rowCount) {
         await logAgentState(tx, offer.agentId, 'away', 'no-answer', 'system');
         fx.agentStates.push({ agentId: offer.agentId, state: 'away', reason: 'no-answer' });
+        // Away, as any agent who leaves `available`: the other contacts ringing there wait again.
+        await this.withdrawPendingOf(tx, fx, offer.agentId);
       }
       fx.revoked.push({ agentId: offer.agentId, offerId, reason: 'timeout' });
       fx.route = true;
       return true;
     }, { routerLock: true });
+  }
+
+  /**
+   * Withdraw every pending offer of an agent who left `available` (in this transaction, under the
+   * routing lock): each interaction waits again, keeping its age.
+   */
+  async withdrawPendingOf(tx: PoolClient, fx: Effects, agentId: string): Promise<void> {
+    for (const id of await interactionsOfAgent(tx, agentId, ['offered'])) {
+      const i = await this.acd.lock(tx, id);
+      await this.revokePending(tx, fx, i, 'cancelled');
+      await transition(tx, id, ['offered'], { state: 'queued', agentId: null });
+      fx.route = true;
+    }
   }
 
   /** Withdraw the pending offer of a locked interaction, if any (customer left, agent went away). */

@@ -149,9 +149,17 @@ describe('ACD: offers, accept, work, wrap-up', () => {
     const offer = await sleepy.nextOffer();
     const before = await interaction(c.session.interactionId);
     const younger = track(await customer(t, 'rona', 'I came later'));
+    // Rung at the same agent too (three chat slots).
+    const youngerOffer = await sleepy.nextOffer();
+    expect(youngerOffer.interaction.id).toBe(younger.session.interactionId);
     await waitFor(() => sleepy.revoked.some((r) => r.offerId === offer.offerId), 6000, 'revocation');
     expect(sleepy.revoked.find((r) => r.offerId === offer.offerId)!.reason).toBe('timeout');
     await waitFor(() => sleepy.states.some((s) => s.state === 'away' && s.reason === 'no-answer'), 3000, 'away state');
+    // Gone away, the agent no longer holds the younger one either: withdrawn with the first
+    // one's timeout, not left ringing until its own.
+    await waitFor(() => sleepy.revoked.some((r) => r.offerId === youngerOffer.offerId), 3000, 'the younger offer withdrawn');
+    expect(sleepy.revoked.find((r) => r.offerId === youngerOffer.offerId)!.reason).toBe('cancelled');
+    expect((await interaction(younger.session.interactionId)).state).toBe('queued');
     const agentRow = (await db().query('SELECT state, state_reason FROM agents WHERE id = $1', [sleepy.agentId])).rows[0];
     expect(agentRow).toEqual({ state: 'away', state_reason: 'no-answer' });
     const after = await interaction(c.session.interactionId);
