@@ -20,6 +20,8 @@ export class BullOfferTimers implements OfferTimers {
     private readonly log: Logger,
   ) {
     this.queue = new Queue<OfferTimeoutJob>(QUEUES.offerTimeouts, { connection, prefix });
+    // Without a listener BullMQ writes a lost connection to the console, outside our logs.
+    this.queue.on('error', (err) => this.log.warn({ err }, 'offer timer queue error'));
   }
 
   async schedule(offer: Pick<CreatedOffer, 'id' | 'agentId' | 'expiresAt'>): Promise<void> {

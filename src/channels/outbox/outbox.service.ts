@@ -48,6 +48,8 @@ export class Outbox {
     private readonly log: Logger,
   ) {
     this.queue = new Queue(OUTBOX_QUEUE, { connection, prefix });
+    // Without a listener BullMQ writes a lost connection to the console, outside our logs.
+    this.queue.on('error', (err) => this.log.warn({ err }, 'outbox queue error'));
   }
 
   async enqueue(outboxId: string): Promise<void> {
