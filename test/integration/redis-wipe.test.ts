@@ -83,30 +83,33 @@ describe('Redis comes back empty', () => {
     expect(staying.states.slice(pushed)).toEqual([]);
   });
 
-  it('still rings offers out with timers scheduled after the wipe (no sweep runs here)', async () => {
-    const q = await createQueue(t, { name: 'wipe-timers' });
-    await chatEntry(t, 'wipe-timers', q);
+  /** A chat queue `name` with one available agent. */
+  const availableAgentIn = async (name: string): Promise<AgentClient> => {
+    const q = await createQueue(t, { name });
+    await chatEntry(t, name, q);
     const agent = await createAgent(t, [q]);
     open.push(agent);
     expect(await agent.emit('state:set', { state: 'available' })).toMatchObject({ ok: true });
-    expect(await wipe()).toBeGreaterThan(0);
-    const visitor = await chatClient(t.url, { widget: 'wipe-timers' });
+    return agent;
+  };
+  const visitorWritesIn = async (name: string): Promise<void> => {
+    const visitor = await chatClient(t.url, { widget: name });
     open.push(visitor);
     expect(await visitor.send('m1', 'hello')).toMatchObject({ ok: true });
+  };
+
+  it('still rings offers out with timers scheduled after the wipe (no sweep runs here)', async () => {
+    const agent = await availableAgentIn('wipe-timers');
+    expect(await wipe()).toBeGreaterThan(0);
+    await visitorWritesIn('wipe-timers');
     const offer = await agent.nextOffer();
     await waitFor(() => agent.revoked.some((r) => r.offerId === offer.offerId && r.reason === 'timeout'), 5000, 'the offer rung out');
     expect(await stateOf(agent.agentId)).toBe('away');
   });
 
   it('rings out, at the next sweep, an offer whose timer Redis lost', async () => {
-    const q = await createQueue(t, { name: 'wipe-lost-timer' });
-    await chatEntry(t, 'wipe-lost-timer', q);
-    const agent = await createAgent(t, [q]);
-    open.push(agent);
-    expect(await agent.emit('state:set', { state: 'available' })).toMatchObject({ ok: true });
-    const visitor = await chatClient(t.url, { widget: 'wipe-lost-timer' });
-    open.push(visitor);
-    expect(await visitor.send('m1', 'hello')).toMatchObject({ ok: true });
+    const agent = await availableAgentIn('wipe-lost-timer');
+    await visitorWritesIn('wipe-lost-timer');
     const offer = await agent.nextOffer();
     expect(await wipe()).toBeGreaterThan(0);
     // Past its ring time (1 s) nothing happens: the timer is gone and no sweep has run.
