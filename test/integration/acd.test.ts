@@ -148,6 +148,9 @@ describe('ACD: offers, accept, work, wrap-up', () => {
     const c = track(await customer(t, 'rona'));
     const offer = await sleepy.nextOffer();
     const before = await interaction(c.session.interactionId);
+    // The younger contact comes well after, so its offer would ring out well after the first
+    // one's (of two offers ringing out at once, either may send the agent away first).
+    await new Promise((r) => setTimeout(r, 700));
     const younger = track(await customer(t, 'rona', 'I came later'));
     // Rung at the same agent too (three chat slots).
     const youngerOffer = await sleepy.nextOffer();
