@@ -55,7 +55,7 @@ async function settle(from: Node, to: Client[]): Promise<void> {
   for (let n = 0; ; n++) {
     from.io.to('room').emit('push', `ready ${n}`);
     try {
-      await waitFor(() => to.every((c) => c.got.includes(`ready ${n}`)), 500, 'both nodes reading');
+      await waitFor(() => to.every((c) => c.got.includes(`ready ${n}`)), 500, 'both nodes reading', seen(...to));
       return;
     } catch (err) {
       if (n >= 20) throw err;
@@ -82,6 +82,9 @@ afterAll(async () => {
   await clearRedisPrefix(config);
 });
 
+/** What each client got, for a failure's message. */
+const seen = (...cs: Client[]) => (): string => cs.map((c, i) => `client ${i + 1} got ${JSON.stringify(c.got)}`).join(', ');
+
 /** What a client got, without the warm-up pushes (one of which may still arrive late). */
 const pushes = (c: Client): string[] => c.got.filter((t) => !t.startsWith('ready')).sort();
 
@@ -97,10 +100,10 @@ describe('socket pushes across processes', () => {
     a.io.to('room').except(there.socket.id!).emit('push', 'not to there');
     a.io.local.to('room').emit('push', 'only here');
     b.io.to('room').emit('push', 'last');
-    await waitFor(() => here.got.includes('last') && there.got.includes('last'), 5000, 'the last push on both nodes');
+    await waitFor(() => here.got.includes('last') && there.got.includes('last'), 5000, 'the last push on both nodes', seen(here, there));
     // A marker emitted after everything else from a, so that nothing of a's is still on its way.
     a.io.to('room').emit('push', 'end');
-    await waitFor(() => here.got.includes('end') && there.got.includes('end'), 5000, 'the end marker on both nodes');
+    await waitFor(() => here.got.includes('end') && there.got.includes('end'), 5000, 'the end marker on both nodes', seen(here, there));
 
     expect(pushes(here)).toEqual(['end', 'from a', 'from b', 'last', 'not to there', 'only here']);
     expect(pushes(there)).toEqual(['end', 'from a', 'from b', 'last']);
@@ -115,13 +118,13 @@ describe('socket pushes across processes', () => {
     try {
       a.io.to('room').emit('push', 'offer');
       // With the adapter's own broadcast, this waits for the append: it would never arrive while held.
-      await waitFor(() => here.got.includes('offer'), 5000, "the push on the sending node's socket while Redis is held");
+      await waitFor(() => here.got.includes('offer'), 5000, "the push on the sending node's socket while Redis is held", seen(here, there));
       await new Promise((r) => setTimeout(r, 300));
       expect(there.got).not.toContain('offer');
     } finally {
       proxy.release();
     }
-    await waitFor(() => there.got.includes('offer'), 5000, "the push on the other node's socket after release");
+    await waitFor(() => there.got.includes('offer'), 5000, "the push on the other node's socket after release", seen(here, there));
     expect(here.got.filter((t) => t === 'offer')).toHaveLength(1);
     expect(there.got.filter((t) => t === 'offer')).toHaveLength(1);
   });
@@ -140,7 +143,7 @@ describe('socket pushes across processes', () => {
     }
     a.io.to('room').emit('push', 'after the wipe, from a');
     b.io.to('room').emit('push', 'after the wipe, from b');
-    await waitFor(() => ['after the wipe, from a', 'after the wipe, from b'].every((m) => here.got.includes(m) && there.got.includes(m)), 5000, 'both pushes on both nodes');
+    await waitFor(() => ['after the wipe, from a', 'after the wipe, from b'].every((m) => here.got.includes(m) && there.got.includes(m)), 5000, 'both pushes on both nodes', seen(here, there));
     for (const c of [here, there]) expect(c.got.filter((t) => t.startsWith('after the wipe'))).toHaveLength(2);
   });
 });

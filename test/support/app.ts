@@ -107,11 +107,40 @@ export async function chatClient(url: string, auth: Record<string, unknown> = {}
   };
 }
 
-/** Wait until `predicate` holds, checking on every event loop turn; fails after `ms`. */
-export async function waitFor(predicate: () => boolean | Promise<boolean>, ms = 5000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + ms;
+/** How late a 20 ms poll may wake before the lateness counts as a stall rather than as waiting. */
+const STALL_MS = 250;
+
+/**
+ * Wait until `predicate` holds, checking every 20 ms; fails after `ms` of time this process was
+ * running. A process that could not run (a paused VM, a starved or collecting worker) wakes with
+ * its poll timer due before the I/O that arrived meanwhile is read (timers run before I/O in a
+ * turn of the event loop), and used to fail a condition already met. So a poll that wakes far
+ * later than asked extends the deadline by its lateness, and before giving up the wait lets
+ * pending I/O in and checks once more. `detail`, if given, is added to the failure, to tell what
+ * was there instead.
+ */
+export async function waitFor(
+  predicate: () => boolean | Promise<boolean>,
+  ms = 5000,
+  what = 'condition',
+  detail?: () => string,
+): Promise<void> {
+  let deadline = Date.now() + ms;
+  let stalled = 0;
   while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) {
+      // Two check-phase callbacks in a row have a poll for I/O between them, whatever the phase now.
+      for (let i = 0; i < 2; i++) await new Promise((r) => setImmediate(r));
+      if (await predicate()) return;
+      const extra = detail ? `; ${detail()}` : '';
+      throw new Error(`timed out waiting for ${what} (${ms} ms awake${stalled ? `, and ${stalled} ms stalled` : ''})${extra}`);
+    }
+    const asleep = Date.now();
     await new Promise((r) => setTimeout(r, 20));
+    const late = Date.now() - asleep - 20;
+    if (late > STALL_MS) {
+      stalled += late;
+      deadline += late;
+    }
   }
 }
