@@ -4,8 +4,9 @@
  * waiting for the WAL. Those offers are lost, with the interactions' move to `offered`; the
  * contacts wait again and must be offered anew within the sweep, whatever the router's view of
  * the free agents had read before the crash. A cluster of the file's own, so the machine's is
- * never crashed; its WAL writer waits 10 s, so what a pass committed stays unwritten until the
- * crash (any synchronous commit in between would write it, and the test checks it was lost).
+ * never crashed; its WAL writer is held (stopped) from before the contact writes until the crash,
+ * which kills it, so what a pass committed stays unwritten (any synchronous commit in between
+ * would write it, and the test checks it was lost).
  */
 import type { Pool } from 'pg';
 import { clearRedisPrefix, chatClient, startApp, waitFor, type ChatClient, type TestApp } from '../support/app';
@@ -14,6 +15,12 @@ import { uniqueName } from '../support/env';
 import { startPrivatePostgres, type PrivatePostgres } from '../support/private-postgres';
 
 const OFFER_TIMEOUT_SECONDS = 3;
+/**
+ * Time for two of the WAL writer's rounds between an offer and the crash. Were the writer not
+ * held, they would write the offer's commit out and it would survive: the test would pass or
+ * fail by where a round fell (as it once did, under load, with one round every 10 s).
+ */
+const WAL_ROUNDS_MS = 500;
 
 describe('Postgres crashes right after a routing pass', () => {
   let pg: PrivatePostgres;
@@ -22,7 +29,8 @@ describe('Postgres crashes right after a routing pass', () => {
   const open: Array<{ close(): void }> = [];
 
   beforeAll(async () => {
-    pg = await startPrivatePostgres({ wal_writer_delay: '10000' });
+    // A WAL writer round every 200 ms: two fall between an offer and the crash (WAL_ROUNDS_MS).
+    pg = await startPrivatePostgres({ wal_writer_delay: '200' });
     t = await startApp({
       DATABASE_URL: `${pg.base}/${uniqueName('sb_test_crash')}`,
       DB_CONNECT_TIMEOUT_MS: '1000',
@@ -57,10 +65,13 @@ describe('Postgres crashes right after a routing pass', () => {
     expect(await agent.emit('state:set', { state: 'available' })).toMatchObject({ ok: true });
     const visitor = await chatClient(t.url, { widget: name });
     open.push(visitor);
+    // Nothing but a synchronous commit may write the pass's commit out before the crash.
+    await pg.holdWalWriter();
     expect(await visitor.send('m1', 'hello')).toMatchObject({ ok: true });
     const offer = await agent.nextOffer();
     await beforeCrash();
     expect(await offerRows(offer.interaction.id)).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, WAL_ROUNDS_MS));
     await pg.crash();
     await waitFor(ready, 15000, 'ready again after the crash');
     // The scenario under test: the pass's commit did not survive.

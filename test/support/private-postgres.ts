@@ -15,7 +15,17 @@ import { freePort } from './process';
 export interface PrivatePostgres {
   /** `postgres://postgres@127.0.0.1:<port>`, without a database. */
   base: string;
-  /** Kill one server process with SIGKILL and wait until the cluster has recovered and accepts connections again. */
+  /**
+   * Stop the WAL writer (SIGSTOP, while it waits between rounds) until the next crash, which then
+   * kills it. Without it, its round every `wal_writer_delay` (10 s at most) writes out what
+   * asynchronous commits left in the WAL buffers, and such a commit survives a crash that falls
+   * after that round: a test that needs one lost would pass or fail by where the round fell.
+   */
+  holdWalWriter(): Promise<void>;
+  /**
+   * Kill one server process with SIGKILL (the held WAL writer, if any; else a backend of its
+   * own) and wait until the cluster has recovered and accepts connections again.
+   */
   crash(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -86,16 +96,48 @@ export async function startPrivatePostgres(settings: Record<string, string> = {}
   };
   await untilAccepting('did not start');
 
+  let heldWalWriter: number | null = null;
+
   return {
     base,
-    async crash() {
+    async holdWalWriter() {
+      if (heldWalWriter !== null) return;
       const c = new Client({ connectionString: `${base}/postgres` });
       await c.connect();
-      const { rows } = await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-      c.on('error', () => undefined);
+      try {
+        const walWriter = async () => (await c.query<{ pid: number; wait_event: string | null }>("SELECT pid, wait_event FROM pg_stat_activity WHERE backend_type = 'walwriter'")).rows[0];
+        const deadline = Date.now() + 5000;
+        for (;;) {
+          const w = await walWriter();
+          if (!w) throw new Error('private Postgres has no WAL writer');
+          process.kill(w.pid, 'SIGSTOP');
+          // Stopped where it waits between rounds, it holds no lock a backend could wait for
+          // (what pg_stat_activity shows cannot change once it is stopped).
+          if ((await walWriter())?.wait_event === 'WalWriterMain') {
+            heldWalWriter = w.pid;
+            return;
+          }
+          process.kill(w.pid, 'SIGCONT');
+          if (Date.now() > deadline) throw new Error('the WAL writer never waited between rounds');
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      } finally {
+        await c.end();
+      }
+    },
+    async crash() {
       const before = output.join('').split('all server processes terminated; reinitializing').length;
-      process.kill(rows[0]!.pid, 'SIGKILL');
-      await c.end().catch(() => undefined);
+      if (heldWalWriter !== null) {
+        process.kill(heldWalWriter, 'SIGKILL');
+        heldWalWriter = null;
+      } else {
+        const c = new Client({ connectionString: `${base}/postgres` });
+        await c.connect();
+        const { rows } = await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+        c.on('error', () => undefined);
+        process.kill(rows[0]!.pid, 'SIGKILL');
+        await c.end().catch(() => undefined);
+      }
       const deadline = Date.now() + 30000;
       while (output.join('').split('all server processes terminated; reinitializing').length === before) {
         if (Date.now() > deadline) throw new Error(`private Postgres did not restart after the crash: ${output.join('')}`);
@@ -104,6 +146,7 @@ export async function startPrivatePostgres(settings: Record<string, string> = {}
       await untilAccepting('did not recover');
     },
     async stop() {
+      if (heldWalWriter !== null) process.kill(heldWalWriter, 'SIGCONT');
       if (server.exitCode === null) {
         server.kill('SIGQUIT');
         await new Promise((r) => (server.exitCode !== null ? r(null) : server.once('exit', r)));
