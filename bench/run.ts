@@ -15,6 +15,7 @@ import path from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { ROOT } from '../test/support/process';
 import { machine, table, writeResults, type Row, type ScenarioResult } from './lib/results';
+import { describeSpeed, measureMachineSpeed } from './lib/machine-speed';
 import { ingestScenario } from './scenarios/ingest';
 import { routingScenario } from './scenarios/routing';
 import { chatScenario } from './scenarios/chat';
@@ -35,6 +36,10 @@ async function main(): Promise<void> {
   const at = new Date().toISOString();
   process.stdout.write(`Switchboard bench on ${m.cpus} × ${m.cpuModel}, ${m.memGiB} GiB, node ${m.node}, load ${JSON.stringify(m.loadAverageAtStart)}, commit ${m.commit}${m.uncommittedChangesInSrc ? ' + uncommitted changes in src' : ''}\n`);
 
+  // Which kind of VM this is (see bench/lib/machine-speed.ts), before any scenario loads it.
+  const speed = await measureMachineSpeed();
+  process.stdout.write(`${describeSpeed(speed)}\n`);
+
   const profileDir = env.BENCH_PROFILE ? path.join(ROOT, 'bench/results', `profile-${at.replace(/[:.]/g, '-')}`) : null;
   if (profileDir) mkdirSync(profileDir, { recursive: true });
   const scenarios: Record<Name, () => Promise<ScenarioResult>> = {
@@ -44,7 +49,7 @@ async function main(): Promise<void> {
     footprint: () => footprintScenario({ agents: num(env.BENCH_FP_AGENTS, 2000), visitors: num(env.BENCH_FP_VISITORS, 5000), openChats: num(env.BENCH_FP_OPEN_CHATS, 1000), processes: num(env.BENCH_FP_PROCESSES, 1) }),
   };
 
-  const results: Record<string, unknown> = { at, machine: m };
+  const results: Record<string, unknown> = { at, machine: { ...m, speed } };
   const rows: Row[] = [];
   for (const name of ALL) {
     if (!only.includes(name)) continue;
