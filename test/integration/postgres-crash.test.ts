@@ -16,9 +16,10 @@ import { startPrivatePostgres, type PrivatePostgres } from '../support/private-p
 
 const OFFER_TIMEOUT_SECONDS = 3;
 /**
- * Time for two of the WAL writer's rounds between an offer and the crash. Were the writer not
- * held, they would write the offer's commit out and it would survive: the test would pass or
- * fail by where a round fell (as it once did, under load, with one round every 10 s).
+ * Time for two of the WAL writer's rounds between an offer and the crash (and for the sweep's
+ * passes to read the agents again). Were the writer not held, they would write the offer's
+ * commit out and it would survive: the test would pass or fail by where a round fell (as it once
+ * did, under load, with one round every 10 s).
  */
 const WAL_ROUNDS_MS = 500;
 
@@ -29,7 +30,7 @@ describe('Postgres crashes right after a routing pass', () => {
   const open: Array<{ close(): void }> = [];
 
   beforeAll(async () => {
-    // A WAL writer round every 200 ms: two fall between an offer and the crash (WAL_ROUNDS_MS).
+    // A WAL writer round every 200 ms: the test that waits WAL_ROUNDS_MS before its crash sees two.
     pg = await startPrivatePostgres({ wal_writer_delay: '200' });
     t = await startApp({
       DATABASE_URL: `${pg.base}/${uniqueName('sb_test_crash')}`,
@@ -71,7 +72,6 @@ describe('Postgres crashes right after a routing pass', () => {
     const offer = await agent.nextOffer();
     await beforeCrash();
     expect(await offerRows(offer.interaction.id)).toHaveLength(1);
-    await new Promise((r) => setTimeout(r, WAL_ROUNDS_MS));
     await pg.crash();
     await waitFor(ready, 15000, 'ready again after the crash');
     // The scenario under test: the pass's commit did not survive.
@@ -138,6 +138,7 @@ describe('Postgres crashes right after a routing pass', () => {
       await offerThenCrash('crash-seen', async () => {
         t.app.services.router.trigger();
         await t.app.services.router.idle();
+        await new Promise((r) => setTimeout(r, WAL_ROUNDS_MS));
       }),
     );
   }, 30000);
