@@ -9,7 +9,7 @@
  * included), which is what such a restart does to it, without touching the other test files' keys.
  */
 import { Redis } from 'ioredis';
-import { bearer, chatClient, startApp, waitFor, type ChatClient, type TestApp } from '../support/app';
+import { bearer, chatClient, clearRedisPrefix, startApp, waitFor, type ChatClient, type TestApp } from '../support/app';
 import { chatEntry, createAgent, createQueue, type AgentClient } from '../support/agent';
 import { REDIS_URL, testConfig } from '../support/env';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
@@ -44,16 +44,7 @@ describe('Redis comes back empty', () => {
     await fake.close();
   });
 
-  const wipe = async (): Promise<number> => {
-    let removed = 0;
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${t.config.redisKeyPrefix}*`, 'COUNT', 1000);
-      if (keys.length) removed += await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-    return removed;
-  };
+  const wipe = (): Promise<number> => clearRedisPrefix(t.config);
   const stateOf = async (agentId: string) => (await t.app.services.db.query<{ state: string }>('SELECT state FROM agents WHERE id = $1', [agentId])).rows[0]!.state;
   const sweep = () => t.app.services.router.sweepOnce();
 

@@ -133,14 +133,7 @@ describe('socket pushes across processes', () => {
     const here = await client(a);
     const there = await client(b);
     await settle(a, [here, there]);
-    const direct = new Redis(REDIS_URL);
-    try {
-      const keys = await direct.keys(`${config.redisKeyPrefix}*`);
-      expect(keys.length).toBeGreaterThan(0);
-      await direct.del(...keys);
-    } finally {
-      direct.disconnect();
-    }
+    expect(await clearRedisPrefix(config)).toBeGreaterThan(0);
     a.io.to('room').emit('push', 'after the wipe, from a');
     b.io.to('room').emit('push', 'after the wipe, from b');
     await waitFor(() => ['after the wipe, from a', 'after the wipe, from b'].every((m) => here.got.includes(m) && there.got.includes(m)), 5000, 'both pushes on both nodes', seen(here, there));

@@ -38,19 +38,24 @@ export async function startApp(
   };
 }
 
-export async function clearRedisPrefix(config: Config): Promise<void> {
+/**
+ * Delete every key of the config's prefix, BullMQ's (`<prefix>-bull:`) included: a test file's
+ * cleanup, and what a Redis restarted empty does to the service. How many keys it removed.
+ */
+export async function clearRedisPrefix(config: Config): Promise<number> {
   const redis = new Redis(config.redisUrl);
+  let removed = 0;
   try {
     let cursor = '0';
     do {
-      // The prefix's own keys and BullMQ's (`<prefix>-bull:`).
       const [next, keys] = await redis.scan(cursor, 'MATCH', `${config.redisKeyPrefix}*`, 'COUNT', 500);
-      if (keys.length) await redis.del(...keys);
+      if (keys.length) removed += await redis.del(...keys);
       cursor = next;
     } while (cursor !== '0');
   } finally {
     redis.disconnect();
   }
+  return removed;
 }
 
 export async function login(app: FastifyInstance, username: string, password: string): Promise<string> {
