@@ -12,19 +12,10 @@
  * since presence has been kept (a key without a TTL notes since when, set by whichever process
  * finds it missing first) and since this process's connection to Redis was last ready.
  */
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Namespace } from 'socket.io';
 import type { Logger } from '../platform/logger';
-import { REDIS_RETRY_MAX_MS } from '../platform/redis';
-
-/** A pipeline's replies, or its first error (exec reports each command's error in its replies). */
-async function execAll(pipeline: ChainableCommander): Promise<unknown[]> {
-  const replies = await pipeline.exec();
-  if (!replies) throw new Error('the presence pipeline got no answer');
-  const failed = replies.find(([err]) => err);
-  if (failed) throw failed[0];
-  return replies.map(([, value]) => value);
-}
+import { execAll, REDIS_RETRY_MAX_MS } from '../platform/redis';
 
 export class Presence {
   private timer: NodeJS.Timeout | null = null;

@@ -6,6 +6,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from '../platform/logger';
+import { execAll } from '../platform/redis';
 import type { InteractionRecord, StoredEvent } from './events.types';
 
 /** `interaction` is the interaction as locked by the write (its agent, queue and state before the change). */
@@ -51,9 +52,7 @@ export class EventPublisher {
         for (const w of writes) {
           for (const e of w.events) pipeline.xadd(this.streamKey, 'MAXLEN', '~', String(STREAM_MAXLEN), '*', 'event', JSON.stringify(e));
         }
-        // A pipeline answers each command's error in its results instead of throwing it.
-        const failed = (await pipeline.exec())?.find(([err]) => err);
-        if (failed) throw failed[0];
+        await execAll(pipeline);
       } catch (err) {
         this.log.warn({ err, count }, 'event stream publish failed; consumers will catch up from Postgres');
       }

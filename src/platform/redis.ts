@@ -1,9 +1,18 @@
-import { Redis } from 'ioredis';
+import { Redis, type ChainableCommander } from 'ioredis';
 import type { Config } from './config';
 
 /** The longest wait between two attempts to reach Redis again: a process is back at most this long after Redis is. */
 export const REDIS_RETRY_MAX_MS = 2000;
 const retryStrategy = (times: number): number => Math.min(times * 200, REDIS_RETRY_MAX_MS);
+
+/** Run a pipeline: its replies, or its first command's error thrown (exec reports each command's error in its replies). */
+export async function execAll(pipeline: ChainableCommander): Promise<unknown[]> {
+  const replies = await pipeline.exec();
+  if (!replies) throw new Error('the Redis pipeline got no answer');
+  const failed = replies.find(([err]) => err);
+  if (failed) throw failed[0];
+  return replies.map(([, value]) => value);
+}
 
 /**
  * A Redis connection for commands. Commands fail fast when Redis is unreachable instead of
