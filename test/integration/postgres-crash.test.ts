@@ -74,8 +74,10 @@ describe('Postgres crashes right after a routing pass', () => {
     expect(await offerRows(offer.interaction.id)).toHaveLength(1);
     await pg.crash();
     await waitFor(ready, 15000, 'ready again after the crash');
-    // The scenario under test: the pass's commit did not survive.
-    expect(await offerRows(offer.interaction.id)).toEqual([]);
+    // The scenario under test: the pass's commit did not survive. Only the lost offer's own row
+    // says so: the recovery can be over in tens of milliseconds, and the sweep may have offered
+    // the contact anew before this read (as it once did in CI).
+    expect(await offerRows(offer.interaction.id)).not.toContainEqual(expect.objectContaining({ id: offer.offerId }));
     return { agent, visitor, lost: offer.offerId, interactionId: offer.interaction.id };
   }
 
