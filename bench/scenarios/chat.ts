@@ -14,6 +14,7 @@ import { ROOT } from '../../test/support/process';
 import { longTasks, monoMicros, summarizeProfile } from '../lib/cpuprofile';
 import { createAgents } from '../lib/http';
 import { startBenchService } from '../lib/service';
+import { describeGc, gcBetween, gcTotals, heapOf } from '../lib/service-metrics';
 import { watchCpu, type CpuUse } from '../lib/procfs';
 import { fmt, ms, type ScenarioResult } from '../lib/results';
 import { ratio, type Summary } from '../lib/stats';
@@ -64,15 +65,21 @@ export async function chatScenario(opts: ChatOptions, log: (s: string) => void =
       log(`  ${opened.open} chats open and accepted by ${opts.agents} agents (${fmt(opened.seconds)} s)`);
       const cpu = watchCpu({ service: svc.procs[0]!.pid, generator: driver.pid });
       const w0 = monoMicros() + WARMUP_SECONDS * 1e6;
+      // The service's collections over the run (warm-up included: /metrics is read before and after).
+      const gcBefore = await gcTotals(svc.base);
       ours = await driver.call<RunResult>('run', { seconds: opts.seconds, warmupSeconds: WARMUP_SECONDS, intervalMs: opts.intervalMs });
       window = [w0, monoMicros()];
       const cpuUse = cpu.stop();
+      const gc = gcBetween(gcBefore, await gcTotals(svc.base));
+      const heap = await heapOf(svc.base);
       data.cpu = cpuUse;
       data.serviceMemory = svc.memory();
+      data.serviceGc = { seconds: opts.seconds + WARMUP_SECONDS, byKind: gc, heapAfter: heap };
       log(
         `  ours: customer→agent p50 ${ms(ours.customerToAgent.p50)} p99 ${ms(ours.customerToAgent.p99)}; agent→customer p50 ${ms(ours.agentToCustomer.p50)} p99 ${ms(ours.agentToCustomer.p99)} ` +
           `(${ours.customerToAgent.n + ours.agentToCustomer.n} samples, ${ours.errors} errors, ${ours.unanswered} unanswered; CPU cores: service ${fmt(cpuUse.byProcess.service, 2)}, generator ${fmt(cpuUse.byProcess.generator, 2)}, others on the machine ${fmt(cpuUse.othersCores, 2)})`,
       );
+      log(`  service GC over the ${opts.seconds + WARMUP_SECONDS} s run: ${describeGc(gc)}; heap then ${fmt(heap.heapUsedMiB)} MiB used of ${fmt(heap.heapTotalMiB)}`);
       await driver.call('close');
     } finally {
       await svc.stop();

@@ -10,6 +10,7 @@
 import { freePort } from '../../test/support/process';
 import { createAgents } from '../lib/http';
 import { startBenchService } from '../lib/service';
+import { heapOf, type Heap } from '../lib/service-metrics';
 import { memoryOf, processTree, serverPid } from '../lib/procfs';
 import { fmt, type Row, type ScenarioResult } from '../lib/results';
 import { ratio, sleep, until } from '../lib/stats';
@@ -35,22 +36,6 @@ async function settle(pids: Array<number | null>, seconds = 5): Promise<Array<{ 
     last.forEach((m, i) => (max[i] = Math.max(max[i]!, m?.rssMiB ?? 0)));
   }
   return pids.map((pid, i) => ({ pid, rssMiB: last[i]?.rssMiB ?? null, maxRssMiB: max[i] || null, peakMiB: last[i]?.peakMiB ?? null }));
-}
-
-interface Heap {
-  heapUsedMiB: number | null;
-  heapTotalMiB: number | null;
-  externalMiB: number | null;
-}
-
-/** The service's own V8 heap figures (prom-client's default metrics on /metrics), to split its RSS. */
-async function heapOf(base: string): Promise<Heap> {
-  const text = await (await fetch(`${base}/metrics`)).text();
-  const mib = (name: string) => {
-    const m = new RegExp(`^switchboard_${name} ([0-9.e+]+)$`, 'm').exec(text);
-    return m ? Number(m[1]) / 1048576 : null;
-  };
-  return { heapUsedMiB: mib('nodejs_heap_size_used_bytes'), heapTotalMiB: mib('nodejs_heap_size_total_bytes'), externalMiB: mib('nodejs_external_memory_bytes') };
 }
 
 export async function footprintScenario(opts: FootprintOptions, log: (s: string) => void = (s) => process.stdout.write(`${s}\n`)): Promise<ScenarioResult> {
