@@ -20,9 +20,7 @@ export type GcTotals = Record<string, GcKind>;
 
 const metricsText = async (base: string): Promise<string> => (await fetch(`${base}/metrics`)).text();
 
-/** V8's heap figures of the service at `base`. */
-export async function heapOf(base: string): Promise<Heap> {
-  const text = await metricsText(base);
+function parseHeap(text: string): Heap {
   const mib = (name: string) => {
     const m = new RegExp(`^switchboard_${name} ([0-9.e+]+)$`, 'm').exec(text);
     return m ? Number(m[1]) / 1048576 : null;
@@ -31,7 +29,7 @@ export async function heapOf(base: string): Promise<Heap> {
 }
 
 /** Collections since the service started, by kind (from the `nodejs_gc_duration_seconds` histogram). */
-export function parseGcTotals(text: string): GcTotals {
+function parseGcTotals(text: string): GcTotals {
   const totals: GcTotals = {};
   const line = /^switchboard_nodejs_gc_duration_seconds_(sum|count)\{kind="([a-z]+)"\} ([0-9.e+-]+)$/gm;
   for (const [, field, kind, value] of text.matchAll(line)) {
@@ -42,9 +40,14 @@ export function parseGcTotals(text: string): GcTotals {
   return totals;
 }
 
-export async function gcTotals(base: string): Promise<GcTotals> {
-  return parseGcTotals(await metricsText(base));
+/** V8's heap and its collections so far, of the service at `base` (one read of its /metrics). */
+export async function serviceFigures(base: string): Promise<{ heap: Heap; gc: GcTotals }> {
+  const text = await metricsText(base);
+  return { heap: parseHeap(text), gc: parseGcTotals(text) };
 }
+
+/** V8's heap figures of the service at `base`. */
+export const heapOf = async (base: string): Promise<Heap> => (await serviceFigures(base)).heap;
 
 /** Collections between two readings, by kind (kinds with none left out). */
 export function gcBetween(before: GcTotals, after: GcTotals): GcTotals {

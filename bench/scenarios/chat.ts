@@ -14,7 +14,7 @@ import { ROOT } from '../../test/support/process';
 import { longTasks, monoMicros, summarizeProfile } from '../lib/cpuprofile';
 import { createAgents } from '../lib/http';
 import { startBenchService } from '../lib/service';
-import { describeGc, gcBetween, gcTotals, heapOf } from '../lib/service-metrics';
+import { describeGc, gcBetween, serviceFigures } from '../lib/service-metrics';
 import { watchCpu, type CpuUse } from '../lib/procfs';
 import { fmt, ms, type ScenarioResult } from '../lib/results';
 import { ratio, type Summary } from '../lib/stats';
@@ -66,12 +66,13 @@ export async function chatScenario(opts: ChatOptions, log: (s: string) => void =
       const cpu = watchCpu({ service: svc.procs[0]!.pid, generator: driver.pid });
       const w0 = monoMicros() + WARMUP_SECONDS * 1e6;
       // The service's collections over the run (warm-up included: /metrics is read before and after).
-      const gcBefore = await gcTotals(svc.base);
+      const { gc: gcBefore } = await serviceFigures(svc.base);
       ours = await driver.call<RunResult>('run', { seconds: opts.seconds, warmupSeconds: WARMUP_SECONDS, intervalMs: opts.intervalMs });
       window = [w0, monoMicros()];
       const cpuUse = cpu.stop();
-      const gc = gcBetween(gcBefore, await gcTotals(svc.base));
-      const heap = await heapOf(svc.base);
+      const after = await serviceFigures(svc.base);
+      const gc = gcBetween(gcBefore, after.gc);
+      const heap = after.heap;
       data.cpu = cpuUse;
       data.serviceMemory = svc.memory();
       data.serviceGc = { seconds: opts.seconds + WARMUP_SECONDS, byKind: gc, heapAfter: heap };
