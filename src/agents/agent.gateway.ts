@@ -157,9 +157,9 @@ export function registerAgentGateway(deps: AgentGatewayDeps): AgentNotifier {
   });
 
   return {
-    readScreenPop(o) {
+    readScreenPop(o, db) {
       // A failed early read is simply done again after commit.
-      return readScreenPop(deps.db, o, POP_HISTORY).catch(() => null);
+      return readScreenPop(db ?? deps.db, o, POP_HISTORY).catch(() => null);
     },
     async offer(o, reads, appended) {
       try {

@@ -25,10 +25,15 @@ type Row = {
   script: string | null;
 };
 
-export async function readScreenPop(db: Queryable, o: { interactionId: string; customerId: string; queueId: string | null }, historyLimit: number): Promise<ScreenPopRecord> {
+/**
+ * `customerId` and `queueId`: the offer's (its interaction's as recorded at the claim); when the
+ * read is made before the offer is known to have been claimed (`undefined`), the interaction's own.
+ */
+export async function readScreenPop(db: Queryable, o: { interactionId: string; customerId?: string; queueId?: string | null }, historyLimit: number): Promise<ScreenPopRecord> {
+  const known = o.customerId !== undefined;
   const { rows } = await db.query<Row>({
     name: 'agents.screen-pop',
-    text: `WITH RECURSIVE ${chainFrom('$1::uuid')}, root AS (SELECT id FROM chain WHERE merged_into IS NULL LIMIT 1), ${tree('root')},
+    text: `WITH RECURSIVE ${chainFrom('CASE WHEN $5 THEN $1::uuid ELSE (SELECT customer_id FROM interactions WHERE id = $2) END')}, root AS (SELECT id FROM chain WHERE merged_into IS NULL LIMIT 1), ${tree('root')},
           merged AS (SELECT ARRAY(SELECT id FROM tree) AS ids)
      SELECT (SELECT json_build_object('id', i.id, 'channel', i.channel, 'queue_id', i.queue_id, 'subject', i.subject) FROM interactions i WHERE i.id = $2) AS interaction,
             (SELECT json_build_object('id', c.id, 'name', c.name, 'attributes', c.attributes, 'tags', c.tags,
@@ -36,9 +41,9 @@ export async function readScreenPop(db: Queryable, o: { interactionId: string; c
                                        FROM customer_identities ci WHERE ci.customer_id = ANY(merged.ids)))
                FROM customers c WHERE c.id = (SELECT id FROM root)) AS customer,
             ${customerEventsJson('merged.ids', '$3::int')} AS history,
-            (SELECT q.script FROM queues q WHERE q.id = $4) AS script
+            (SELECT q.script FROM queues q WHERE q.id = CASE WHEN $5 THEN $4::uuid ELSE (SELECT queue_id FROM interactions WHERE id = $2) END) AS script
        FROM merged`,
-    values: [o.customerId, o.interactionId, historyLimit, o.queueId],
+    values: [o.customerId ?? null, o.interactionId, historyLimit, o.queueId ?? null, known],
   });
   const r = rows[0]!;
   return {

@@ -98,6 +98,15 @@ export interface TransactionEnd {
    * one of them fail, Postgres turns the COMMIT into a rollback and the body's error is thrown.
    */
   commitBehind(): void;
+  /**
+   * Once COMMIT is sent (commitBehind), send `read` on the same connection right behind it: it
+   * runs outside the transaction, after the COMMIT, so it sees what the transaction committed,
+   * and its answer comes back right after the COMMIT's, with no round trip of its own. (Behind a
+   * transaction that turns out to have failed, it sees nothing of it.) withTransaction returns
+   * once the COMMIT is answered; the connection goes back to the pool once every such read has
+   * settled. The read's result or error is the caller's.
+   */
+  behindCommit<R>(read: (db: Queryable) => Promise<R>): Promise<R>;
 }
 
 /** COMMIT answered in a transaction that had failed: nothing was committed. */
@@ -115,6 +124,8 @@ export async function withTransaction<T>(pool: Pool, fn: (tx: PoolClient, end: T
   const client = await pool.connect();
   client.on('error', ignoreClientError);
   let broken = false;
+  /** Reads sent behind the COMMIT (TransactionEnd.behindCommit), settled before the connection goes back. */
+  const behind: Array<Promise<unknown>> = [];
   try {
     // BEGIN, the plan setting and the advisory lock go in one message, and on a pipelined pool
     // the transaction's first statement follows it without waiting for its answer. Postgres runs
@@ -142,6 +153,12 @@ export async function withTransaction<T>(pool: Pool, fn: (tx: PoolClient, end: T
         // Awaited below; the body's own error comes first should both fail.
         committing.catch(() => undefined);
       },
+      behindCommit: (read) => {
+        if (!committing) throw new Error('behindCommit before commitBehind');
+        const p = read(client);
+        behind.push(p.catch(() => undefined));
+        return p;
+      },
     };
     let result: T;
     try {
@@ -162,8 +179,13 @@ export async function withTransaction<T>(pool: Pool, fn: (tx: PoolClient, end: T
     }
     throw err;
   } finally {
-    client.off('error', ignoreClientError);
-    client.release(broken);
+    // The caller goes on at once; the connection follows once the reads behind the COMMIT are in.
+    const release = (): void => {
+      client.off('error', ignoreClientError);
+      client.release(broken);
+    };
+    if (behind.length === 0) release();
+    else void Promise.all(behind).then(release);
   }
 }
 

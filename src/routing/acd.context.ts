@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
-import { withTransaction, type TransactionEnd } from '../platform/db';
+import { withTransaction, type Queryable, type TransactionEnd } from '../platform/db';
 import { AppError, notFound } from '../platform/errors';
 import type { Logger } from '../platform/logger';
 import type { IngestService } from '../interactions/ingest.service';
@@ -19,6 +19,9 @@ import type { RoutingHint } from './router.service';
 
 export type RevokeReason = 'timeout' | 'abandoned' | 'cancelled';
 
+/** Most screen pops a pass reads behind its COMMIT (see AcdContext.readPopsBehind). */
+export const POPS_BEHIND_MAX = 8;
+
 /** An offer's screen pop reads, started while its transaction is open (opaque to the ACD). */
 export type ScreenPopReads = Promise<unknown>;
 
@@ -27,8 +30,10 @@ export interface AgentNotifier {
   /**
    * Start reading an offer's screen pop at once, beside the rest of its transaction. The reads
    * see only committed data; `offer` adds the transaction's own events (`appended`) to them.
+   * Given `db` (the transaction's own connection, behind its COMMIT), on it instead; given only
+   * the interaction and its queue, before its claim is answered (see AcdContext.readPopsBehind).
    */
-  readScreenPop(offer: CreatedOffer): ScreenPopReads;
+  readScreenPop(offer: Pick<CreatedOffer, 'interactionId'> & Partial<Pick<CreatedOffer, 'customerId' | 'queueId'>>, db?: Queryable): ScreenPopReads;
   /** Push the offer to its agent (reading its screen pop now if `reads` is not given). */
   offer(offer: CreatedOffer, reads?: ScreenPopReads, appended?: StoredEvent[]): Promise<void>;
   revoked(agentId: string, offerId: string, reason: RevokeReason): void;
@@ -46,6 +51,8 @@ export class Effects {
   readonly offers: CreatedOffer[] = [];
   /** Screen pop reads of `offers`, by offer id, started as each was claimed. */
   readonly pops = new Map<string, ScreenPopReads>();
+  /** Screen pop reads sent behind the COMMIT for planned offers, by interaction id (see AcdContext.readPopsBehind). */
+  readonly popsBehind = new Map<string, ScreenPopReads>();
   readonly revoked: Array<{ agentId: string; offerId: string; reason: RevokeReason }> = [];
   readonly agentStates: Array<{ agentId: string; state: string; reason: string | null }> = [];
   readonly changed: Array<{ agentId: string; interactionId: string; state: string }> = [];
@@ -141,8 +148,22 @@ export class AcdContext {
     const { offer, held, event } = claimed;
     fx.results.push({ duplicate: false, event, appended: [event], interaction: held.interaction, customerId: held.customerRoot });
     fx.offers.push(offer);
-    if (this.notifier) fx.pops.set(offer.id, this.notifier.readScreenPop(offer));
+    if (this.notifier) fx.pops.set(offer.id, fx.popsBehind.get(offer.interactionId) ?? this.notifier.readScreenPop(offer));
     return offer;
+  }
+
+  /**
+   * Read the screen pops of offers just claimed (their claims and the COMMIT sent, not yet
+   * answered) on the transaction's own connection, right behind its COMMIT: they come back with
+   * the COMMIT's answer and see the offers' own writes, instead of a read on another connection
+   * started as each claim is answered. A claim that fails leaves its read unused. Only for a few
+   * offers at once (a pass for a contact or an agent); a larger pass reads them as before, on
+   * the service's pool, side by side.
+   */
+  readPopsBehind(end: TransactionEnd, fx: Effects, claimed: Array<{ interactionId: string }>): void {
+    const notifier = this.notifier;
+    if (!notifier || claimed.length > POPS_BEHIND_MAX) return;
+    for (const { interactionId } of claimed) fx.popsBehind.set(interactionId, end.behindCommit((db) => notifier.readScreenPop({ interactionId }, db)));
   }
 
   async lock(tx: PoolClient, interactionId: string): Promise<InteractionRecord> {

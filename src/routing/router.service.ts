@@ -209,9 +209,11 @@ export class RouterService {
       // Claimed in interaction id order: the order in which a batch of messages locks its
       // conversations, so the two never wait for each other in a cycle. No claim depends on
       // another's answer (each checks its own conditions, in the order Postgres runs them), so
-      // all of them go out at once, the COMMIT right behind them.
+      // all of them go out at once, the COMMIT right behind them, and the offers' screen pop
+      // reads behind that (they then see the offers' own writes, and need no other connection).
       const claims = [...plan].sort((x, y) => (x.interactionId < y.interactionId ? -1 : x.interactionId > y.interactionId ? 1 : 0)).map((a) => this.acd.offer(tx, fx, a));
       end.commitBehind();
+      this.acd.readPopsBehind(end, fx, plan);
       let offered = 0;
       for (const offer of await Promise.all(claims)) {
         if (!offer) continue;

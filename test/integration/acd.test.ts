@@ -452,6 +452,34 @@ describe('ACD: offers, accept, work, wrap-up', () => {
     expect(offer.customer.recentHistory.map((h) => h.text)).toContain('my order is wrong');
   });
 
+  it('a routing pass reads its screen pops on its own connection: a chat is offered while the service pool is all taken', async () => {
+    // The pass sends each offer's screen pop read right behind its COMMIT, on the router's own
+    // connection (AcdContext.readPopsBehind), so it needs none of the pool that REST calls and
+    // agent actions use; read there, the offer would wait for a free connection and, past the
+    // connect timeout, not be pushed at all.
+    const q = await createQueue(t, { name: 'busy-pool', script: 'Greet them by name.' });
+    await chatEntry(t, 'busy-pool', q);
+    const a = track(await createAgent(t, [q]));
+    await available(a);
+    const c = track(await chatClient(t.url, { widget: 'busy-pool' }));
+    const held: Array<{ release(): void }> = [];
+    try {
+      for (let k = 0; k < t.app.services.config.dbPoolSize; k++) held.push(await db().connect());
+      const offered = a.nextOffer(2000);
+      expect((await c.send('busy-1', 'is anyone there?')).ok).toBe(true);
+      const offer = await offered;
+      expect(offer).toMatchObject({
+        interaction: { id: c.session.interactionId, queueId: q, preview: 'is anyone there?' },
+        customer: { id: c.session.customerId },
+        script: 'Greet them by name.',
+      });
+      // Read after the commit, the pop sees the offer's own event.
+      expect(offer.customer.recentHistory[0]).toMatchObject({ type: 'offer.created', interactionId: c.session.interactionId, data: { offerId: offer.offerId } });
+    } finally {
+      held.forEach((h) => h.release());
+    }
+  });
+
   it('an offer whose event key is taken is not made: the claim and the offer roll back with it', async () => {
     const q = await createQueue(t, { name: 'taken-key' });
     await chatEntry(t, 'taken-key', q);

@@ -126,6 +126,80 @@ describe('withTransaction on a pipelined pool', () => {
     expect(await rows()).toEqual([]);
   });
 
+  it('sends a read behind the COMMIT before any answer; it sees what was committed, outside the transaction', async () => {
+    await other.query(`DELETE FROM "${table}"`);
+    await other.query('SELECT pg_advisory_lock($1)', [key]);
+    const log: unknown[] = [];
+    let patched: { query?: unknown } | undefined;
+    let read!: Promise<{ n: number; xid: string | null }>;
+    let readSettled = false;
+    let done: Promise<string>;
+    try {
+      done = withTransaction(pool, async (tx, end) => {
+        expect(() => end.behindCommit((db) => db.query('SELECT 1'))).toThrow(/before commitBehind/);
+        const query = tx.query.bind(tx) as (text: unknown) => Promise<unknown>;
+        const send = (text: unknown) => {
+          log.push(text);
+          return query(text);
+        };
+        // Waits for the other session's lock, so nothing can answer before it is released.
+        const held = send(`SELECT pg_advisory_xact_lock(${key})`);
+        const written = send(`INSERT INTO "${table}" (n) VALUES (11)`);
+        patched = tx as unknown as { query?: typeof send };
+        patched.query = send;
+        end.commitBehind();
+        read = end.behindCommit(async (db) => {
+          const { rows } = await db.query<{ n: number; xid: string | null }>({
+            name: 'pipeline.behind-commit',
+            text: `SELECT (SELECT count(*)::int FROM "${table}" WHERE n = 11) AS n, pg_current_xact_id_if_assigned()::text AS xid`,
+          });
+          return rows[0]!;
+        });
+        void read.finally(() => (readSettled = true));
+        await Promise.all([held, written]);
+        return 'kept';
+      });
+      await new Promise((r) => setTimeout(r, 150));
+      // All four are out while the first still waits for the lock.
+      expect(log).toEqual([`SELECT pg_advisory_xact_lock(${key})`, `INSERT INTO "${table}" (n) VALUES (11)`, 'COMMIT', expect.objectContaining({ name: 'pipeline.behind-commit' })]);
+      expect(readSettled).toBe(false);
+    } finally {
+      await other.query('SELECT pg_advisory_unlock($1)', [key]);
+    }
+    await expect(done).resolves.toBe('kept');
+    delete patched?.query;
+    // Run after the COMMIT: the row is there, and the read had no transaction id of its own to share.
+    await expect(read).resolves.toEqual({ n: 1, xid: null });
+    expect(readSettled).toBe(true);
+    // The connection goes back to the pool, outside any transaction, and serves others.
+    await Promise.all([pool.query(`INSERT INTO "${table}" (n) VALUES (12)`), pool.query(`INSERT INTO "${table}" (n) VALUES (12)`)]);
+    expect(await rows()).toEqual([11, 12, 12]);
+  });
+
+  it('behind a failed transaction the read sees none of it; a failing read fails only its caller', async () => {
+    await other.query(`DELETE FROM "${table}"`);
+    let read!: Promise<number>;
+    await expect(withTransaction(pool, async (tx, end) => {
+      const first = tx.query(`INSERT INTO "${table}" (n) VALUES (13)`);
+      const failing = tx.query(`INSERT INTO "${table}" (n) VALUES ('not a number')`);
+      end.commitBehind();
+      read = end.behindCommit(async (db) => (await db.query<{ n: number }>({ name: 'pipeline.behind-count', text: `SELECT count(*)::int AS n FROM "${table}"` })).rows[0]!.n);
+      await Promise.all([first, failing]);
+    })).rejects.toThrow(/invalid input syntax/);
+    await expect(read).resolves.toBe(0);
+    let failingRead!: Promise<unknown>;
+    await expect(withTransaction(pool, async (tx, end) => {
+      const written = tx.query(`INSERT INTO "${table}" (n) VALUES (14)`);
+      end.commitBehind();
+      failingRead = end.behindCommit((db) => db.query({ name: 'pipeline.behind-fails', text: 'SELECT 1 / 0 AS x' }));
+      failingRead.catch(() => undefined);
+      await written;
+      return 'kept';
+    })).resolves.toBe('kept');
+    await expect(failingRead).rejects.toThrow(/division by zero/);
+    expect(await rows()).toEqual([14]);
+  });
+
   it('never reports a commit for a transaction that went on after a failed statement', async () => {
     await other.query(`DELETE FROM "${table}"`);
     for (const sendBehind of [false, true]) {
