@@ -30,8 +30,9 @@ export interface AgentNotifier {
   /**
    * Start reading an offer's screen pop at once, beside the rest of its transaction. The reads
    * see only committed data; `offer` adds the transaction's own events (`appended`) to them.
-   * Given `db` (the transaction's own connection, behind its COMMIT), on it instead; given only
-   * the interaction and its queue, before its claim is answered (see AcdContext.readPopsBehind).
+   * Given `db` (the transaction's own connection, behind its COMMIT), on it instead. Given only
+   * the interaction (a read sent before its claim is answered: see AcdContext.readPopsBehind), the
+   * customer and queue are the interaction's own.
    */
   readScreenPop(offer: Pick<CreatedOffer, 'interactionId'> & Partial<Pick<CreatedOffer, 'customerId' | 'queueId'>>, db?: Queryable): ScreenPopReads;
   /** Push the offer to its agent (reading its screen pop now if `reads` is not given). */
@@ -51,7 +52,7 @@ export class Effects {
   readonly offers: CreatedOffer[] = [];
   /** Screen pop reads of `offers`, by offer id, started as each was claimed. */
   readonly pops = new Map<string, ScreenPopReads>();
-  /** Screen pop reads sent behind the COMMIT for planned offers, by interaction id (see AcdContext.readPopsBehind). */
+  /** Screen pop reads sent behind the COMMIT for the offers a pass claims, by interaction id (see AcdContext.readPopsBehind). */
   readonly popsBehind = new Map<string, ScreenPopReads>();
   readonly revoked: Array<{ agentId: string; offerId: string; reason: RevokeReason }> = [];
   readonly agentStates: Array<{ agentId: string; state: string; reason: string | null }> = [];
