@@ -3,9 +3,8 @@
  * Redis key prefix, and torn down afterwards (database dropped, keys removed).
  */
 import { spawn } from 'node:child_process';
-import { Redis } from 'ioredis';
 import { freePort, ROOT, startService, type ServiceProcess } from '../../test/support/process';
-import { ADMIN_PASSWORD, dropDatabase, testEnv } from '../../test/support/env';
+import { ADMIN_PASSWORD, clearRedisKeys, dropDatabase, testEnv } from '../../test/support/env';
 import { Api } from './http';
 import { memoryOf, serverPid } from './procfs';
 import { sleep } from './stats';
@@ -77,20 +76,6 @@ async function ready(base: string, ms = 90000): Promise<void> {
   throw new Error(`${base} was not ready within ${ms} ms`);
 }
 
-export async function clearRedisPrefix(redisUrl: string, prefix: string): Promise<void> {
-  const redis = new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 1 });
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      if (keys.length) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-}
-
 export async function startBenchService(opts: ServiceOptions = {}): Promise<Service> {
   const env = testEnv({
     LOG_LEVEL: 'warn',
@@ -141,7 +126,7 @@ export async function startBenchService(opts: ServiceOptions = {}): Promise<Serv
       // BENCH_KEEP_DB=1 keeps the database for a closer look (its URL is printed); drop it yourself.
       if (process.env.BENCH_KEEP_DB) process.stdout.write(`  kept database ${env.DATABASE_URL}\n`);
       else await dropDatabase(env.DATABASE_URL!);
-      await clearRedisPrefix(env.REDIS_URL!, env.REDIS_KEY_PREFIX!);
+      await clearRedisKeys(env.REDIS_URL!, env.REDIS_KEY_PREFIX!);
     },
   };
 }

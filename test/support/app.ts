@@ -1,10 +1,9 @@
 /** Build and listen a real app for a test file; close it and drop its database afterwards. */
 import type { FastifyInstance } from 'fastify';
 import { io as ioClient, type Socket } from 'socket.io-client';
-import { Redis } from 'ioredis';
 import { buildApp, type BuildOptions } from '../../src/app';
 import type { Config } from '../../src/platform/config';
-import { ADMIN_PASSWORD, dropDatabase, testConfig } from './env';
+import { ADMIN_PASSWORD, clearRedisKeys, dropDatabase, testConfig } from './env';
 
 export interface TestApp {
   app: FastifyInstance;
@@ -43,19 +42,7 @@ export async function startApp(
  * cleanup, and what a Redis restarted empty does to the service. How many keys it removed.
  */
 export async function clearRedisPrefix(config: Config): Promise<number> {
-  const redis = new Redis(config.redisUrl);
-  let removed = 0;
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${config.redisKeyPrefix}*`, 'COUNT', 500);
-      if (keys.length) removed += await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-  return removed;
+  return clearRedisKeys(config.redisUrl, config.redisKeyPrefix);
 }
 
 export async function login(app: FastifyInstance, username: string, password: string): Promise<string> {

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Pool } from 'pg';
+import { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../../src/platform/config';
 
 export const PG_BASE = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
@@ -63,4 +64,21 @@ export async function dropDatabase(databaseUrl: string): Promise<void> {
   } finally {
     await endPool(pool);
   }
+}
+
+/** Delete every Redis key under `prefix` (a test's or a bench service's own); how many went. */
+export async function clearRedisKeys(redisUrl: string, prefix: string): Promise<number> {
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  let removed = 0;
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      if (keys.length) removed += await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+  return removed;
 }
