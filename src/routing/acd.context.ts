@@ -20,7 +20,7 @@ import type { RoutingHint } from './router.service';
 export type RevokeReason = 'timeout' | 'abandoned' | 'cancelled';
 
 /** Most screen pops a pass reads behind its COMMIT (see AcdContext.readPopsBehind). */
-export const POPS_BEHIND_MAX = 8;
+const POPS_BEHIND_MAX = 8;
 
 /** An offer's screen pop reads, started while its transaction is open (opaque to the ACD). */
 export type ScreenPopReads = Promise<unknown>;
