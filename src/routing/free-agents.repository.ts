@@ -188,6 +188,11 @@ export class FreeAgentView {
   /** Reads so far: of every free agent, and of changes only (with how many agents they brought). */
   readonly reads = { all: 0, changes: 0, changedAgents: 0 };
 
+  /** The free agents as of the last refresh, without reading anything (empty before the first). */
+  current(): FreeAgentRow[] {
+    return [...this.byId.values()];
+  }
+
   async refresh(db: Queryable): Promise<FreeAgentRow[]> {
     const changes = this.horizon === null ? null : await readChangedFree(db, this.horizon);
     if (changes) {

@@ -37,6 +37,11 @@ export class AgentProfiles {
     return h && h.profile.version >= version ? h : undefined;
   }
 
+  /** The newest profile kept, whatever its version. */
+  latest(id: string): AgentProfile | undefined {
+    return this.byId.get(id)?.profile;
+  }
+
   set(id: string, profile: AgentProfile): void {
     const old = this.byId.get(id);
     if (old) old.current = false;
@@ -111,6 +116,28 @@ export async function loadFreeCandidates(db: Queryable, profiles: AgentProfiles 
     walked = walk(rows, profiles, scope);
   }
   return { agents: walked.agents, queueIds: [...walked.queues], channels: CHANNELS.filter((_, k) => walked.open & (1 << k)), freeSlots: walked.slots };
+}
+
+/**
+ * The queues, channels and free slots a pass would read waiting work for if no agent had changed
+ * since `view` last read: a walk over its rows as they stand (no read), widened by the agents
+ * `scope` names, counted as free on every channel they have capacity for (a trigger names an
+ * agent because a slot of theirs may have come free). For a pass to read waiting work ahead, in
+ * the same round trip as the changes (see RouterService.pass), and check against what it finds.
+ */
+export function expectedCandidates(profiles: AgentProfiles, view: FreeAgentView, scope?: AgentScope): Omit<FreeCandidates, 'agents'> {
+  const walked = walk(view.current(), profiles, scope);
+  let { open, slots } = walked;
+  for (const id of scope?.agentIds ?? []) {
+    const p = profiles.latest(id);
+    if (!p) continue;
+    for (const q of p.queueIds) walked.queues.add(q);
+    CHANNELS.forEach((ch, k) => {
+      if (p.capacity[ch] > 0) open |= 1 << k;
+      slots += p.capacity[ch];
+    });
+  }
+  return { queueIds: [...walked.queues], channels: CHANNELS.filter((_, k) => open & (1 << k)), freeSlots: slots };
 }
 
 export async function loadAvailableAgents(db: Queryable, profiles?: AgentProfiles, scope?: AgentScope, view?: FreeAgentView): Promise<AgentCandidate[]> {

@@ -6,13 +6,13 @@
 import type { Pool } from 'pg';
 import type { Logger } from '../platform/logger';
 import type { Config } from '../platform/config';
-import { createPool } from '../platform/db';
+import { createPool, type Queryable } from '../platform/db';
 import type { Channel } from '../interactions/events.types';
 import type { AcdContext } from './acd.context';
-import { planAssignments } from './selection';
+import { planAssignments, type Strategy, type WaitingInteraction } from './selection';
 import { loadWaiting } from './routing.repository';
 import { FreeAgentView, mayOffer } from './free-agents.repository';
-import { AgentProfiles, freeAgentFor, loadFreeCandidates, type AgentScope } from './free-candidates';
+import { AgentProfiles, expectedCandidates, freeAgentFor, loadFreeCandidates, type AgentScope } from './free-candidates';
 
 /**
  * The router's own connections: two (a pass, and the check for the next trigger beside it), so a
@@ -34,6 +34,35 @@ export const PASS_LIMIT = 500;
  */
 const FEW_BASE = 16;
 const FEW_PER_SLOT = 4;
+
+/** How many waiting interactions per queue and channel a pass first reads for agents with this many free slots. */
+const limitFor = (freeSlots: number): number => Math.min(PASS_LIMIT, FEW_BASE + FEW_PER_SLOT * freeSlots);
+
+/** A read of waiting work sent ahead of knowing which queues and channels a pass needs. */
+interface WaitingAhead {
+  limit: number;
+  read: ReturnType<typeof loadWaiting>;
+  /** Whether it read every (queue, channel) pair of these (its rows are then filtered to them). */
+  covers(queueIds: string[], channels: Channel[]): boolean;
+}
+
+/**
+ * Send the waiting read for the queues and channels `expected` (see expectedCandidates) now, so
+ * it travels right behind the free agents' changes instead of a round trip after them. Used only
+ * when the changes leave the pass inside what it read (an agent changed since the view's last read
+ * may open a queue or channel it did not); otherwise the pass reads again. Its limit comes from
+ * the expected free slots: a plan short of slots then reads further, as after any first read.
+ * Null when nothing is expected (nobody free before, or only agents whose profiles are unknown).
+ */
+function readWaitingAhead(tx: Queryable, expected: { queueIds: string[]; channels: Channel[]; freeSlots: number }): WaitingAhead | null {
+  if (expected.queueIds.length === 0 || expected.channels.length === 0) return null;
+  const limit = limitFor(expected.freeSlots);
+  const read = loadWaiting(tx, expected.queueIds, expected.channels, limit);
+  // A pass that fails before awaiting it (its transaction then failed) must not leave it unhandled.
+  read.catch(() => undefined);
+  const queues = new Set(expected.queueIds);
+  return { limit, read, covers: (queueIds, channels) => queueIds.every((q) => queues.has(q)) && channels.every((c) => expected.channels.includes(c)) };
+}
 
 /**
  * What changed, when a trigger knows: work started waiting in a queue, or an agent may have a
@@ -84,6 +113,11 @@ export class RouterService {
   private full = false;
   private hints: RoutingHint[] = [];
   readonly counts: PassCounts = { passes: 0, offering: 0, skipped: 0, presumed: 0 };
+  /**
+   * Passes' first reads of waiting work: read ahead and used; read ahead but the changes called
+   * for queues or channels it did not read (read again); none read ahead (nothing expected).
+   */
+  readonly waitingReads = { ahead: 0, missed: 0, plain: 0 };
   private stopped = false;
   private sweepTimer: NodeJS.Timeout | null = null;
   private sweeping: Promise<void> | null = null;
@@ -192,10 +226,27 @@ export class RouterService {
     // again from what is kept, so should Postgres crash right after this commit and lose it, the
     // contact is waiting again and the sweep offers it anew.
     return this.acd.run(async (tx, fx, end) => {
-      const { agents, queueIds, channels, freeSlots } = await loadFreeCandidates(tx, this.profiles, scope, this.freeAgents);
+      // The free agents' changes go out behind the BEGIN, and the read of the waiting work they
+      // would call for had none of them changed goes right behind that: one round trip for both
+      // when the changes leave the pass within what was read ahead (see readWaitingAhead).
+      const reading = loadFreeCandidates(tx, this.profiles, scope, this.freeAgents);
+      const ahead = readWaitingAhead(tx, expectedCandidates(this.profiles, this.freeAgents, scope));
+      const { agents, queueIds, channels, freeSlots } = await reading;
       if (agents.length === 0) return { offered: 0, full: false, offeredIn };
-      let limit = Math.min(PASS_LIMIT, FEW_BASE + FEW_PER_SLOT * freeSlots);
-      let { waiting, strategies } = await loadWaiting(tx, queueIds, channels, limit);
+      let limit: number;
+      let waiting: WaitingInteraction[];
+      let strategies: Map<string, Strategy>;
+      if (ahead?.covers(queueIds, channels)) {
+        this.waitingReads.ahead++;
+        limit = ahead.limit;
+        ({ waiting, strategies } = await ahead.read);
+        const queues = new Set(queueIds);
+        waiting = waiting.filter((w) => queues.has(w.queueId) && channels.includes(w.channel));
+      } else {
+        this.waitingReads[ahead ? 'missed' : 'plain']++;
+        limit = limitFor(freeSlots);
+        ({ waiting, strategies } = await loadWaiting(tx, queueIds, channels, limit));
+      }
       if (waiting.length === 0) return { offered: 0, full: false, offeredIn };
       const planFor = (w: typeof waiting) => planAssignments(w, agents, (q) => strategies.get(q) ?? 'longest-idle', Date.now());
       let plan = planFor(waiting);

@@ -5,7 +5,7 @@
  * are all held, so nothing is read.
  */
 import type { FreeAgentRow, FreeAgentView } from '../../src/routing/free-agents.repository';
-import { AgentProfiles, loadAvailableAgents, loadFreeCandidates } from '../../src/routing/free-candidates';
+import { AgentProfiles, expectedCandidates, loadAvailableAgents, loadFreeCandidates } from '../../src/routing/free-candidates';
 import type { Queryable } from '../../src/platform/db';
 
 const slots = (v: Partial<Record<'voice' | 'chat' | 'sms' | 'email', number>> = {}) => ({ voice: 0, chat: 0, sms: 0, email: 0, ...v });
@@ -14,7 +14,7 @@ const noDb = {
     throw new Error('no read expected: every profile is held');
   },
 } as unknown as Queryable;
-const viewOf = (rows: () => FreeAgentRow[]) => ({ refresh: async () => rows() }) as unknown as FreeAgentView;
+const viewOf = (rows: () => FreeAgentRow[]) => ({ refresh: async () => rows(), current: () => rows() }) as unknown as FreeAgentView;
 const row = (id: string, over: Partial<FreeAgentRow> = {}): FreeAgentRow => ({ id, profileVersion: 1, load: slots(), lastIdleAt: 1000, lastOfferAt: 0, ...over });
 
 describe('free-agent candidates', () => {
@@ -101,5 +101,17 @@ describe('free-agent candidates', () => {
     // Pruned and not read again: the pass reads it (here: the stand-in database refuses).
     own.prune(new Set(['e']));
     await expect(loadAvailableAgents(noDb, own, undefined, viewOf(() => rows))).rejects.toThrow(/no read expected/);
+  });
+  it('expects, without reading, the queues, channels and slots of the rows as they stand, and of the agents named as though they were free', () => {
+    const own = new AgentProfiles();
+    own.set('e', { version: 1, skills: {}, capacity: slots({ chat: 2 }), queueIds: ['q5'] });
+    own.set('g', { version: 1, skills: {}, capacity: slots({ sms: 1, voice: 1 }), queueIds: ['q7'] });
+    const view = viewOf(() => [row('e', { load: slots({ chat: 1 }) })]);
+    expect(expectedCandidates(own, view)).toEqual({ queueIds: ['q5'], channels: ['chat'], freeSlots: 1 });
+    expect(expectedCandidates(own, view, { agentIds: [], queueIds: ['q7'] })).toEqual({ queueIds: [], channels: [], freeSlots: 0 });
+    // g is not among the rows (it was not free at the last read): named, it counts with its whole capacity.
+    expect(expectedCandidates(own, view, { agentIds: ['g'], queueIds: ['q5'] })).toEqual({ queueIds: ['q5', 'q7'], channels: ['voice', 'sms', 'chat'], freeSlots: 3 });
+    // An agent whose profile was never read adds nothing (the pass reads its waiting work after the changes).
+    expect(expectedCandidates(own, view, { agentIds: ['x'], queueIds: [] })).toEqual({ queueIds: [], channels: [], freeSlots: 0 });
   });
 });
