@@ -107,6 +107,34 @@ export interface TransactionEnd {
    * settled. The read's result or error is the caller's.
    */
   behindCommit<R>(read: (db: Queryable) => Promise<R>): Promise<R>;
+  /** Send every statement `issue` sends (synchronously) in one write: see sendTogether. */
+  together<T>(issue: () => T): T;
+}
+
+/**
+ * Send every statement `issue` issues on `client` (synchronously, before it returns) in one
+ * write: the connection's output is held meanwhile. On a pipelined connection each statement
+ * would otherwise leave in a write of its own, and the server, having answered the first, may
+ * sleep and be woken again for each of the others.
+ */
+export function sendTogether<T>(client: PoolClient, issue: () => T): T {
+  const release = holdWrites(client);
+  try {
+    return issue();
+  } finally {
+    release();
+  }
+}
+
+/** Hold the connection's writes until the returned function is called (once; later calls do nothing). */
+function holdWrites(client: PoolClient): () => void {
+  const stream = (client as PoolClient & { connection?: { stream?: { cork?(): void; uncork?(): void } } }).connection?.stream;
+  stream?.cork?.();
+  let held = true;
+  return () => {
+    if (held) stream?.uncork?.();
+    held = false;
+  };
 }
 
 /** COMMIT answered in a transaction that had failed: nothing was committed. */
@@ -126,12 +154,15 @@ export async function withTransaction<T>(pool: Pool, fn: (tx: PoolClient, end: T
   let broken = false;
   /** Reads sent behind the COMMIT (TransactionEnd.behindCommit), settled before the connection goes back. */
   const behind: Array<Promise<unknown>> = [];
+  let sendHeld: (() => void) | undefined;
   try {
     // BEGIN, the plan setting and the advisory lock go in one message, and on a pipelined pool
     // the transaction's first statement follows it without waiting for its answer. Postgres runs
     // them in order, so that statement runs inside the transaction (and after the lock); should
     // anything after BEGIN fail, the transaction is aborted and every statement behind it fails.
     // BEGIN itself fails only with its session, which then runs nothing else.
+    // They go out in one write with the statements the body sends before it first waits.
+    sendHeld = holdWrites(client);
     const begun = client
       .query([
         'BEGIN',
@@ -144,7 +175,10 @@ export async function withTransaction<T>(pool: Pool, fn: (tx: PoolClient, end: T
       const failed = await begun;
       if (failed) throw failed;
     };
-    if (!client.pipeline) await begin();
+    if (!client.pipeline) {
+      sendHeld();
+      await begin();
+    }
     let committing: Promise<{ command: string }> | null = null;
     const end: TransactionEnd = {
       commitBehind: () => {
@@ -159,10 +193,17 @@ export async function withTransaction<T>(pool: Pool, fn: (tx: PoolClient, end: T
         behind.push(p.catch(() => undefined));
         return p;
       },
+      together: (issue) => sendTogether(client, issue),
     };
     let result: T;
     try {
-      result = await fn(client, end);
+      let body: Promise<T>;
+      try {
+        body = fn(client, end);
+      } finally {
+        sendHeld();
+      }
+      result = await body;
     } finally {
       await begin();
     }
@@ -172,6 +213,7 @@ export async function withTransaction<T>(pool: Pool, fn: (tx: PoolClient, end: T
     if (command !== 'COMMIT') throw new RolledBackAtCommit();
     return result;
   } catch (err) {
+    sendHeld?.();
     try {
       await client.query('ROLLBACK');
     } catch {

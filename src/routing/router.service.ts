@@ -225,12 +225,14 @@ export class RouterService {
     // The pass commits without waiting for the WAL (asyncCommit): an offer is a decision made
     // again from what is kept, so should Postgres crash right after this commit and lose it, the
     // contact is waiting again and the sweep offers it anew.
+    // What the free agents as last read call for, worked out while the connection is on its way.
+    const expected = expectedCandidates(this.profiles, this.freeAgents, scope);
     return this.acd.run(async (tx, fx, end) => {
-      // The free agents' changes go out behind the BEGIN, and the read of the waiting work they
-      // would call for had none of them changed goes right behind that: one round trip for both
-      // when the changes leave the pass within what was read ahead (see readWaitingAhead).
+      // The free agents' changes go out with the BEGIN, and the read of the waiting work they
+      // would call for had none of them changed goes with them: one round trip for both when the
+      // changes leave the pass within what was read ahead (see readWaitingAhead).
       const reading = loadFreeCandidates(tx, this.profiles, scope, this.freeAgents);
-      const ahead = readWaitingAhead(tx, expectedCandidates(this.profiles, this.freeAgents, scope));
+      const ahead = readWaitingAhead(tx, expected);
       const { agents, queueIds, channels, freeSlots } = await reading;
       if (agents.length === 0) return { offered: 0, full: false, offeredIn };
       let limit: number;
@@ -260,11 +262,14 @@ export class RouterService {
       // Claimed in interaction id order: the order in which a batch of messages locks its
       // conversations, so the two never wait for each other in a cycle. No claim depends on
       // another's answer (each checks its own conditions, in the order Postgres runs them), so
-      // all of them go out at once, the COMMIT right behind them, and the offers' screen pop
+      // all of them go out at once, in one write with the COMMIT right behind them and the offers' screen pop
       // reads behind that (they then see the offers' own writes, and need no other connection).
-      const claims = [...plan].sort((x, y) => (x.interactionId < y.interactionId ? -1 : x.interactionId > y.interactionId ? 1 : 0)).map((a) => this.acd.offer(tx, fx, a));
-      end.commitBehind();
-      this.acd.readPopsBehind(end, fx, plan);
+      const claims = end.together(() => {
+        const sent = [...plan].sort((x, y) => (x.interactionId < y.interactionId ? -1 : x.interactionId > y.interactionId ? 1 : 0)).map((a) => this.acd.offer(tx, fx, a));
+        end.commitBehind();
+        this.acd.readPopsBehind(end, fx, plan);
+        return sent;
+      });
       let offered = 0;
       for (const offer of await Promise.all(claims)) {
         if (!offer) continue;

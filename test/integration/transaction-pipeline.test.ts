@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { Client } from 'pg';
 import { createPool, RolledBackAtCommit, withTransaction } from '../../src/platform/db';
 import { endPool, PG_BASE, testConfig, uniqueName } from '../support/env';
@@ -112,6 +113,48 @@ describe('withTransaction on a pipelined pool', () => {
     // The connection went back to the pool outside any transaction: a write on it is seen at once.
     await Promise.all([pool.query(`INSERT INTO "${table}" (n) VALUES (6)`), pool.query(`INSERT INTO "${table}" (n) VALUES (6)`)]);
     expect(await rows()).toEqual([5, 6, 6]);
+  });
+
+  it('sends BEGIN with the statements the body issues before it first waits in one write, and what it issues together in one write', async () => {
+    // The pool's only connection, its writes recorded (the statements each write carries).
+    const one = createPool({ ...testConfig(), databaseUrl: url, dbPoolSize: 1 });
+    const writes: string[] = [];
+    try {
+      const c = await one.connect();
+      type Chunks = Array<{ chunk: Buffer | string }>;
+      const stream = (c as unknown as { connection: { stream: Socket & { _writev(chunks: Chunks, cb: (err?: Error | null) => void): void } } }).connection.stream;
+      const writev = stream._writev.bind(stream);
+      const write = stream._write.bind(stream);
+      stream._writev = (chunks, cb) => {
+        writes.push(chunks.map((x) => x.chunk.toString()).join(''));
+        writev(chunks, cb);
+      };
+      stream._write = (chunk: Buffer | string, encoding: BufferEncoding, cb: (err?: Error | null) => void) => {
+        writes.push(chunk.toString());
+        write(chunk, encoding, cb);
+      };
+      c.release();
+      const answers = await withTransaction(one, async (tx, end) => {
+        const first = [tx.query("SELECT 'first-a' AS x"), tx.query({ name: 'pipeline.first-b', text: "SELECT 'first-b' AS x" })];
+        await Promise.all(first);
+        const then = end.together(() => {
+          const sent = [tx.query("SELECT 'then-a' AS x"), tx.query({ name: 'pipeline.then-b', text: 'SELECT $1::text AS x', values: ['then-b'] })];
+          end.commitBehind();
+          return sent;
+        });
+        return (await Promise.all([...first, ...then])).map((r) => r.rows[0].x);
+      }, { advisoryLock: key + 1 });
+      expect(answers).toEqual(['first-a', 'first-b', 'then-a', 'then-b']);
+    } finally {
+      await endPool(one);
+    }
+    const carrying = (text: string) => writes.filter((w) => w.includes(text));
+    expect(carrying('BEGIN')).toHaveLength(1);
+    expect(carrying('BEGIN')[0]).toEqual(expect.stringContaining('first-a'));
+    expect(carrying('BEGIN')[0]).toEqual(expect.stringContaining('first-b'));
+    expect(carrying('then-a')).toHaveLength(1);
+    expect(carrying('then-a')[0]).toEqual(expect.stringContaining('SELECT $1::text'));
+    expect(carrying('then-a')[0]).toEqual(expect.stringContaining('COMMIT'));
   });
 
   it('with COMMIT sent behind, a failing statement rolls everything back and its error is thrown', async () => {
