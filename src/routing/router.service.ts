@@ -222,11 +222,11 @@ export class RouterService {
     const offeredIn = new Set<string>();
     // Nobody can take work: skip the lock. Whatever frees an agent commits, then triggers a pass.
     if (!someoneFree && (await this.freeAgents.refresh(this.db)).length === 0) return { offered: 0, full: false, offeredIn };
+    // What the free agents as last read call for, worked out before the pass's first write.
+    const expected = expectedCandidates(this.profiles, this.freeAgents, scope);
     // The pass commits without waiting for the WAL (asyncCommit): an offer is a decision made
     // again from what is kept, so should Postgres crash right after this commit and lose it, the
     // contact is waiting again and the sweep offers it anew.
-    // What the free agents as last read call for, worked out while the connection is on its way.
-    const expected = expectedCandidates(this.profiles, this.freeAgents, scope);
     return this.acd.run(async (tx, fx, end) => {
       // The free agents' changes go out with the BEGIN, and the read of the waiting work they
       // would call for had none of them changed goes with them: one round trip for both when the
@@ -262,8 +262,9 @@ export class RouterService {
       // Claimed in interaction id order: the order in which a batch of messages locks its
       // conversations, so the two never wait for each other in a cycle. No claim depends on
       // another's answer (each checks its own conditions, in the order Postgres runs them), so
-      // all of them go out at once, in one write with the COMMIT right behind them and the offers' screen pop
-      // reads behind that (they then see the offers' own writes, and need no other connection).
+      // all of them go out at once, in one write with the COMMIT right behind them and the
+      // offers' screen pop reads behind that (they then see the offers' own writes, and need no
+      // other connection).
       const claims = end.together(() => {
         const sent = [...plan].sort((x, y) => (x.interactionId < y.interactionId ? -1 : x.interactionId > y.interactionId ? 1 : 0)).map((a) => this.acd.offer(tx, fx, a));
         end.commitBehind();
