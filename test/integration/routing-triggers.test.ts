@@ -20,6 +20,7 @@ describe('routing triggers', () => {
     await t.close();
   });
   const counts = () => ({ ...t.app.services.router.counts });
+  const reads = () => ({ ...t.app.services.router.waitingReads });
   /** Routing settles: no pass running or pending. */
   const settled = async () => {
     await sleep(150);
@@ -123,6 +124,49 @@ describe('routing triggers', () => {
     // The offer reaches the socket before the pass that made it is counted.
     await settled();
     expect(counts().passes).toBeGreaterThan(before.passes);
+  });
+
+  // A pass sends its read of waiting work right behind its read of the free agents' changes, for
+  // the queues and channels the agents as it last read them call for, and uses it only when the
+  // changes keep the pass inside it: a change that calls for a queue it did not read (an agent
+  // added to a queue, which starts no pass of its own) makes it read again, and the offer is the
+  // one a pass without the read ahead would make.
+  it('uses the read sent ahead when the agents are as last read, and reads again for a queue an agent joined since', async () => {
+    const first = await createQueue(t, { name: 'ahead-first' });
+    const second = await createQueue(t, { name: 'ahead-second' });
+    await chatEntry(t, 'ahead-first', first);
+    await chatEntry(t, 'ahead-second', second);
+    const a = await createAgent(t, [first], { capacity: { chat: 2 }, wrapupSeconds: 600 });
+    open.push(a);
+    expect(await a.emit('state:set', { state: 'available' })).toMatchObject({ ok: true });
+    await settled();
+
+    // The contact's check reads the agents; the pass then finds them as expected.
+    let before = reads();
+    const offered = a.nextOffer(3000);
+    const c1 = await customer('ahead-first', 'one');
+    expect((await offered).interaction.id).toBe(c1.session.interactionId);
+    await settled();
+    expect(reads()).toEqual({ ...before, ahead: before.ahead + 1 });
+    expect(await a.emit('offer:accept', { offerId: a.offers[0]!.offerId })).toMatchObject({ ok: true });
+    await settled();
+
+    // Work waits in a queue nobody serves: its check finds no one, and no pass runs.
+    before = reads();
+    const c0 = await customer('ahead-second', 'waiting longest');
+    await settled();
+    expect(reads()).toEqual(before);
+
+    // The agent joins that queue (no pass), then a contact arrives where the last pass offered:
+    // its pass runs without a check, so the view it expects from still has the agent's old queues.
+    const res = await t.app.inject({ method: 'PATCH', url: `/api/agents/${a.agentId}`, headers: { authorization: `Bearer ${t.adminToken}` }, payload: { queueIds: [first, second] } });
+    expect(res.statusCode).toBe(200);
+    const next = a.nextOffer(3000);
+    await customer('ahead-first', 'two');
+    // The one free slot goes to the contact waiting longest, in the queue not read ahead.
+    expect((await next).interaction.id).toBe(c0.session.interactionId);
+    await settled();
+    expect(reads()).toEqual({ ...before, missed: before.missed + 1 });
   });
 
   it('offers waiting work the moment an agent becomes available', async () => {
