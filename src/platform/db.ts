@@ -87,12 +87,6 @@ export interface TransactionOptions {
    * earlier commit with it, so nothing kept can depend on one that was lost.
    */
   asyncCommit?: boolean;
-  /**
-   * A connection already taken from the pool, to run on instead of taking one: BEGIN then goes
-   * out at once, with no wait for the pool (which answers a connect only on the next tick, after
-   * whatever else the caller's turn does). It goes back to the pool at the end, as any other.
-   */
-  client?: PoolClient;
 }
 
 /** What a transaction's body may do besides running statements. */
@@ -155,7 +149,7 @@ export class RolledBackAtCommit extends Error {
 export async function withTransaction<T>(pool: Pool, fn: (tx: PoolClient, end: TransactionEnd) => Promise<T>, opts: TransactionOptions = {}): Promise<T> {
   const lock = opts.advisoryLock;
   if (lock !== undefined && !Number.isSafeInteger(lock)) throw new Error(`advisory lock key ${lock} is not an integer`);
-  const client = opts.client ?? (await pool.connect());
+  const client = await pool.connect();
   client.on('error', ignoreClientError);
   let broken = false;
   /** Reads sent behind the COMMIT (TransactionEnd.behindCommit), settled before the connection goes back. */

@@ -86,12 +86,12 @@ export class AcdContext {
   /**
    * Run `fn` in one transaction; after commit publish its events and send its notifications.
    * `routerLock`: the transaction holds the routing lock from its start (taken with its BEGIN).
-   * `genericPlans`, `asyncCommit`, `client`: see TransactionOptions (the routing pass). `pool`:
-   * run on these connections instead (the router's own).
+   * `genericPlans`, `asyncCommit`: see TransactionOptions (the routing pass). `pool`: run on
+   * these connections instead (the router's own).
    */
-  async run<T>(fn: (tx: PoolClient, fx: Effects, end: TransactionEnd) => Promise<T>, opts: { routerLock?: boolean; genericPlans?: boolean; asyncCommit?: boolean; pool?: Pool; client?: PoolClient } = {}): Promise<T> {
+  async run<T>(fn: (tx: PoolClient, fx: Effects, end: TransactionEnd) => Promise<T>, opts: { routerLock?: boolean; genericPlans?: boolean; asyncCommit?: boolean; pool?: Pool } = {}): Promise<T> {
     const fx = new Effects();
-    const result = await withTransaction(opts.pool ?? this.db, (tx, end) => fn(tx, fx, end), { advisoryLock: opts.routerLock ? ROUTER_LOCK_KEY : undefined, genericPlans: opts.genericPlans, asyncCommit: opts.asyncCommit, client: opts.client });
+    const result = await withTransaction(opts.pool ?? this.db, (tx, end) => fn(tx, fx, end), { advisoryLock: opts.routerLock ? ROUTER_LOCK_KEY : undefined, genericPlans: opts.genericPlans, asyncCommit: opts.asyncCommit });
     await this.flush(fx);
     return result;
   }

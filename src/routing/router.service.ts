@@ -3,7 +3,7 @@
  * (lost triggers, crashed processes, expired timers). Stateless: every pass reads Postgres under
  * the routing lock and writes with conditional updates, so any number of processes can run it.
  */
-import type { Pool, PoolClient } from 'pg';
+import type { Pool } from 'pg';
 import type { Logger } from '../platform/logger';
 import type { Config } from '../platform/config';
 import { createPool, type Queryable } from '../platform/db';
@@ -132,15 +132,6 @@ export class RouterService {
    * the pair; the next contact is checked again). At most one per queue and channel.
    */
   private readonly offeringIn = new Set<string>();
-  /**
-   * A connection of the router's pool held for the next pass, taken as each pass ends: a pass
-   * then sends its BEGIN and first reads the moment it is triggered, so Postgres works on them
-   * while the triggering commit's other after-effects run (the ack, the visitor's echo), instead
-   * of after them (the pool hands over a connection only on the next tick). Dropped, and released
-   * as broken, should it fail or end while held.
-   */
-  private spare: { client: PoolClient; lost: () => void } | null = null;
-  private taking: Promise<void> | null = null;
 
   /**
    * `db`: the router's own connections (see createRouterPool): a pass and the checks before it
@@ -236,7 +227,6 @@ export class RouterService {
     // The pass commits without waiting for the WAL (asyncCommit): an offer is a decision made
     // again from what is kept, so should Postgres crash right after this commit and lose it, the
     // contact is waiting again and the sweep offers it anew.
-    const client = this.useSpare();
     return this.acd.run(async (tx, fx, end) => {
       // The free agents' changes go out with the BEGIN, and the read of the waiting work they
       // would call for had none of them changed goes with them: one round trip for both when the
@@ -288,36 +278,7 @@ export class RouterService {
         offered++;
       }
       return { offered, full: limit === PASS_LIMIT && waiting.length >= PASS_LIMIT, offeredIn };
-    }, { routerLock: true, genericPlans: true, asyncCommit: true, pool: this.db, client }).finally(() => this.takeSpare());
-  }
-
-  /** The held connection, for a pass to run on (undefined: none is held; the pass takes one). */
-  private useSpare(): PoolClient | undefined {
-    const s = this.spare;
-    if (!s) return undefined;
-    this.spare = null;
-    s.client.off('error', s.lost).off('end', s.lost);
-    return s.client;
-  }
-
-  /** Take a connection to hold for the next pass (once none is held or being taken). */
-  private takeSpare(): void {
-    if (this.spare || this.taking || this.stopped) return;
-    this.taking = this.db
-      .connect()
-      .then((client) => {
-        if (this.stopped) return client.release();
-        const lost = (): void => {
-          if (this.spare?.client !== client) return;
-          this.spare = null;
-          client.release(true);
-        };
-        client.on('error', lost).on('end', lost);
-        this.spare = { client, lost };
-      }, () => undefined)
-      .finally(() => {
-        this.taking = null;
-      });
+    }, { routerLock: true, genericPlans: true, asyncCommit: true, pool: this.db });
   }
 
   /** Add a repair step to the sweep (expiry, wrap-up timeouts, escalation, presence). */
@@ -352,7 +313,5 @@ export class RouterService {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     await this.sweeping;
     await this.running;
-    await this.taking;
-    this.useSpare()?.release();
   }
 }

@@ -169,28 +169,6 @@ describe('routing triggers', () => {
     expect(reads()).toEqual({ ...before, missed: before.missed + 1 });
   });
 
-  it('holds a connection for the next pass, and when that connection is lost while held, the next contact is still offered at once', async () => {
-    const q = await createQueue(t, { name: 'triggers-spare' });
-    await chatEntry(t, 'triggers-spare', q);
-    const a = await createAgent(t, [q], { capacity: { chat: 2 }, wrapupSeconds: 600 });
-    open.push(a);
-    expect(await a.emit('state:set', { state: 'available' })).toMatchObject({ ok: true });
-    const first = a.nextOffer(3000);
-    await customer('triggers-spare', 'one');
-    await first;
-    await settled();
-    // The pass that made the offer took a connection to hold for the next one; its server ends it.
-    const held = (t.app.services.router as unknown as { spare: { client: { processID: number } } | null }).spare;
-    expect(held).not.toBeNull();
-    const { rows } = await t.app.services.db.query<{ ended: boolean }>('SELECT pg_terminate_backend($1) AS ended', [held!.client.processID]);
-    expect(rows[0]!.ended).toBe(true);
-    await sleep(200);
-    // The sweep is an hour away: only the contact's own pass can offer it.
-    const next = a.nextOffer(3000);
-    const c2 = await customer('triggers-spare', 'two');
-    expect((await next).interaction.id).toBe(c2.session.interactionId);
-  });
-
   it('offers waiting work the moment an agent becomes available', async () => {
     const q = await createQueue(t, { name: 'triggers-c' });
     await chatEntry(t, 'triggers-c', q);
