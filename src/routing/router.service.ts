@@ -12,7 +12,7 @@ import type { AcdContext } from './acd.context';
 import { planAssignments, type Strategy, type WaitingInteraction } from './selection';
 import { loadWaiting } from './routing.repository';
 import { FreeAgentView, mayOffer } from './free-agents.repository';
-import { AgentProfiles, expectedCandidates, freeAgentFor, loadFreeCandidates, type AgentScope } from './free-candidates';
+import { AgentProfiles, expectedCandidates, freeAgentFor, loadFreeCandidates, type AgentScope, type FreeCandidates } from './free-candidates';
 
 /**
  * The router's own connections: two (a pass, and the check for the next trigger beside it), so a
@@ -54,7 +54,7 @@ interface WaitingAhead {
  * the expected free slots: a plan short of slots then reads further, as after any first read.
  * Null when nothing is expected (nobody free before, or only agents whose profiles are unknown).
  */
-function readWaitingAhead(tx: Queryable, expected: { queueIds: string[]; channels: Channel[]; freeSlots: number }): WaitingAhead | null {
+function readWaitingAhead(tx: Queryable, expected: Omit<FreeCandidates, 'agents'>): WaitingAhead | null {
   if (expected.queueIds.length === 0 || expected.channels.length === 0) return null;
   const limit = limitFor(expected.freeSlots);
   const read = loadWaiting(tx, expected.queueIds, expected.channels, limit);
