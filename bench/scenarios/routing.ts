@@ -280,6 +280,19 @@ function attachProfile(dir: string, pid: number, cells: RoutingCell[], log: (s: 
   }
 }
 
+/** The issue's target for enqueue → offer at 1,000 agents and 10,000 waiting: p99 at most this. */
+const ENQUEUE_P99_TARGET_MS = 10;
+
+/**
+ * The target as the table states it. Should the same-run floor (the least work the promise
+ * needs, on the same machine) miss it too, the table says so: the target cannot be met on that
+ * machine by any build, and the ratio to the floor is the figure that says how we did.
+ */
+function enqueueTarget(floorP99: number | undefined): string {
+  const target = `p99 ≤ ${ENQUEUE_P99_TARGET_MS} ms`;
+  return floorP99 !== undefined && floorP99 > ENQUEUE_P99_TARGET_MS ? `${target} (the floor misses it too: p99 ${fmt(floorP99, 1)} ms)` : target;
+}
+
 export async function routingScenario(opts: RoutingOptions, log: (s: string) => void = (s) => process.stdout.write(`${s}\n`)): Promise<ScenarioResult> {
   const cells: RoutingCell[] = [];
   const setups: Record<string, unknown> = {};
@@ -306,7 +319,7 @@ export async function routingScenario(opts: RoutingOptions, log: (s: string) => 
       ours: pair(c.enqueueToOffer.offer),
       baseline: pair(c.baseline?.enqueue),
       ratio: ratio(c.enqueueToOffer.offer.p99, c.baseline?.enqueue.p99),
-      ...(c.agents === 1000 && c.waiting === 10000 ? { target: 'p99 ≤ 10 ms', met: c.enqueueToOffer.offer.p99 <= 10 } : {}),
+      ...(c.agents === 1000 && c.waiting === 10000 ? { target: enqueueTarget(c.baseline?.enqueue.p99), met: c.enqueueToOffer.offer.p99 <= ENQUEUE_P99_TARGET_MS } : {}),
     });
   }
   for (const c of cells) {
