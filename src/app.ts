@@ -144,6 +144,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     const acd = new AcdContext(db, ingest, log.child({ module: 'acd' }), config.offerTimeoutSeconds);
     const offers = new OffersService(acd);
     const router = new RouterService(acd, routerDb, log.child({ module: 'router' }));
+    // A message that may open a conversation carries the first reads of the pass it may call for.
+    ingest.readsBehindMessages = (messageDb, opening) => router.readBehind(messageDb, opening);
     const agentState = new AgentStateService(acd, offers);
     const { accountSid, authToken, apiUrl } = config.twilio;
     const smsProvider = accountSid && authToken ? createTwilioSms({ accountSid, authToken, apiUrl }) : null;
@@ -216,7 +218,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     publisher.on((e) => {
       if (e.type !== 'interaction.queued') return;
       const queueId = e.payload.queueId;
-      router.trigger(typeof queueId === 'string' && e.channel ? { queueId, channel: e.channel } : undefined);
+      router.trigger(typeof queueId === 'string' && e.channel ? { queueId, channel: e.channel, ...(e.interactionId ? { interactionId: e.interactionId } : {}) } : undefined);
     });
     if (config.nodeRole !== 'api') {
       registerSweepSteps(router, { db, offers, work, agentState, presence, graceSeconds: config.agentGraceSeconds, ingest, log });

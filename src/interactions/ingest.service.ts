@@ -5,9 +5,10 @@
  * appended beside it: an offer's `offer.created`, in the claim's own statement, through the
  * same insert, `insertEventsFrom`; see routing/offers.repository.ts.)
  */
+import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import type { Config } from '../platform/config';
-import { createPool, withTransaction } from '../platform/db';
+import { createPool, sendTogether, withTransaction, type Queryable } from '../platform/db';
 import { AppError, notFound } from '../platform/errors';
 import { resolveCustomer } from '../customers/resolve';
 import { appendMessages, isMessageCommand, KeysTaken, lockOrOpenConversations, newEvent, queuedEvent, type MessageCommand } from './append';
@@ -58,6 +59,13 @@ export class IngestService {
    */
   readonly oneStatement: Record<OneStatementOutcome, number> = { stored: 0, declined: 0, failed: 0 };
   private readonly onOneStatement: NonNullable<GroupCommitOptions['onOneStatement']>;
+  /**
+   * Set by the router: send, on the connection given, reads a routing pass for work the messages
+   * just sent there may queue would begin with, right behind them (RouterService.readBehind).
+   * `opening`: the ids the conversations those messages may open would have. Null when it sends
+   * none, else settled once they are answered.
+   */
+  readsBehindMessages: ((db: Queryable, opening: string[]) => Promise<unknown> | null) | null = null;
 
   /**
    * `messagePool`: where writes in one statement run (see createMessagePool; by default
@@ -145,13 +153,47 @@ export class IngestService {
   private async storeMessages(cmds: MessageCommand[]): Promise<Array<Settled<IngestResult>>> {
     if (cmds.length === 0) return [];
     if (new Set(cmds.map((c) => c.idempotencyKey)).size === cmds.length) {
-      const results = await this.inOneStatement(cmds.length, () => appendMessagesInOneStatement(this.messagePool, cmds));
+      const results = await this.inOneStatement(cmds.length, () => this.withReadsBehind(cmds, (db, named) => appendMessagesInOneStatement(db, named)));
       if (results) {
         await this.publish(...results);
         return results.map((value) => ({ ok: true as const, value }));
       }
     }
     return this.storeMessagesInTurn(cmds);
+  }
+
+  /**
+   * Run a one-statement write of messages with the reads `readsBehindMessages` asks for right
+   * behind it, in one write on one connection: Postgres runs them after the write has committed.
+   * The write's result does not wait for them; the connection goes back once they are answered.
+   */
+  private async withReadsBehind<T>(cmds: MessageCommand[], write: (db: Queryable, cmds: MessageCommand[]) => Promise<T>): Promise<T> {
+    const readsBehind = this.readsBehindMessages;
+    if (!readsBehind) return write(this.messagePool, cmds);
+    // The ids their new conversations would get, named here so the reads know them.
+    const named = cmds.map((c) => (c.interaction.open.id ? c : { ...c, interaction: { ...c.interaction, open: { ...c.interaction.open, id: randomUUID() } } }));
+    const opening = named.map((c) => c.interaction.open.id!);
+    const client = await this.messagePool.connect();
+    let broken = false;
+    const onError = (): void => {
+      broken = true;
+    };
+    client.on('error', onError);
+    let behind: Promise<unknown> | null = null;
+    const written = sendTogether(client, () => {
+      const w = write(client, named);
+      try {
+        behind = readsBehind(client, opening);
+      } catch {
+        // The reads are the router's affair: the write goes on without them.
+      }
+      return w;
+    });
+    void Promise.allSettled([written, behind]).then(() => {
+      client.off('error', onError);
+      client.release(broken);
+    });
+    return written;
   }
 
   private counted(outcome: OneStatementOutcome, messages: number, err?: unknown): void {

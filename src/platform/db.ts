@@ -117,7 +117,7 @@ export interface TransactionEnd {
  * would otherwise leave in a write of its own, and the server, having answered the first, may
  * sleep and be woken again for each of the others.
  */
-function sendTogether<T>(client: PoolClient, issue: () => T): T {
+export function sendTogether<T>(client: PoolClient, issue: () => T): T {
   const release = holdWrites(client);
   try {
     return issue();

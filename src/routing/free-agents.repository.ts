@@ -9,6 +9,7 @@ import type { Queryable } from '../platform/db';
 import type { Slots } from './selection';
 
 const ZERO: Slots = { voice: 0, chat: 0, sms: 0, email: 0 };
+const noop = (): void => undefined;
 
 /**
  * Open work per agent and channel, counted once over the open-work index (one pass, however
@@ -193,7 +194,30 @@ export class FreeAgentView {
     return [...this.byId.values()];
   }
 
-  async refresh(db: Queryable): Promise<FreeAgentRow[]> {
+  /** The read under way, if any: the next waits for it, so each reads from the horizon the one before left. */
+  private reading: Promise<unknown> | null = null;
+
+  /**
+   * Read what changed since the last read (every free agent, the first time) and apply it. Reads
+   * never overlap: one asked for while another is under way (a read sent behind a message, say,
+   * and a pass's own) is sent once that one is answered; otherwise it is sent at once, so it can
+   * travel in the same write as the statements issued beside it.
+   */
+  refresh(db: Queryable): Promise<FreeAgentRow[]> {
+    if (this.reading) {
+      const after = this.reading.then(noop, noop);
+      return after.then(() => this.refresh(db));
+    }
+    const read = this.read(db);
+    this.reading = read;
+    const done = (): void => {
+      if (this.reading === read) this.reading = null;
+    };
+    read.then(done, done);
+    return read;
+  }
+
+  private async read(db: Queryable): Promise<FreeAgentRow[]> {
     const changes = this.horizon === null ? null : await readChangedFree(db, this.horizon);
     if (changes) {
       this.reads.changes++;

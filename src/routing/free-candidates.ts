@@ -115,8 +115,25 @@ export async function loadFreeCandidates(db: Queryable, profiles: AgentProfiles 
     // Only agents deleted since the first read are still missing; they are left out.
     walked = walk(rows, profiles, scope);
   }
-  return { agents: walked.agents, queueIds: [...walked.queues], channels: CHANNELS.filter((_, k) => walked.open & (1 << k)), freeSlots: walked.slots };
+  return candidatesOf(walked);
 }
+
+/**
+ * The free agents as `view` last read them, as loadFreeCandidates gives them, without a read:
+ * for a pass whose changes were read already (see RouterService.readBehind). Null when a
+ * profile is not held at its agent's version (a read is needed).
+ */
+export function heldCandidates(profiles: AgentProfiles, view: FreeAgentView, scope?: AgentScope): FreeCandidates | null {
+  const walked = walk(view.current(), profiles, scope);
+  return walked.missing.length > 0 ? null : candidatesOf(walked);
+}
+
+const candidatesOf = (walked: Walked): FreeCandidates => ({
+  agents: walked.agents,
+  queueIds: [...walked.queues],
+  channels: CHANNELS.filter((_, k) => walked.open & (1 << k)),
+  freeSlots: walked.slots,
+});
 
 /**
  * The queues, channels and free slots a pass would read waiting work for if no agent had changed
@@ -164,7 +181,15 @@ const built = new WeakMap<FreeAgentRow, Built>();
  * its 0.55–0.75 ms walk missing the CPU cache): the row, its built candidate and held profile;
  * the scope and the queues are decided once per shared array of queues.
  */
-function walk(rows: FreeAgentRow[], profiles: AgentProfiles, scope?: AgentScope): { agents: AgentCandidate[]; queues: Set<string>; open: number; slots: number; missing: string[] } {
+interface Walked {
+  agents: AgentCandidate[];
+  queues: Set<string>;
+  open: number;
+  slots: number;
+  missing: string[];
+}
+
+function walk(rows: FreeAgentRow[], profiles: AgentProfiles, scope?: AgentScope): Walked {
   const scopeQueues = scope ? new Set(scope.queueIds) : null;
   const scopeAgents = scope ? new Set(scope.agentIds) : null;
   const agents: AgentCandidate[] = [];

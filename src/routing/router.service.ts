@@ -3,16 +3,16 @@
  * (lost triggers, crashed processes, expired timers). Stateless: every pass reads Postgres under
  * the routing lock and writes with conditional updates, so any number of processes can run it.
  */
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import type { Logger } from '../platform/logger';
 import type { Config } from '../platform/config';
-import { createPool, type Queryable } from '../platform/db';
+import { createPool, type Queryable, type TransactionEnd } from '../platform/db';
 import type { Channel } from '../interactions/events.types';
-import type { AcdContext } from './acd.context';
-import { planAssignments, type Strategy, type WaitingInteraction } from './selection';
+import type { AcdContext, Effects } from './acd.context';
+import { planAssignments, type AgentCandidate, type Assignment, type Strategy, type WaitingInteraction } from './selection';
 import { loadWaiting } from './routing.repository';
 import { FreeAgentView, mayOffer } from './free-agents.repository';
-import { AgentProfiles, expectedCandidates, freeAgentFor, loadFreeCandidates, type AgentScope, type FreeCandidates } from './free-candidates';
+import { AgentProfiles, expectedCandidates, freeAgentFor, heldCandidates, loadFreeCandidates, type AgentScope, type FreeCandidates } from './free-candidates';
 
 /**
  * The router's own connections: two (a pass, and the check for the next trigger beside it), so a
@@ -37,6 +37,30 @@ const FEW_PER_SLOT = 4;
 
 /** How many waiting interactions per queue and channel a pass first reads for agents with this many free slots. */
 const limitFor = (freeSlots: number): number => Math.min(PASS_LIMIT, FEW_BASE + FEW_PER_SLOT * freeSlots);
+
+/** The contacts of `waiting` in these queues and on these channels. */
+const within = (waiting: WaitingInteraction[], queueIds: string[], channels: Channel[]): WaitingInteraction[] => {
+  const queues = new Set(queueIds);
+  return waiting.filter((w) => queues.has(w.queueId) && channels.includes(w.channel));
+};
+
+const planFor = (waiting: WaitingInteraction[], agents: AgentCandidate[], strategies: Map<string, Strategy>): Assignment[] =>
+  planAssignments(waiting, agents, (q) => strategies.get(q) ?? 'longest-idle', Date.now());
+
+/** Slots left free while a queue and channel were read only to `limit`: the contacts beyond may fit them. */
+const shortOfSlots = (plan: Assignment[], freeSlots: number, waiting: WaitingInteraction[], limit: number): boolean =>
+  limit < PASS_LIMIT && plan.length < freeSlots && waiting.length >= limit;
+
+/** How a pass's transaction runs: see `pass` (asyncCommit) and createRouterPool. */
+const PASS_TRANSACTION = (pool: Pool) => ({ routerLock: true, genericPlans: true, asyncCommit: true, pool });
+
+export interface PassResult {
+  offered: number;
+  /** A queue and channel was read to PASS_LIMIT and offered from: another pass follows. */
+  full: boolean;
+  /** (queue, channel) keys where an offer was made. */
+  offeredIn: Set<string>;
+}
 
 /** A read of waiting work sent ahead of knowing which queues and channels a pass needs. */
 interface WaitingAhead {
@@ -69,7 +93,25 @@ function readWaitingAhead(tx: Queryable, expected: Omit<FreeCandidates, 'agents'
  * slot free (became available, finished a wrap-up). A pass is then run only if the change can
  * lead to an offer; a trigger without a hint always runs one.
  */
-export type RoutingHint = { queueId: string | null; channel: Channel } | { agentId: string };
+export type RoutingHint = { queueId: string | null; channel: Channel; interactionId?: string } | { agentId: string };
+
+/**
+ * Reads of a pass sent on another connection right behind a statement that may have queued new
+ * work (see RouterService.readBehind): the free agents' changes, applied to the view as they
+ * come, and the waiting work the view's agents call for.
+ */
+interface EarlyReads {
+  refreshed: Promise<unknown>;
+  ahead: WaitingAhead;
+  /** The ids of the contacts that statement may have queued. */
+  opening: Set<string>;
+}
+
+/** The contacts a trigger's hints name as new work, or null when any hint is something else (or names none). */
+function namedWork(hints: RoutingHint[]): string[] | null {
+  const ids = hints.map((h) => ('interactionId' in h ? h.interactionId : undefined));
+  return ids.length > 0 && ids.every((id): id is string => id !== undefined) ? ids : null;
+}
 
 const workKey = (queueId: string, channel: Channel): string => `${queueId} ${channel}`;
 
@@ -115,9 +157,13 @@ export class RouterService {
   readonly counts: PassCounts = { passes: 0, offering: 0, skipped: 0, presumed: 0 };
   /**
    * Passes' first reads of waiting work: read ahead and used; read ahead but the changes called
-   * for queues or channels it did not read (read again); none read ahead (nothing expected).
+   * for queues or channels it did not read (read again); none read ahead (nothing expected);
+   * read behind the statement that queued the work, and the pass planned from it (readBehind).
    */
-  readonly waitingReads = { ahead: 0, missed: 0, plain: 0 };
+  readonly waitingReads = { ahead: 0, missed: 0, plain: 0, behind: 0 };
+  /** Reads sent behind a statement that may have queued work, for the next pass (see readBehind). */
+  private early: EarlyReads | null = null;
+  private readingBehind = false;
   private stopped = false;
   private sweepTimer: NodeJS.Timeout | null = null;
   private sweeping: Promise<void> | null = null;
@@ -175,7 +221,7 @@ export class RouterService {
         if (presumed.length > 0) this.counts.presumed++;
         // A hint that led here already found someone free: no second check. The pass reads only
         // the agents the hints name and those of the queues they name (see `scopeOf`).
-        const { offered, full: more, offeredIn } = await this.pass(!full, full ? undefined : scopeOf(hints));
+        const { offered, full: more, offeredIn } = await this.pass(!full, full ? undefined : scopeOf(hints), full ? null : namedWork(hints));
         this.counts.passes++;
         if (offered > 0) this.counts.offering++;
         if (more && offered > 0) this.full = true;
@@ -215,10 +261,44 @@ export class RouterService {
   }
 
   /**
-   * One routing pass: match waiting work to free agents and record the offers. `scope`: only
-   * those agents can take work (the rest of the pass is the same).
+   * Send on `db`, right behind a statement just issued there that may queue new work (messages
+   * that may open conversations, whose ids would be `opening`), the reads a pass for that work
+   * begins with: the free agents' changes (applied to the view as they come) and the waiting
+   * work the view's agents call for. Postgres runs them once that statement has committed, so
+   * they see what it queued, and their answers follow its own with no round trip of theirs. The
+   * pass the statement's trigger starts then sends only its claims, with BEGIN, the lock and
+   * COMMIT (see `pass`). Sent only while no pass runs or waits in this process, someone was free
+   * at the view's last read and no such reads are under way; null when not sent, else settled
+   * once both are answered (the caller keeps `db` until then).
    */
-  async pass(someoneFree = false, scope?: AgentScope): Promise<{ offered: number; full: boolean; offeredIn: Set<string> }> {
+  readBehind(db: Queryable, opening: string[]): Promise<unknown> | null {
+    if (this.stopped || this.running || this.readingBehind) return null;
+    // As many contacts per queue and channel as a pass for this many new ones reads first: sent
+    // behind every such statement while the router is idle, they must stay few.
+    const expected = expectedCandidates(this.profiles, this.freeAgents);
+    const ahead = readWaitingAhead(db, { ...expected, freeSlots: Math.min(expected.freeSlots, opening.length) });
+    if (!ahead) return null;
+    const refreshed = this.freeAgents.refresh(db);
+    const settled = Promise.allSettled([refreshed, ahead.read]);
+    this.early = { refreshed, ahead, opening: new Set(opening) };
+    this.readingBehind = true;
+    void settled.then(() => (this.readingBehind = false));
+    return settled;
+  }
+
+  /**
+   * One routing pass: match waiting work to free agents and record the offers. `scope`: only
+   * those agents can take work (the rest of the pass is the same). `work`: the contacts the
+   * trigger named as new work; when reads sent behind their statement (readBehind) saw all of
+   * them, the pass is planned from those reads and sends only its claims.
+   */
+  async pass(someoneFree = false, scope?: AgentScope, work?: string[] | null): Promise<PassResult> {
+    const early = this.early;
+    this.early = null;
+    if (early && scope && work) {
+      const done = await this.passOnReadsBehind(early, scope, work);
+      if (done) return done;
+    }
     const offeredIn = new Set<string>();
     // Nobody can take work: skip the lock. Whatever frees an agent commits, then triggers a pass.
     if (!someoneFree && (await this.freeAgents.refresh(this.db)).length === 0) return { offered: 0, full: false, offeredIn };
@@ -242,43 +322,79 @@ export class RouterService {
         this.waitingReads.ahead++;
         limit = ahead.limit;
         ({ waiting, strategies } = await ahead.read);
-        const queues = new Set(queueIds);
-        waiting = waiting.filter((w) => queues.has(w.queueId) && channels.includes(w.channel));
+        waiting = within(waiting, queueIds, channels);
       } else {
         this.waitingReads[ahead ? 'missed' : 'plain']++;
         limit = limitFor(freeSlots);
         ({ waiting, strategies } = await loadWaiting(tx, queueIds, channels, limit));
       }
       if (waiting.length === 0) return { offered: 0, full: false, offeredIn };
-      const planFor = (w: typeof waiting) => planAssignments(w, agents, (q) => strategies.get(q) ?? 'longest-idle', Date.now());
-      let plan = planFor(waiting);
+      let plan = planFor(waiting, agents, strategies);
       // Slots left free while a queue and channel were cut short: the contacts beyond the first
       // read may fit them (a plan over a longer read begins with the same assignments).
-      if (limit < PASS_LIMIT && plan.length < freeSlots && waiting.length >= limit) {
+      if (shortOfSlots(plan, freeSlots, waiting, limit)) {
         limit = PASS_LIMIT;
         ({ waiting, strategies } = await loadWaiting(tx, queueIds, channels, limit));
-        plan = planFor(waiting);
+        plan = planFor(waiting, agents, strategies);
       }
-      // Claimed in interaction id order: the order in which a batch of messages locks its
-      // conversations, so the two never wait for each other in a cycle. No claim depends on
-      // another's answer (each checks its own conditions, in the order Postgres runs them), so
-      // all of them go out at once, in one write with the COMMIT right behind them and the
-      // offers' screen pop reads behind that (they then see the offers' own writes, and need no
-      // other connection).
-      const claims = end.together(() => {
-        const sent = [...plan].sort((x, y) => (x.interactionId < y.interactionId ? -1 : x.interactionId > y.interactionId ? 1 : 0)).map((a) => this.acd.offer(tx, fx, a));
-        end.commitBehind();
-        this.acd.readPopsBehind(end, fx, plan);
-        return sent;
-      });
-      let offered = 0;
-      for (const offer of await Promise.all(claims)) {
-        if (!offer) continue;
-        if (offer.queueId) offeredIn.add(workKey(offer.queueId, offer.channel));
-        offered++;
-      }
+      const { offered } = await this.claim(tx, fx, end, plan, offeredIn);
       return { offered, full: limit === PASS_LIMIT && waiting.length >= PASS_LIMIT, offeredIn };
-    }, { routerLock: true, genericPlans: true, asyncCommit: true, pool: this.db });
+    }, PASS_TRANSACTION(this.db));
+  }
+
+  /**
+   * A pass planned from reads sent behind the statement that queued its work (readBehind), made
+   * after that commit but outside the routing lock: its transaction is BEGIN, the lock, the
+   * claims and COMMIT in one write. Only for contacts that statement opened, so the reads are
+   * the freshest there are of them (no rejection or timeout since). Null (a pass as usual
+   * follows) when the trigger names other contacts, those reads did not see every one it names
+   * (the statement failed; its messages were stored another way), do not cover the queues and channels the free agents call
+   * for, failed, lack a profile, or a plan would need more of a queue than they read. A claim
+   * refused here (another process's pass took its agent or contact between the reads and the
+   * lock) asks for a full pass, which plans again under the lock.
+   */
+  private async passOnReadsBehind(early: EarlyReads, scope: AgentScope, work: string[]): Promise<PassResult | null> {
+    if (!work.every((id) => early.opening.has(id))) return null;
+    const read = await Promise.all([early.refreshed, early.ahead.read]).then(([, r]) => r, () => null);
+    if (!read || !work.every((id) => read.waiting.some((w) => w.id === id))) return null;
+    const found = heldCandidates(this.profiles, this.freeAgents, scope);
+    if (!found || found.agents.length === 0 || !early.ahead.covers(found.queueIds, found.channels)) return null;
+    const waiting = within(read.waiting, found.queueIds, found.channels);
+    const plan = planFor(waiting, found.agents, read.strategies);
+    if (shortOfSlots(plan, found.freeSlots, waiting, early.ahead.limit)) return null;
+    this.waitingReads.behind++;
+    const offeredIn = new Set<string>();
+    if (plan.length === 0) return { offered: 0, full: false, offeredIn };
+    const { offered, refused } = await this.acd.run((tx, fx, end) => this.claim(tx, fx, end, plan, offeredIn), PASS_TRANSACTION(this.db));
+    if (refused > 0) this.trigger();
+    return { offered, full: false, offeredIn };
+  }
+
+  /**
+   * Send the plan's claims with COMMIT right behind them and the offers' screen pop reads behind
+   * that, in one write; then count the offers made (and note their queues and channels in
+   * `offeredIn`) and the claims refused.
+   */
+  private async claim(tx: PoolClient, fx: Effects, end: TransactionEnd, plan: Assignment[], offeredIn: Set<string>): Promise<{ offered: number; refused: number }> {
+    // Claimed in interaction id order: the order in which a batch of messages locks its
+    // conversations, so the two never wait for each other in a cycle. No claim depends on
+    // another's answer (each checks its own conditions, in the order Postgres runs them), so
+    // all of them go out at once, in one write with the COMMIT right behind them and the
+    // offers' screen pop reads behind that (they then see the offers' own writes, and need no
+    // other connection).
+    const claims = end.together(() => {
+      const sent = [...plan].sort((x, y) => (x.interactionId < y.interactionId ? -1 : x.interactionId > y.interactionId ? 1 : 0)).map((a) => this.acd.offer(tx, fx, a));
+      end.commitBehind();
+      this.acd.readPopsBehind(end, fx, plan);
+      return sent;
+    });
+    let offered = 0;
+    for (const offer of await Promise.all(claims)) {
+      if (!offer) continue;
+      if (offer.queueId) offeredIn.add(workKey(offer.queueId, offer.channel));
+      offered++;
+    }
+    return { offered, refused: plan.length - offered };
   }
 
   /** Add a repair step to the sweep (expiry, wrap-up timeouts, escalation, presence). */

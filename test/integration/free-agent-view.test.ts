@@ -243,4 +243,33 @@ describe('FreeAgentView', () => {
     await expectSame(view);
     expect(view.reads.all).toBe(all + 1);
   });
+
+  it('never overlaps two reads: one asked for while another is under way is sent once that one is answered, and both end exact', async () => {
+    const view = new FreeAgentView();
+    await expectSame(view);
+    const [a, b] = await agentIds();
+    /** A connection of the pool that notes when each of its reads is sent and answered. */
+    const noted = (name: string, log: string[]) => ({
+      query: async (...args: Parameters<Pool['query']>) => {
+        log.push(`${name} sent`);
+        const r = await (pool.query as (...x: unknown[]) => Promise<unknown>)(...args);
+        log.push(`${name} answered`);
+        return r;
+      },
+    }) as unknown as Pool;
+    const log: string[] = [];
+    await pool.query("UPDATE agents SET state = 'away' WHERE id = $1", [a]);
+    const first = view.refresh(noted('first', log));
+    const second = view.refresh(noted('second', log));
+    // Sent at once, in the caller's turn, when no other read is under way.
+    expect(log).toEqual(['first sent']);
+    await pool.query("UPDATE agents SET state = 'away' WHERE id = $1", [b]);
+    const [one, two] = await Promise.all([first, second]);
+    expect(log).toEqual(['first sent', 'first answered', 'second sent', 'second answered']);
+    expect(one.some((r) => r.id === a)).toBe(false);
+    expect(two.some((r) => r.id === a)).toBe(false);
+    await expectSame(view);
+    await pool.query("UPDATE agents SET state = 'available' WHERE id = ANY($1::uuid[])", [[a, b]]);
+    await expectSame(view);
+  });
 });

@@ -132,6 +132,17 @@ describe('routing triggers', () => {
   // added to a queue, which starts no pass of its own) makes it read again, and the offer is the
   // one a pass without the read ahead would make.
   it('uses the read sent ahead when the agents are as last read, and reads again for a queue an agent joined since', async () => {
+    // The pass's own reads, as when no message's statement carries them (see the tests below).
+    const { ingest } = t.app.services;
+    const readsBehind = ingest.readsBehindMessages;
+    ingest.readsBehindMessages = null;
+    try {
+      await readAheadCase();
+    } finally {
+      ingest.readsBehindMessages = readsBehind;
+    }
+  });
+  const readAheadCase = async () => {
     const first = await createQueue(t, { name: 'ahead-first' });
     const second = await createQueue(t, { name: 'ahead-second' });
     await chatEntry(t, 'ahead-first', first);
@@ -167,6 +178,63 @@ describe('routing triggers', () => {
     expect((await next).interaction.id).toBe(c0.session.interactionId);
     await settled();
     expect(reads()).toEqual({ ...before, missed: before.missed + 1 });
+  };
+
+  // A message that may open a conversation carries, right behind its statement on the same
+  // connection, the first reads of the pass its new contact calls for; Postgres runs them after
+  // the statement's commit. That pass then sends only its claims, with BEGIN, the lock and COMMIT.
+  it('plans a new contact\'s pass from the reads sent behind its message, and offers it to the agent a pass of its own would choose', async () => {
+    const q = await createQueue(t, { name: 'behind-a' });
+    await chatEntry(t, 'behind-a', q);
+    const older = await agent(q);
+    const newer = await agent(q);
+    expect(await older.emit('state:set', { state: 'available' })).toMatchObject({ ok: true });
+    await settled();
+    expect(await newer.emit('state:set', { state: 'available' })).toMatchObject({ ok: true });
+    await settled();
+
+    // Longest idle: the agent available first. (No pass has read these agents yet, so this
+    // message carries no reads: nobody was free at the view's last read.)
+    const first = older.nextOffer(3000);
+    const c1 = await customer('behind-a', 'hello');
+    expect((await first).interaction.id).toBe(c1.session.interactionId);
+    expect(await older.emit('offer:accept', { offerId: older.offers[0]!.offerId })).toMatchObject({ ok: true });
+    await settled();
+
+    const before = reads();
+    const second = newer.nextOffer(3000);
+    const c2 = await customer('behind-a', 'hello again');
+    expect((await second).interaction.id).toBe(c2.session.interactionId);
+    await settled();
+    expect(reads()).toEqual({ ...before, behind: before.behind + 1 });
+    expect(older.offers).toHaveLength(1);
+  });
+
+  it('does not plan from reads behind a message that did not see the contact it names: the pass reads for itself', async () => {
+    const q = await createQueue(t, { name: 'behind-b' });
+    await chatEntry(t, 'behind-b', q);
+    const a = await agent(q);
+    expect(await a.emit('state:set', { state: 'available' })).toMatchObject({ ok: true });
+    await settled();
+    const { ingest, router, db } = t.app.services;
+    const c = await chatClient(t.url, { widget: 'behind-b' });
+    open.push(c);
+    // Reads sent for this contact's id before its message is stored: they cannot have seen it.
+    const sent = router.readBehind(db, [c.session.interactionId]);
+    expect(sent).not.toBeNull();
+    await sent;
+    const readsBehind = ingest.readsBehindMessages;
+    ingest.readsBehindMessages = null;
+    try {
+      const before = reads();
+      const offered = a.nextOffer(3000);
+      expect((await c.send('m-unseen', 'hello')).ok).toBe(true);
+      expect((await offered).interaction.id).toBe(c.session.interactionId);
+      await settled();
+      expect(reads().behind).toBe(before.behind);
+    } finally {
+      ingest.readsBehindMessages = readsBehind;
+    }
   });
 
   it('offers waiting work the moment an agent becomes available', async () => {
