@@ -1,7 +1,10 @@
 /**
  * The router: event-triggered routing passes plus a sweep that repairs whatever events missed
- * (lost triggers, crashed processes, expired timers). Stateless: every pass reads Postgres under
- * the routing lock and writes with conditional updates, so any number of processes can run it.
+ * (lost triggers, crashed processes, expired timers). Stateless: every pass writes with
+ * conditional updates under the routing lock, and reads Postgres under that lock too, except a
+ * pass for contacts a message has just opened, which plans from reads sent right behind that
+ * message's statement (see readBehind) and follows any claim refused with a full pass. So any
+ * number of processes can run it.
  */
 import type { Pool, PoolClient } from 'pg';
 import type { Logger } from '../platform/logger';

@@ -4,7 +4,8 @@
  * that cannot lead to an offer (nobody in the queue has a free slot; the freed agent has nothing
  * waiting for them) runs no pass at all.
  */
-import { chatClient, startApp, type TestApp } from '../support/app';
+import { chatClient, startApp, waitFor, type TestApp } from '../support/app';
+import { ROUTER_LOCK_KEY } from '../../src/routing/routing.repository';
 import { chatEntry, createAgent, createQueue, type AgentClient } from '../support/agent';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -208,6 +209,42 @@ describe('routing triggers', () => {
     await settled();
     expect(reads()).toEqual({ ...before, behind: before.behind + 1 });
     expect(older.offers).toHaveLength(1);
+  });
+
+  // Such a pass planned outside the routing lock: should another process change an agent between
+  // its reads and its claims (here a write made while the test holds the lock), the claim is
+  // refused, and a full pass under the lock offers the contact to whoever can take it.
+  it('follows a claim refused after the reads behind a message with a full pass, which offers the contact elsewhere', async () => {
+    const q = await createQueue(t, { name: 'behind-c' });
+    await chatEntry(t, 'behind-c', q);
+    const older = await agent(q);
+    const newer = await agent(q);
+    expect(await older.emit('state:set', { state: 'available' })).toMatchObject({ ok: true });
+    await settled();
+    expect(await newer.emit('state:set', { state: 'available' })).toMatchObject({ ok: true });
+    await settled();
+    const { router, db } = t.app.services;
+    // A pass with nothing waiting: the router now holds both agents as free.
+    await router.pass();
+    const lock = await db.connect();
+    const before = reads();
+    const offered = newer.nextOffer(5000);
+    let c: Awaited<ReturnType<typeof customer>>;
+    try {
+      await lock.query('BEGIN');
+      await lock.query('SELECT pg_advisory_xact_lock($1)', [ROUTER_LOCK_KEY]);
+      c = await customer('behind-c', 'hello');
+      // The pass, planned for the longest idle agent from the reads behind the message, waits for the lock.
+      await waitFor(async () => (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")).rows[0]!.n > 0, 5000, 'the pass to wait for the routing lock');
+      expect(reads().behind).toBe(before.behind + 1);
+      await db.query("UPDATE agents SET state = 'away' WHERE id = $1", [older.agentId]);
+    } finally {
+      await lock.query('COMMIT');
+      lock.release();
+    }
+    expect((await offered).interaction.id).toBe(c.session.interactionId);
+    await settled();
+    expect(older.offers).toHaveLength(0);
   });
 
   it('does not plan from reads behind a message that did not see the contact it names: the pass reads for itself', async () => {
