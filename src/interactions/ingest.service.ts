@@ -164,8 +164,8 @@ export class IngestService {
 
   /**
    * Run a one-statement write of messages with the reads `readsBehindMessages` asks for right
-   * behind it, in one write on one connection: Postgres runs them after the write has committed.
-   * The write's result does not wait for them; the connection goes back once they are answered.
+   * behind it on the same connection: Postgres runs them after the write has committed. The
+   * write's result does not wait for them; the connection goes back once they are answered.
    */
   private async withReadsBehind<T>(cmds: MessageCommand[], write: (db: Queryable, cmds: MessageCommand[]) => Promise<T>): Promise<T> {
     const readsBehind = this.readsBehindMessages;
@@ -179,16 +179,15 @@ export class IngestService {
       broken = true;
     };
     client.on('error', onError);
+    // The statement leaves at once (pg sends each statement in one write); the reads follow in
+    // one write of their own once the router has worked out what to read, while Postgres runs it.
+    const written = write(client, named);
     let behind: Promise<unknown> | null = null;
-    const written = sendTogether(client, () => {
-      const w = write(client, named);
-      try {
-        behind = readsBehind(client, opening);
-      } catch {
-        // The reads are the router's affair: the write goes on without them.
-      }
-      return w;
-    });
+    try {
+      behind = sendTogether(client, () => readsBehind(client, opening));
+    } catch {
+      // The reads are the router's affair: the write goes on without them.
+    }
     void Promise.allSettled([written, behind]).then(() => {
       client.off('error', onError);
       client.release(broken);

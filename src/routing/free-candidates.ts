@@ -161,6 +161,15 @@ export async function loadAvailableAgents(db: Queryable, profiles?: AgentProfile
   return (await loadFreeCandidates(db, profiles, scope, view)).agents;
 }
 
+/** What a walk over the free-agent rows found: see `walk`. */
+interface Walked {
+  agents: AgentCandidate[];
+  queues: Set<string>;
+  open: number;
+  slots: number;
+  missing: string[];
+}
+
 /** What a free-agent row gives a pass, built once per row (a changed agent gets a new row). */
 interface Built {
   held: Held;
@@ -181,14 +190,6 @@ const built = new WeakMap<FreeAgentRow, Built>();
  * its 0.55–0.75 ms walk missing the CPU cache): the row, its built candidate and held profile;
  * the scope and the queues are decided once per shared array of queues.
  */
-interface Walked {
-  agents: AgentCandidate[];
-  queues: Set<string>;
-  open: number;
-  slots: number;
-  missing: string[];
-}
-
 function walk(rows: FreeAgentRow[], profiles: AgentProfiles, scope?: AgentScope): Walked {
   const scopeQueues = scope ? new Set(scope.queueIds) : null;
   const scopeAgents = scope ? new Set(scope.agentIds) : null;
