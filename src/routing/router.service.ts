@@ -350,11 +350,11 @@ export class RouterService {
    * after that commit but outside the routing lock: its transaction is BEGIN, the lock, the
    * claims and COMMIT in one write. Only for contacts that statement opened, so the reads are
    * the freshest there are of them (no rejection or timeout since). Null (a pass as usual
-   * follows) when the trigger names other contacts, those reads did not see every one it names
-   * (the statement failed; its messages were stored another way), do not cover the queues and channels the free agents call
-   * for, failed, lack a profile, or a plan would need more of a queue than they read. A claim
-   * refused here (another process's pass took its agent or contact between the reads and the
-   * lock) asks for a full pass, which plans again under the lock.
+   * follows) when the trigger names other contacts, or those reads did not see every one it
+   * names (the statement failed; its messages were stored another way), do not cover the queues
+   * and channels the free agents call for, failed, lack a profile, or would need reading further.
+   * A claim refused here (another process's pass took its agent or contact between the reads and
+   * the lock) asks for a full pass, which plans again under the lock.
    */
   private async passOnReadsBehind(early: EarlyReads, scope: AgentScope, work: string[]): Promise<PassResult | null> {
     if (!work.every((id) => early.opening.has(id))) return null;
