@@ -181,18 +181,24 @@ describe('routing triggers', () => {
     expect(reads()).toEqual({ ...before, missed: before.missed + 1 });
   };
 
+  /** A chat queue under `widget` with two agents, `older` available first (the longer idle). */
+  const twoAvailable = async (widget: string) => {
+    const q = await createQueue(t, { name: widget });
+    await chatEntry(t, widget, q);
+    const older = await agent(q);
+    const newer = await agent(q);
+    for (const a of [older, newer]) {
+      expect(await a.emit('state:set', { state: 'available' })).toMatchObject({ ok: true });
+      await settled();
+    }
+    return { older, newer };
+  };
+
   // A message that may open a conversation carries, right behind its statement on the same
   // connection, the first reads of the pass its new contact calls for; Postgres runs them after
   // the statement's commit. That pass then sends only its claims, with BEGIN, the lock and COMMIT.
   it('plans a new contact\'s pass from the reads sent behind its message, and offers it to the agent a pass of its own would choose', async () => {
-    const q = await createQueue(t, { name: 'behind-a' });
-    await chatEntry(t, 'behind-a', q);
-    const older = await agent(q);
-    const newer = await agent(q);
-    expect(await older.emit('state:set', { state: 'available' })).toMatchObject({ ok: true });
-    await settled();
-    expect(await newer.emit('state:set', { state: 'available' })).toMatchObject({ ok: true });
-    await settled();
+    const { older, newer } = await twoAvailable('behind-a');
 
     // Longest idle: the agent available first. (No pass has read these agents yet, so this
     // message carries no reads: nobody was free at the view's last read.)
@@ -215,14 +221,7 @@ describe('routing triggers', () => {
   // its reads and its claims (here a write made while the test holds the lock), the claim is
   // refused, and a full pass under the lock offers the contact to whoever can take it.
   it('follows a claim refused after the reads behind a message with a full pass, which offers the contact elsewhere', async () => {
-    const q = await createQueue(t, { name: 'behind-c' });
-    await chatEntry(t, 'behind-c', q);
-    const older = await agent(q);
-    const newer = await agent(q);
-    expect(await older.emit('state:set', { state: 'available' })).toMatchObject({ ok: true });
-    await settled();
-    expect(await newer.emit('state:set', { state: 'available' })).toMatchObject({ ok: true });
-    await settled();
+    const { older, newer } = await twoAvailable('behind-c');
     const { router, db } = t.app.services;
     // A pass with nothing waiting: the router now holds both agents as free.
     await router.pass();
