@@ -7,7 +7,7 @@ import { Client } from 'pg';
 import { loadRoutingQueues, loadWaiting } from '../../src/routing/routing.repository';
 import { FreeAgentView } from '../../src/routing/free-agents.repository';
 import { AgentProfiles, loadAvailableAgents } from '../../src/routing/free-candidates';
-import { PASS_LIMIT } from '../../src/routing/router.service';
+import { PASS_LIMIT } from '../../src/routing/pass-reads';
 import { CHANNELS } from '../../src/interactions/events.types';
 import { summarize, type Summary } from './stats';
 

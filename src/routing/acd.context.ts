@@ -15,7 +15,7 @@ import { lockInteraction } from '../interactions/interactions.repository';
 import { createOffer, type CreatedOffer } from './offers.repository';
 import type { Explanation } from './selection';
 import { ROUTER_LOCK_KEY } from './routing.repository';
-import type { RoutingHint } from './router.service';
+import type { RoutingHint } from './routing-hints';
 
 export type RevokeReason = 'timeout' | 'abandoned' | 'cancelled';
 

@@ -10,12 +10,13 @@ import type { Pool, PoolClient } from 'pg';
 import type { Logger } from '../platform/logger';
 import type { Config } from '../platform/config';
 import { createPool, type Queryable, type TransactionEnd } from '../platform/db';
-import type { Channel } from '../interactions/events.types';
 import type { AcdContext, Effects } from './acd.context';
-import { planAssignments, type AgentCandidate, type Assignment, type Strategy, type WaitingInteraction } from './selection';
+import type { Assignment, Strategy, WaitingInteraction } from './selection';
 import { loadWaiting } from './routing.repository';
+import { limitFor, PASS_LIMIT, PASS_TRANSACTION, planFor, readWaitingAhead, shortOfSlots, within, type EarlyReads, type PassResult } from './pass-reads';
+import { MAX_HINTS, namedWork, scopeOf, workKey, type RoutingHint } from './routing-hints';
 import { FreeAgentView, mayOffer } from './free-agents.repository';
-import { AgentProfiles, expectedCandidates, freeAgentFor, heldCandidates, loadFreeCandidates, type AgentScope, type FreeCandidates } from './free-candidates';
+import { AgentProfiles, expectedCandidates, freeAgentFor, heldCandidates, loadFreeCandidates, type AgentScope } from './free-candidates';
 
 /**
  * The router's own connections: two (a pass, and the check for the next trigger beside it), so a
@@ -25,117 +26,6 @@ import { AgentProfiles, expectedCandidates, freeAgentFor, heldCandidates, loadFr
  * 0.12 ms of running, from the server's log at 1,000 agents and 10,000 waiting).
  */
 export const createRouterPool = (config: Config): Pool => createPool(config, { max: 2, genericPlans: true });
-
-/** How many waiting interactions one pass considers per queue and channel (the best ones); another pass follows if it read that many and offered some. */
-export const PASS_LIMIT = 500;
-
-/**
- * A pass for agents with few free slots first reads this many per queue and channel, plus a few
- * per slot: the best of a long queue are enough unless skills pass them over, and then it reads
- * PASS_LIMIT after all (reading 500 waiting SMS for one freed slot was most of an available ->
- * offer at 10,000 waiting).
- */
-const FEW_BASE = 16;
-const FEW_PER_SLOT = 4;
-
-/** How many waiting interactions per queue and channel a pass first reads for agents with this many free slots. */
-const limitFor = (freeSlots: number): number => Math.min(PASS_LIMIT, FEW_BASE + FEW_PER_SLOT * freeSlots);
-
-/** The contacts of `waiting` in these queues and on these channels. */
-const within = (waiting: WaitingInteraction[], queueIds: string[], channels: Channel[]): WaitingInteraction[] => {
-  const queues = new Set(queueIds);
-  return waiting.filter((w) => queues.has(w.queueId) && channels.includes(w.channel));
-};
-
-const planFor = (waiting: WaitingInteraction[], agents: AgentCandidate[], strategies: Map<string, Strategy>): Assignment[] =>
-  planAssignments(waiting, agents, (q) => strategies.get(q) ?? 'longest-idle', Date.now());
-
-/** Slots left free while a queue and channel were read only to `limit`: the contacts beyond may fit them. */
-const shortOfSlots = (plan: Assignment[], freeSlots: number, waiting: WaitingInteraction[], limit: number): boolean =>
-  limit < PASS_LIMIT && plan.length < freeSlots && waiting.length >= limit;
-
-/** How a pass's transaction runs: see `pass` (asyncCommit) and createRouterPool. */
-const PASS_TRANSACTION = (pool: Pool) => ({ routerLock: true, genericPlans: true, asyncCommit: true, pool });
-
-export interface PassResult {
-  offered: number;
-  /** A queue and channel was read to PASS_LIMIT and offered from: another pass follows. */
-  full: boolean;
-  /** (queue, channel) keys where an offer was made. */
-  offeredIn: Set<string>;
-}
-
-/** A read of waiting work sent ahead of knowing which queues and channels a pass needs. */
-interface WaitingAhead {
-  limit: number;
-  read: ReturnType<typeof loadWaiting>;
-  /** Whether it read every (queue, channel) pair of these (its rows are then filtered to them). */
-  covers(queueIds: string[], channels: Channel[]): boolean;
-}
-
-/**
- * Send the waiting read for the queues and channels `expected` (see expectedCandidates) now, so
- * it travels right behind the free agents' changes instead of a round trip after them. Used only
- * when the changes leave the pass inside what it read (an agent changed since the view's last read
- * may open a queue or channel it did not); otherwise the pass reads again. Its limit comes from
- * the expected free slots: a plan short of slots then reads further, as after any first read.
- * Null when nothing is expected (nobody free before, or only agents whose profiles are unknown).
- */
-function readWaitingAhead(tx: Queryable, expected: Omit<FreeCandidates, 'agents'>): WaitingAhead | null {
-  if (expected.queueIds.length === 0 || expected.channels.length === 0) return null;
-  const limit = limitFor(expected.freeSlots);
-  const read = loadWaiting(tx, expected.queueIds, expected.channels, limit);
-  // A pass that fails before awaiting it (its transaction then failed) must not leave it unhandled.
-  read.catch(() => undefined);
-  const queues = new Set(expected.queueIds);
-  return { limit, read, covers: (queueIds, channels) => queueIds.every((q) => queues.has(q)) && channels.every((c) => expected.channels.includes(c)) };
-}
-
-/**
- * What changed, when a trigger knows: work started waiting in a queue, or an agent may have a
- * slot free (became available, finished a wrap-up). A pass is then run only if the change can
- * lead to an offer; a trigger without a hint always runs one.
- */
-export type RoutingHint = { queueId: string | null; channel: Channel; interactionId?: string } | { agentId: string };
-
-/**
- * Reads of a pass sent on another connection right behind a statement that may have queued new
- * work (see RouterService.readBehind): the free agents' changes, applied to the view as they
- * come, and the waiting work the view's agents call for.
- */
-interface EarlyReads {
-  refreshed: Promise<unknown>;
-  ahead: WaitingAhead;
-  /** The ids of the contacts that statement may have queued. */
-  opening: Set<string>;
-}
-
-/** The contacts a trigger's hints name as new work, or null when any hint is something else (or names none). */
-function namedWork(hints: RoutingHint[]): string[] | null {
-  const ids = hints.map((h) => ('interactionId' in h ? h.interactionId : undefined));
-  return ids.length > 0 && ids.every((id): id is string => id !== undefined) ? ids : null;
-}
-
-const workKey = (queueId: string, channel: Channel): string => `${queueId} ${channel}`;
-
-/**
- * The agents a hinted pass considers: the agents freed, and the agents of the queues new work
- * waits in. Everything else was settled by earlier passes: of two changes committed at once, at
- * least one trigger's pass reads after both (the argument that makes skipping a pass safe), and
- * the sweep runs a full pass every ROUTER_SWEEP_MS.
- */
-function scopeOf(hints: RoutingHint[]): AgentScope {
-  const agentIds = new Set<string>();
-  const queueIds = new Set<string>();
-  for (const h of hints) {
-    if ('agentId' in h) agentIds.add(h.agentId);
-    else if (h.queueId) queueIds.add(h.queueId);
-  }
-  return { agentIds: [...agentIds], queueIds: [...queueIds] };
-}
-
-/** Beyond this many hints waiting for one check, the next pass simply runs. */
-const MAX_HINTS = 100;
 
 export interface PassCounts {
   /** Passes run, and how many of them made at least one offer. */

@@ -1,7 +1,7 @@
 import { bearer, chatClient, startApp, waitFor, type TestApp } from '../support/app';
 import { agentClient, chatEntry, createAgent, createQueue, type AgentClient } from '../support/agent';
 import { randomUUID } from 'node:crypto';
-import { PASS_LIMIT } from '../../src/routing/router.service';
+import { PASS_LIMIT } from '../../src/routing/pass-reads';
 import { createOffer } from '../../src/routing/offers.repository';
 import { withTransaction } from '../../src/platform/db';
 
