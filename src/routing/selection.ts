@@ -3,7 +3,7 @@
  * comes in as an argument. The router feeds it rows read under the routing lock and writes
  * its plan back with conditional updates.
  */
-import type { Channel } from '../interactions/events.types';
+import { CHANNELS, type Channel } from '../interactions/events.types';
 
 export const STRATEGIES = ['longest-idle', 'least-occupied', 'round-robin', 'skills-weighted'] as const;
 export type Strategy = (typeof STRATEGIES)[number];
@@ -98,53 +98,64 @@ export function compareWaiting(a: WaitingInteraction, b: WaitingInteraction): nu
  * agent under its queue's strategy. Capacity is consumed as the plan goes, so one plan never
  * over-fills an agent. Agents are indexed by queue, and a count of agents with a free slot per
  * (queue, channel) lets contacts nobody can take be passed over at once, so a pass costs about
- * (waiting + offers × agents in the queue), not waiting × agents.
+ * (waiting + offers × agents in the queue), not waiting × agents. `index`: built for exactly
+ * these agents beforehand (indexAgents), instead of here; kept with its agents longest idle
+ * first, a contact that asks for no skills in a longest-idle queue looks at its best few agents
+ * only (its eligible agents are then those with a slot free, already counted).
  */
 export function planAssignments(
   waiting: WaitingInteraction[],
   agents: AgentCandidate[],
   strategyOf: (queueId: string) => Strategy,
   now: number,
+  index?: AgentIndex,
 ): Assignment[] {
-  // Only (queue, channel) pairs someone waits in are indexed; agents are copied only when the plan changes them.
-  // Per queue: its agents, the channels wanted there, and how many agents have a free slot on each.
-  const queues = new Map<string, QueueIndex>();
+  // Per queue someone waits in: its agents, and how many have a free slot per channel (a copy,
+  // counted down as the plan fills agents). Agents are copied only when the plan changes them.
+  const wanted = new Map<string, Set<Channel>>();
   for (const i of waiting) {
-    let q = queues.get(i.queueId);
-    if (!q) queues.set(i.queueId, (q = { agents: [], wanted: [], free: {} }));
-    if (q.free[i.channel] === undefined) {
-      q.free[i.channel] = 0;
-      q.wanted.push(i.channel);
-    }
+    const chs = wanted.get(i.queueId);
+    if (chs) chs.add(i.channel);
+    else wanted.set(i.queueId, new Set([i.channel]));
+  }
+  const queues = new Map<string, PlanQueue>();
+  const kept = index ?? indexAgents(agents, false, wanted);
+  for (const id of wanted.keys()) {
+    const q = kept.byQueue.get(id);
+    queues.set(id, { agents: q?.agents ?? [], free: { ...(q?.free ?? NO_SLOTS) }, byIdle: q?.byIdle });
   }
   const pool = agents.slice();
-  for (let idx = 0; idx < pool.length; idx++) {
-    const a = pool[idx]!;
-    for (const id of a.queueIds) {
-      const q = queues.get(id);
-      if (!q) continue;
-      q.agents.push(idx);
-      for (const ch of q.wanted) if (hasFreeSlot(a, ch)) q.free[ch]!++;
-    }
-  }
   const plan: Assignment[] = [];
   for (const i of [...waiting].sort(compareWaiting)) {
     const q = queues.get(i.queueId)!;
     if (!q.free[i.channel]) continue;
     const required = Object.entries(i.requiredSkills);
     const strategy = strategyOf(i.queueId);
-    // One walk over the queue's agents: how many are eligible, and the five best of those who
-    // did not decline this contact and of all of them (declined agents are the last resort).
+    // How many are eligible, and the five best of those who did not decline this contact and of
+    // all of them (declined agents are the last resort).
     const fresh = new TopFive();
     const all = new TopFive();
     let eligible = 0;
-    for (const idx of q.agents) {
-      const a = pool[idx]!;
-      if (!hasFreeSlot(a, i.channel) || !meetsEach(a, required)) continue;
-      eligible++;
+    const consider = (idx: number, a: AgentCandidate): void => {
       const s = score(strategy, a, i);
       all.offer(idx, a, s);
       if (i.declinedBy.length === 0 || !i.declinedBy.includes(a.id)) fresh.offer(idx, a, s);
+    };
+    if (q.byIdle && strategy === 'longest-idle' && required.length === 0) {
+      // In the order TopFive ranks them: the first five with a slot free (and not declined) are the best.
+      eligible = q.free[i.channel];
+      const next = longestIdleFirst(q.byIdle, pool, i.channel);
+      for (let idx = next(); idx >= 0; idx = next()) {
+        consider(idx, pool[idx]!);
+        if (fresh.size === 5 && all.size === 5) break;
+      }
+    } else {
+      for (const idx of q.agents) {
+        const a = pool[idx]!;
+        if (!hasFreeSlot(a, i.channel) || !meetsEach(a, required)) continue;
+        eligible++;
+        consider(idx, a);
+      }
     }
     if (eligible === 0) continue;
     const ranked = fresh.size > 0 ? fresh : all;
@@ -154,7 +165,7 @@ export function planAssignments(
     if (!hasFreeSlot(chosen, i.channel)) {
       for (const id of chosen.queueIds) {
         const free = queues.get(id)?.free;
-        if (free?.[i.channel] !== undefined) free[i.channel]!--;
+        if (free) free[i.channel]--;
       }
     }
     plan.push({
@@ -172,11 +183,102 @@ export function planAssignments(
   return plan;
 }
 
-interface QueueIndex {
-  /** Indexes into the plan's pool of agents. */
+const NO_SLOTS: Slots = { voice: 0, chat: 0, sms: 0, email: 0 };
+
+/** Agents by queue: see indexAgents. */
+export interface AgentIndex {
+  readonly byQueue: Map<string, IndexedQueue>;
+}
+
+interface IndexedQueue {
+  /** Indexes into the agents indexed. */
+  readonly agents: number[];
+  /** How many of them have a slot free, per channel. */
+  readonly free: Slots;
+  /**
+   * The same agents as runs, each in longest-idle order (by idle time, then id), with an index
+   * kept for several plans: one run per index joined (see joinIndexes).
+   */
+  readonly byIdle?: number[][];
+}
+
+interface PlanQueue {
   agents: number[];
-  wanted: Channel[];
-  free: Partial<Record<Channel, number>>;
+  free: Slots;
+  byIdle?: number[][];
+}
+
+/** Before `b` in longest-idle order (TopFive's, for that strategy). */
+const idleBefore = (a: AgentCandidate, b: AgentCandidate): boolean => a.lastIdleAt - b.lastIdleAt < 0 || (a.lastIdleAt === b.lastIdleAt && a.id < b.id);
+
+/**
+ * The agents of these runs with a slot free on `channel`, in longest-idle order, one per call
+ * (-1 once none is left): the runs merged only as far as they are read.
+ */
+function longestIdleFirst(runs: number[][], pool: AgentCandidate[], channel: Channel): () => number {
+  const heads = runs.map(() => 0);
+  return () => {
+    let from = -1;
+    let best = -1;
+    runs.forEach((run, r) => {
+      while (heads[r]! < run.length && !hasFreeSlot(pool[run[heads[r]!]!]!, channel)) heads[r]!++;
+      const idx = run[heads[r]!];
+      if (idx !== undefined && (best < 0 || idleBefore(pool[idx]!, pool[best]!))) {
+        from = r;
+        best = idx;
+      }
+    });
+    if (from >= 0) heads[from]!++;
+    return best;
+  };
+}
+
+/**
+ * One index for agents given as these parts one after another (each part's index over its own
+ * agents, `size` of them): for a plan over candidates put together from groups prepared apart.
+ */
+export function joinIndexes(parts: Array<{ index: AgentIndex; size: number }>): AgentIndex {
+  if (parts.length === 1) return parts[0]!.index;
+  const byQueue = new Map<string, PlanQueue>();
+  let offset = 0;
+  for (const { index, size } of parts) {
+    const shift = (xs: number[]): number[] => xs.map((x) => x + offset);
+    for (const [id, q] of index.byQueue) {
+      let joined = byQueue.get(id);
+      if (!joined) byQueue.set(id, (joined = { agents: [], free: { ...NO_SLOTS }, byIdle: [] }));
+      joined.agents.push(...shift(q.agents));
+      for (const ch of CHANNELS) joined.free[ch] += q.free[ch];
+      if (q.byIdle && joined.byIdle) joined.byIdle.push(...q.byIdle.map(shift));
+      else joined.byIdle = undefined;
+    }
+    offset += size;
+  }
+  return { byQueue };
+}
+
+/**
+ * Index agents by queue for planAssignments: per queue, its agents and how many have a slot free
+ * on each channel. `idleOrder`: also each queue's agents in longest-idle order, for an index
+ * built once for several plans (sorting costs more than one plan's walk saves). `only`: just
+ * these queues and channels (the counts of others stay zero), for an index built for one plan.
+ */
+export function indexAgents(agents: AgentCandidate[], idleOrder = false, only?: Map<string, Set<Channel>>): AgentIndex {
+  const byQueue = new Map<string, PlanQueue>();
+  agents.forEach((a, idx) => {
+    for (const id of a.queueIds) {
+      const channels = only ? only.get(id) : CHANNELS;
+      if (!channels) continue;
+      let q = byQueue.get(id);
+      if (!q) byQueue.set(id, (q = { agents: [], free: { ...NO_SLOTS } }));
+      q.agents.push(idx);
+      for (const ch of channels) if (hasFreeSlot(a, ch)) q.free[ch]++;
+    }
+  });
+  if (idleOrder) {
+    const order = (x: number, y: number): number => (idleBefore(agents[x]!, agents[y]!) ? -1 : 1);
+    for (const q of byQueue.values()) q.byIdle = [[...q.agents].sort(order)];
+  }
+  return { byQueue };
 }
 
 interface Ranked {

@@ -1,4 +1,4 @@
-import { planAssignments, relaxSkills, type AgentCandidate, type Strategy, type WaitingInteraction } from '../../src/routing/selection';
+import { indexAgents, joinIndexes, planAssignments, relaxSkills, type AgentCandidate, type Strategy, type WaitingInteraction } from '../../src/routing/selection';
 
 const NOW = 1_000_000;
 const slots = (v: Partial<Record<'voice' | 'chat' | 'sms' | 'email', number>> = {}) => ({ voice: 0, chat: 0, sms: 0, email: 0, ...v });
@@ -182,6 +182,83 @@ describe('planAssignments against its plain definition', () => {
     const strategyOf = (q: string) => STRATS[(q.charCodeAt(1) + seed) % 4]!;
     const fixed = new Map(queues.map((q) => [q, strategyOf(q)]));
     const pick = (q: string) => fixed.get(q)!;
-    expect(planAssignments(waiting, agents, pick, NOW).map((a) => `${a.interactionId}->${a.agentId}`)).toEqual(reference(waiting, agents, pick));
+    const planned = planAssignments(waiting, agents, pick, NOW);
+    expect(planned.map((a) => `${a.interactionId}->${a.agentId}`)).toEqual(reference(waiting, agents, pick));
+    // With an index kept for these agents (longest-idle order included): the same plan, explanations and all.
+    expect(planAssignments(waiting, agents, pick, NOW, indexAgents(agents, true))).toEqual(planned);
+    expect(planAssignments(waiting, agents, pick, NOW, indexAgents(agents))).toEqual(planned);
+  });
+});
+
+describe('planAssignments with an index kept in longest-idle order', () => {
+  let seed = 7;
+  // The generator's high bits: its low bits repeat with a short period.
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return Math.floor(seed / 65536) % n;
+  };
+
+  // Many agents tied on idle time, declined agents among the best: the few looked at must be the right few.
+  it.each(Array.from({ length: 200 }, (_, k) => k))('plans as a walk over every agent does, random case %i', () => {
+    const queues = ['q1', 'q2'];
+    const agents = Array.from({ length: 1 + rand(40) }, (_, k) => agent(`a${k}`, {
+      queueIds: queues.filter(() => rand(3) > 0),
+      skills: rand(2) ? { es: rand(3) } : {},
+      capacity: slots({ chat: rand(3), sms: rand(2) }),
+      load: slots({ chat: rand(2) }),
+      lastIdleAt: NOW - rand(4) * 1000,
+    }));
+    const waiting = Array.from({ length: 1 + rand(12) }, (_, k) => work(`w${k}`, {
+      queueId: queues[rand(2)]!,
+      channel: rand(3) ? 'chat' : 'sms',
+      priority: rand(2),
+      queuedAt: NOW - rand(20) * 100,
+      requiredSkills: rand(4) === 0 ? { es: rand(3) } : {},
+      declinedBy: rand(2) ? Array.from({ length: 1 + rand(6) }, () => `a${rand(agents.length)}`) : [],
+    }));
+    const pick = (): Strategy => 'longest-idle';
+    const plain = planAssignments(waiting, agents, pick, NOW);
+    expect(planAssignments(waiting, agents, pick, NOW, indexAgents(agents, true))).toEqual(plain);
+    // Indexed in parts and joined (runs merged as the plan reads them): the same again.
+    const cuts = [0, ...Array.from({ length: rand(4) }, () => rand(agents.length + 1)).sort((x, y) => x - y), agents.length];
+    const parts = cuts.slice(1).map((end, k) => agents.slice(cuts[k]!, end));
+    const joined = joinIndexes(parts.map((p) => ({ index: indexAgents(p, true), size: p.length })));
+    expect(planAssignments(waiting, agents, pick, NOW, joined)).toEqual(plain);
+  });
+
+  /** Agents whose load is read through a counter: which agents a plan looked at. */
+  const watched = (n: number) => {
+    const looked = new Set<string>();
+    const agents = Array.from({ length: n }, (_, k) => {
+      const a = agent(`a${String(k).padStart(3, '0')}`, { lastIdleAt: NOW - ((k * 7919) % n) * 1000, load: slots({ chat: k % 4 === 0 ? 3 : 0 }) });
+      const load = a.load;
+      return Object.defineProperty(a, 'load', { get: () => (looked.add(a.id), load), enumerable: true });
+    });
+    return { agents, looked };
+  };
+
+  it('looks at the best few agents only when the contact asks for no skills, and counts every eligible one', () => {
+    const { agents, looked } = watched(200);
+    const index = indexAgents(agents, true);
+    looked.clear();
+    const [a] = planAssignments([work('i', { declinedBy: ['a001'] })], agents, () => 'longest-idle', NOW, index);
+    // Full agents (every fourth) are passed over on the way; the first five others are ranked.
+    expect(looked.size).toBeLessThanOrEqual(8);
+    const free = agents.filter((x) => x.load.chat < x.capacity.chat);
+    const best = [...free].sort((x, y) => x.lastIdleAt - y.lastIdleAt || (x.id < y.id ? -1 : 1));
+    expect(a!.agentId).toBe(best[0]!.id);
+    expect(a!.explanation.eligibleAgents).toBe(150);
+    expect(a!.explanation.rank.map((r) => r.agentId)).toEqual(best.slice(0, 5).map((x) => x.id));
+  });
+
+  it('looks at every agent of the queue when the contact asks for a skill, or the queue ranks otherwise', () => {
+    const { agents, looked } = watched(40);
+    const index = indexAgents(agents, true);
+    looked.clear();
+    planAssignments([work('i', { requiredSkills: { es: 0 } })], agents, () => 'longest-idle', NOW, index);
+    expect(looked.size).toBe(40);
+    looked.clear();
+    planAssignments([work('i')], agents, () => 'round-robin', NOW, index);
+    expect(looked.size).toBe(40);
   });
 });
