@@ -188,6 +188,8 @@ export class FreeAgentView {
   private horizon: Horizon | null = null;
   /** Reads so far: of every free agent, and of changes only (with how many agents they brought). */
   readonly reads = { all: 0, changes: 0, changedAgents: 0 };
+  /** Moves whenever the rows change (a read that brought no change leaves it): what is derived from them is kept while it stands. */
+  generation = 0;
 
   /** The free agents as of the last refresh, without reading anything (empty before the first). */
   current(): FreeAgentRow[] {
@@ -224,12 +226,14 @@ export class FreeAgentView {
       this.reads.changedAgents += changes.changed.length;
       for (const id of changes.changed) this.byId.delete(id);
       for (const a of changes.free) this.byId.set(a.id, a);
+      if (changes.changed.length > 0) this.generation++;
       this.horizon = changes.horizon;
     } else {
       this.reads.all++;
       const all = await readAllFree(db);
       this.byId.clear();
       for (const a of all.agents) this.byId.set(a.id, a);
+      this.generation++;
       this.horizon = all.horizon;
     }
     return [...this.byId.values()];

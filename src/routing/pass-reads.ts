@@ -9,7 +9,7 @@ import type { Queryable } from '../platform/db';
 import type { Channel } from '../interactions/events.types';
 import { planAssignments, type AgentCandidate, type Assignment, type Strategy, type WaitingInteraction } from './selection';
 import { loadWaiting } from './routing.repository';
-import type { FreeCandidates } from './free-candidates';
+import { keptIndex, type FreeCandidates } from './free-candidates';
 
 /** How many waiting interactions one pass considers per queue and channel (the best ones); another pass follows if it read that many and offered some. */
 export const PASS_LIMIT = 500;
@@ -32,8 +32,9 @@ export const within = (waiting: WaitingInteraction[], queueIds: string[], channe
   return waiting.filter((w) => queues.has(w.queueId) && channels.includes(w.channel));
 };
 
+/** The plan for these contacts and agents (with the planning index kept for the agents, if any: see prepareCandidates). */
 export const planFor = (waiting: WaitingInteraction[], agents: AgentCandidate[], strategies: Map<string, Strategy>): Assignment[] =>
-  planAssignments(waiting, agents, (q) => strategies.get(q) ?? 'longest-idle', Date.now());
+  planAssignments(waiting, agents, (q) => strategies.get(q) ?? 'longest-idle', Date.now(), keptIndex(agents));
 
 /** Slots left free while a queue and channel were read only to `limit`: the contacts beyond may fit them. */
 export const shortOfSlots = (plan: Assignment[], freeSlots: number, waiting: WaitingInteraction[], limit: number): boolean =>

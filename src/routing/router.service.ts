@@ -16,7 +16,7 @@ import { loadWaiting } from './routing.repository';
 import { limitFor, PASS_LIMIT, PASS_TRANSACTION, planFor, readWaitingAhead, shortOfSlots, within, type EarlyReads, type PassResult } from './pass-reads';
 import { MAX_HINTS, namedWork, scopeOf, workKey, type RoutingHint } from './routing-hints';
 import { FreeAgentView, mayOffer } from './free-agents.repository';
-import { AgentProfiles, expectedCandidates, freeAgentFor, heldCandidates, loadFreeCandidates, type AgentScope } from './free-candidates';
+import { AgentProfiles, expectedCandidates, freeAgentFor, heldCandidates, loadFreeCandidates, keptIndex, prepareCandidates, type AgentScope } from './free-candidates';
 
 /**
  * The router's own connections: two (a pass, and the check for the next trigger beside it), so a
@@ -57,6 +57,14 @@ export class RouterService {
   /** Reads sent behind a statement that may have queued work, for the next pass (see readBehind). */
   private early: EarlyReads | null = null;
   private readingBehind = false;
+  /** An agent may have changed since the view's last read (a trigger named one, or a pass offered): see prepareWhileIdle. */
+  private agentsMoved = false;
+  private preparing: Promise<void> | null = null;
+  /**
+   * Plans of passes for contacts a message opened (see passOnReadsBehind): with the walk and
+   * planning index prepared before the reads behind came back (see prepareCandidates), or not.
+   */
+  readonly prepared = { used: 0, missed: 0 };
   private stopped = false;
   private sweepTimer: NodeJS.Timeout | null = null;
   private sweeping: Promise<void> | null = null;
@@ -87,6 +95,7 @@ export class RouterService {
   /** Ask for a routing pass; passes requested while one runs collapse into one more. */
   trigger(hint?: RoutingHint): void {
     if (this.stopped) return;
+    if (!hint || 'agentId' in hint) this.agentsMoved = true;
     if (!hint || this.hints.length >= MAX_HINTS) {
       this.full = true;
       this.hints = [];
@@ -96,7 +105,26 @@ export class RouterService {
     if (this.running) return;
     this.running = this.loop().finally(() => {
       this.running = null;
+      this.prepareWhileIdle();
     });
+  }
+
+  /**
+   * Once the router is idle after agents may have changed: read the free agents' changes (and
+   * the profiles of agents new to it) and prepare the walk and planning index that a pass for new
+   * work would otherwise make on its way to the offer (0.5 ms at 1,000 free agents on a slow
+   * machine). The reads sent behind the next message then usually bring no change, and its pass
+   * plans from what is prepared. One read at a time; a failure is left to the next pass, which
+   * reads for itself.
+   */
+  private prepareWhileIdle(): void {
+    if (!this.agentsMoved || this.stopped || this.running || this.preparing) return;
+    this.agentsMoved = false;
+    this.preparing = loadFreeCandidates(this.db, this.profiles, undefined, this.freeAgents)
+      .then(() => prepareCandidates(this.profiles, this.freeAgents), () => undefined)
+      .finally(() => {
+        this.preparing = null;
+      });
   }
 
   private async loop(): Promise<void> {
@@ -116,7 +144,10 @@ export class RouterService {
         // the agents the hints name and those of the queues they name (see `scopeOf`).
         const { offered, full: more, offeredIn } = await this.pass(!full, full ? undefined : scopeOf(hints), full ? null : namedWork(hints));
         this.counts.passes++;
-        if (offered > 0) this.counts.offering++;
+        if (offered > 0) {
+          this.counts.offering++;
+          this.agentsMoved = true;
+        }
         if (more && offered > 0) this.full = true;
         for (const key of presumed) if (!offeredIn.has(key)) this.offeringIn.delete(key);
         for (const key of offeredIn) this.offeringIn.add(key);
@@ -173,6 +204,9 @@ export class RouterService {
     if (!ahead) return null;
     const refreshed = this.freeAgents.refresh(db);
     const settled = Promise.allSettled([refreshed, ahead.read]);
+    // While the statement and these reads are on their way (once the caller has sent them, which
+    // it does before any microtask runs): the pass's walk and planning index, then at hand.
+    queueMicrotask(() => prepareCandidates(this.profiles, this.freeAgents));
     this.early = { refreshed, ahead, opening: new Set(opening) };
     this.readingBehind = true;
     void settled.then(() => (this.readingBehind = false));
@@ -252,6 +286,7 @@ export class RouterService {
     if (!read || !work.every((id) => read.waiting.some((w) => w.id === id))) return null;
     const found = heldCandidates(this.profiles, this.freeAgents, scope);
     if (!found || found.agents.length === 0 || !early.ahead.covers(found.queueIds, found.channels)) return null;
+    this.prepared[keptIndex(found.agents) ? 'used' : 'missed']++;
     const waiting = within(read.waiting, found.queueIds, found.channels);
     const plan = planFor(waiting, found.agents, read.strategies);
     if (shortOfSlots(plan, found.freeSlots, waiting, early.ahead.limit)) return null;
@@ -322,5 +357,6 @@ export class RouterService {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     await this.sweeping;
     await this.running;
+    await this.preparing;
   }
 }

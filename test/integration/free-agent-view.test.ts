@@ -1,3 +1,4 @@
+import { isDeepStrictEqual as equal } from 'node:util';
 import { Pool, type PoolClient } from 'pg';
 import { ensureDatabase } from '../../src/platform/db';
 import { migrate } from '../../src/platform/migrate';
@@ -48,8 +49,11 @@ describe('FreeAgentView', () => {
 
   const agentIds = async () => (await pool.query<{ id: string }>('SELECT id FROM agents ORDER BY id')).rows.map((r) => r.id);
   const expectSame = async (view: FreeAgentView) => {
+    const before = { rows: byId(view.current()), generation: view.generation };
     const kept = await view.refresh(pool);
     expect(byId(kept)).toEqual(byId((await readAllFree(pool)).agents));
+    // What is derived from the rows is kept by generation: it moves whenever they change.
+    if (!equal(byId(kept), before.rows)) expect(view.generation).toBeGreaterThan(before.generation);
     return kept;
   };
 
@@ -147,9 +151,13 @@ describe('FreeAgentView', () => {
       idle.release();
     }
     await expectSame(view);
+    // A read that brings no change leaves the generation where it was.
+    const generation = view.generation;
+    await view.refresh(pool);
+    expect(view.generation).toBe(generation);
     // One full read at the start; every other read brought only changes, a few agents each.
     expect(view.reads.all).toBe(1);
-    expect(view.reads.changes).toBe(101);
+    expect(view.reads.changes).toBe(102);
     expect(view.reads.changedAgents / view.reads.changes).toBeLessThan(6);
   });
 

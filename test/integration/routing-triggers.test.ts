@@ -200,8 +200,7 @@ describe('routing triggers', () => {
   it('plans a new contact\'s pass from the reads sent behind its message, and offers it to the agent a pass of its own would choose', async () => {
     const { older, newer } = await twoAvailable('behind-a');
 
-    // Longest idle: the agent available first. (No pass has read these agents yet, so this
-    // message carries no reads: nobody was free at the view's last read.)
+    // Longest idle: the agent available first.
     const first = older.nextOffer(3000);
     const c1 = await customer('behind-a', 'hello');
     expect((await first).interaction.id).toBe(c1.session.interactionId);
@@ -214,6 +213,29 @@ describe('routing triggers', () => {
     expect((await second).interaction.id).toBe(c2.session.interactionId);
     await settled();
     expect(reads()).toEqual({ ...before, behind: before.behind + 1 });
+    expect(older.offers).toHaveLength(1);
+  });
+
+  // Once idle after agents changed, the router reads the free agents' changes and prepares the
+  // walk and planning index; the reads behind the next message then bring nothing new, and its
+  // pass plans from what was prepared, in longest-idle order without a walk over every agent.
+  it('prepares the next pass while idle after agents change, and plans a new contact from what it prepared', async () => {
+    const { older, newer } = await twoAvailable('prepared-a');
+    const { router } = t.app.services;
+    const before = { ...router.prepared };
+    const first = older.nextOffer(3000);
+    const c1 = await customer('prepared-a', 'hello');
+    expect((await first).interaction.id).toBe(c1.session.interactionId);
+
+    // The agent who took it changes: it accepts, ends and wraps up (free again, now the newest idle).
+    expect(await older.emit('offer:accept', { offerId: older.offers[0]!.offerId })).toMatchObject({ ok: true });
+    await finish(older, c1.session.interactionId!);
+    await settled();
+    const second = newer.nextOffer(3000);
+    const c2 = await customer('prepared-a', 'hello again');
+    expect((await second).interaction.id).toBe(c2.session.interactionId);
+
+    expect(router.prepared).toEqual({ used: before.used + 2, missed: before.missed });
     expect(older.offers).toHaveLength(1);
   });
 

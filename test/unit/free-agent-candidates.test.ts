@@ -5,7 +5,8 @@
  * are all held, so nothing is read.
  */
 import type { FreeAgentRow, FreeAgentView } from '../../src/routing/free-agents.repository';
-import { AgentProfiles, expectedCandidates, loadAvailableAgents, loadFreeCandidates } from '../../src/routing/free-candidates';
+import { AgentProfiles, expectedCandidates, heldCandidates, keptIndex, loadAvailableAgents, loadFreeCandidates, prepareCandidates } from '../../src/routing/free-candidates';
+import { indexAgents } from '../../src/routing/selection';
 import type { Queryable } from '../../src/platform/db';
 
 const slots = (v: Partial<Record<'voice' | 'chat' | 'sms' | 'email', number>> = {}) => ({ voice: 0, chat: 0, sms: 0, email: 0, ...v });
@@ -113,5 +114,53 @@ describe('free-agent candidates', () => {
     expect(expectedCandidates(own, view, { agentIds: ['g'], queueIds: ['q5'] })).toEqual({ queueIds: ['q5', 'q7'], channels: ['voice', 'sms', 'chat'], freeSlots: 3 });
     // An agent whose profile was never read adds nothing (the pass reads its waiting work after the changes).
     expect(expectedCandidates(own, view, { agentIds: ['x'], queueIds: [] })).toEqual({ queueIds: [], channels: [], freeSlots: 0 });
+  });
+  /** A stand-in view that keeps a generation as the real one does, and counts how often its rows are taken. */
+  const keepingView = (rows: FreeAgentRow[]) => {
+    const view = { generation: 1, taken: 0, current: () => (view.taken++, rows), refresh: async () => rows };
+    return view as typeof view & FreeAgentView;
+  };
+
+  it("keeps its walk while the view's rows and the profiles stand, and walks again once either moves", () => {
+    const own = new AgentProfiles();
+    own.set('e', { version: 1, skills: {}, capacity: slots({ chat: 1 }), queueIds: ['q5'] });
+    own.set('f', { version: 1, skills: {}, capacity: slots({ chat: 1 }), queueIds: ['q6'] });
+    const view = keepingView([row('e'), row('f')]);
+    const first = heldCandidates(own, view)!;
+    expect(heldCandidates(own, view)!.agents).toBe(first.agents);
+    expect(expectedCandidates(own, view)).toEqual({ queueIds: ['q5', 'q6'], channels: ['chat'], freeSlots: 2 });
+    // A scope is applied to the walk kept.
+    expect(heldCandidates(own, view, { agentIds: [], queueIds: ['q6'] })!.agents.map((c) => c.id)).toEqual(['f']);
+    expect(view.taken).toBe(1);
+    view.generation++;
+    expect(heldCandidates(own, view)!.agents).not.toBe(first.agents);
+    expect(view.taken).toBe(2);
+    own.set('f', { version: 2, skills: {}, capacity: slots({ chat: 1 }), queueIds: ['q5'] });
+    // A profile set: walked again, with f's new queues (a newer profile serves a row of an older version).
+    expect(heldCandidates(own, view)!.queueIds).toEqual(['q5']);
+    expect(view.taken).toBe(3);
+  });
+
+  it('prepares the planning index for the candidates a pass then takes, as long as nothing changes', () => {
+    const own = new AgentProfiles();
+    own.set('e', { version: 1, skills: {}, capacity: slots({ chat: 2 }), queueIds: ['q5', 'q6'] });
+    own.set('f', { version: 1, skills: {}, capacity: slots({ chat: 1 }), queueIds: ['q5', 'q6'] });
+    own.set('g', { version: 1, skills: {}, capacity: slots({ sms: 1 }), queueIds: ['q7'] });
+    own.set('h', { version: 1, skills: {}, capacity: slots({ sms: 1 }), queueIds: ['q7'] });
+    const view = keepingView([row('e', { lastIdleAt: 3000 }), row('g'), row('f', { lastIdleAt: 2000 }), row('h')]);
+    expect(keptIndex(heldCandidates(own, view)!.agents)).toBeUndefined();
+    prepareCandidates(own, view);
+    const all = heldCandidates(own, view)!;
+    expect(all.agents.map((c) => c.id)).toEqual(['e', 'f', 'g', 'h']);
+    expect(keptIndex(all.agents)).toEqual(indexAgents(all.agents, true));
+    expect(keptIndex(all.agents)!.byQueue.get('q5')!.byIdle!.flat().map((k) => all.agents[k]!.id)).toEqual(['f', 'e']);
+    // A scope that takes some groups, and an agent named out of another: their index, joined.
+    const some = heldCandidates(own, view, { agentIds: ['h'], queueIds: ['q5'] })!;
+    expect(some.agents.map((c) => c.id)).toEqual(['e', 'f', 'h']);
+    expect(keptIndex(some.agents)!.byQueue.get('q7')).toEqual({ agents: [2], free: slots({ sms: 1 }), byIdle: [[2]] });
+    expect(keptIndex(some.agents)!.byQueue.get('q6')).toEqual({ agents: [0, 1], free: slots({ chat: 2 }), byIdle: [[1, 0]] });
+    // Once an agent changes: walked again, and nothing prepared for the new walk.
+    view.generation++;
+    expect(keptIndex(heldCandidates(own, view)!.agents)).toBeUndefined();
   });
 });
