@@ -6,7 +6,8 @@
 import { Client } from 'pg';
 import { loadRoutingQueues, loadWaiting } from '../../src/routing/routing.repository';
 import { FreeAgentView } from '../../src/routing/free-agents.repository';
-import { AgentProfiles, loadAvailableAgents } from '../../src/routing/free-candidates';
+import { loadAvailableAgents } from '../../src/routing/free-candidates';
+import { AgentProfiles } from '../../src/routing/agent-profiles';
 import { PASS_LIMIT } from '../../src/routing/pass-reads';
 import { CHANNELS } from '../../src/interactions/events.types';
 import { summarize, type Summary } from './stats';

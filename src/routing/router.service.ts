@@ -16,7 +16,9 @@ import { loadWaiting } from './routing.repository';
 import { limitFor, PASS_LIMIT, PASS_TRANSACTION, planFor, readWaitingAhead, shortOfSlots, within, type EarlyReads, type PassResult } from './pass-reads';
 import { MAX_HINTS, namedWork, scopeOf, workKey, type RoutingHint } from './routing-hints';
 import { FreeAgentView, mayOffer } from './free-agents.repository';
-import { AgentProfiles, expectedCandidates, freeAgentFor, heldCandidates, loadFreeCandidates, keptIndex, prepareCandidates, type AgentScope } from './free-candidates';
+import { expectedCandidates, freeAgentFor, heldCandidates, loadFreeCandidates, keptIndex, prepareCandidates, type AgentScope } from './free-candidates';
+import { AgentProfiles } from './agent-profiles';
+import { SweepRunner, type SweepStep } from './sweep-runner';
 
 /**
  * The router's own connections: two (a pass, and the check for the next trigger beside it), so a
@@ -35,11 +37,6 @@ export interface PassCounts {
   skipped: number;
   /** Passes run without that check, for new work where a pass had offered (see `offeringIn`). */
   presumed: number;
-}
-
-export interface SweepStep {
-  name: string;
-  run(): Promise<unknown>;
 }
 
 export class RouterService {
@@ -66,9 +63,8 @@ export class RouterService {
    */
   readonly prepared = { used: 0, missed: 0 };
   private stopped = false;
-  private sweepTimer: NodeJS.Timeout | null = null;
-  private sweeping: Promise<void> | null = null;
-  private readonly steps: SweepStep[] = [];
+  /** The sweep: its steps, then a full pass. */
+  private readonly sweep: SweepRunner;
   /** Agents' skills, capacity and queues, kept across passes (re-read when their version moves). */
   private readonly profiles = new AgentProfiles();
   /** The free agents, refreshed each pass with only the agents changed since the last. */
@@ -90,6 +86,10 @@ export class RouterService {
     private readonly log: Logger,
   ) {
     acd.requestRouting = (hint) => this.trigger(hint);
+    this.sweep = new SweepRunner(log, () => {
+      this.trigger();
+      return this.running ?? Promise.resolve();
+    });
   }
 
   /** Ask for a routing pass; passes requested while one runs collapse into one more. */
@@ -327,35 +327,20 @@ export class RouterService {
 
   /** Add a repair step to the sweep (expiry, wrap-up timeouts, escalation, presence). */
   addSweepStep(step: SweepStep): void {
-    this.steps.push(step);
+    this.sweep.add(step);
   }
 
-  async sweepOnce(): Promise<void> {
-    for (const step of this.steps) {
-      try {
-        await step.run();
-      } catch (err) {
-        this.log.warn({ err, step: step.name }, 'sweep step failed');
-      }
-    }
-    this.trigger();
-    await this.running;
+  sweepOnce(): Promise<void> {
+    return this.sweep.once();
   }
 
   startSweeping(intervalMs: number): void {
-    this.sweepTimer = setInterval(() => {
-      if (this.sweeping) return;
-      this.sweeping = this.sweepOnce().finally(() => {
-        this.sweeping = null;
-      });
-    }, intervalMs);
-    this.sweepTimer.unref();
+    this.sweep.start(intervalMs);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.sweepTimer) clearInterval(this.sweepTimer);
-    await this.sweeping;
+    await this.sweep.stop();
     await this.running;
     await this.preparing;
   }

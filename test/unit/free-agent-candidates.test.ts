@@ -5,7 +5,8 @@
  * are all held, so nothing is read.
  */
 import type { FreeAgentRow, FreeAgentView } from '../../src/routing/free-agents.repository';
-import { AgentProfiles, expectedCandidates, heldCandidates, keptIndex, loadAvailableAgents, loadFreeCandidates, prepareCandidates } from '../../src/routing/free-candidates';
+import { expectedCandidates, heldCandidates, keptIndex, loadAvailableAgents, loadFreeCandidates, prepareCandidates } from '../../src/routing/free-candidates';
+import { AgentProfiles } from '../../src/routing/agent-profiles';
 import { indexAgents } from '../../src/routing/selection';
 import type { Queryable } from '../../src/platform/db';
 
