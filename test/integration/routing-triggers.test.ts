@@ -33,6 +33,13 @@ describe('routing triggers', () => {
     expect((await c.send(`m-${Math.random()}`, text)).ok).toBe(true);
     return c;
   };
+  /** A new customer writes under `widget`; the contact is offered to `a`. */
+  const offeredTo = async (a: AgentClient, widget: string, text: string) => {
+    const offered = a.nextOffer(3000);
+    const c = await customer(widget, text);
+    expect((await offered).interaction.id).toBe(c.session.interactionId);
+    return c;
+  };
   const agent = async (...queueIds: string[]) => {
     const a = await createAgent(t, queueIds, { capacity: { chat: 1 }, wrapupSeconds: 600 });
     open.push(a);
@@ -155,9 +162,7 @@ describe('routing triggers', () => {
 
     // The contact's check reads the agents; the pass then finds them as expected.
     let before = reads();
-    const offered = a.nextOffer(3000);
-    const c1 = await customer('ahead-first', 'one');
-    expect((await offered).interaction.id).toBe(c1.session.interactionId);
+    await offeredTo(a, 'ahead-first', 'one');
     await settled();
     expect(reads()).toEqual({ ...before, ahead: before.ahead + 1 });
     expect(await a.emit('offer:accept', { offerId: a.offers[0]!.offerId })).toMatchObject({ ok: true });
@@ -201,16 +206,12 @@ describe('routing triggers', () => {
     const { older, newer } = await twoAvailable('behind-a');
 
     // Longest idle: the agent available first.
-    const first = older.nextOffer(3000);
-    const c1 = await customer('behind-a', 'hello');
-    expect((await first).interaction.id).toBe(c1.session.interactionId);
+    await offeredTo(older, 'behind-a', 'hello');
     expect(await older.emit('offer:accept', { offerId: older.offers[0]!.offerId })).toMatchObject({ ok: true });
     await settled();
 
     const before = reads();
-    const second = newer.nextOffer(3000);
-    const c2 = await customer('behind-a', 'hello again');
-    expect((await second).interaction.id).toBe(c2.session.interactionId);
+    await offeredTo(newer, 'behind-a', 'hello again');
     await settled();
     expect(reads()).toEqual({ ...before, behind: before.behind + 1 });
     expect(older.offers).toHaveLength(1);
@@ -223,17 +224,13 @@ describe('routing triggers', () => {
     const { older, newer } = await twoAvailable('prepared-a');
     const { router } = t.app.services;
     const before = { ...router.prepared };
-    const first = older.nextOffer(3000);
-    const c1 = await customer('prepared-a', 'hello');
-    expect((await first).interaction.id).toBe(c1.session.interactionId);
+    const c1 = await offeredTo(older, 'prepared-a', 'hello');
 
     // The agent who took it changes: it accepts, ends and wraps up (free again, now the newest idle).
     expect(await older.emit('offer:accept', { offerId: older.offers[0]!.offerId })).toMatchObject({ ok: true });
     await finish(older, c1.session.interactionId!);
     await settled();
-    const second = newer.nextOffer(3000);
-    const c2 = await customer('prepared-a', 'hello again');
-    expect((await second).interaction.id).toBe(c2.session.interactionId);
+    await offeredTo(newer, 'prepared-a', 'hello again');
 
     expect(router.prepared).toEqual({ used: before.used + 2, missed: before.missed });
     expect(older.offers).toHaveLength(1);
