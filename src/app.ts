@@ -145,7 +145,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     const offers = new OffersService(acd);
     const router = new RouterService(acd, routerDb, log.child({ module: 'router' }));
     // A message that may open a conversation carries the first reads of the pass it may call for.
-    ingest.readsBehindMessages = (messageDb, opening) => router.readBehind(messageDb, opening);
+    ingest.readsBehindMessages = () => router.wantsReadsBehind();
     const agentState = new AgentStateService(acd, offers);
     const { accountSid, authToken, apiUrl } = config.twilio;
     const smsProvider = accountSid && authToken ? createTwilioSms({ accountSid, authToken, apiUrl }) : null;
@@ -214,8 +214,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     const supervisor = new SupervisorGateway({ io, db, tokens, metrics, log, intervalMs: 1000 });
     presence.start(io.of('/agent'));
     // A new waiting interaction, from any channel, is a reason to route now: when the event names
-    // its queue, only if someone in that queue has a free slot for it.
-    publisher.on((e) => {
+    // its queue, only if someone in that queue has a free slot for it. Now means once it is
+    // visible: a message's may be before it is durable (see IngestService.withReadsBehind).
+    publisher.onVisible((e) => {
       if (e.type !== 'interaction.queued') return;
       const queueId = e.payload.queueId;
       router.trigger(typeof queueId === 'string' && e.channel ? { queueId, channel: e.channel, ...(e.interactionId ? { interactionId: e.interactionId } : {}) } : undefined);

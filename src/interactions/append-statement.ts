@@ -88,7 +88,7 @@ const SQL = `WITH RECURSIVE msg AS (
      ),
      stored AS (${insertEventsFrom('numbered')}),
      verdict AS MATERIALIZED (
-       SELECT statement_assert(problem IS NULL, problem) AS ok FROM (SELECT CASE
+       SELECT statement_assert(problem IS NULL, problem) AS ok, set_config('synchronous_commit', $17, true) AS commit_mode FROM (SELECT CASE
          WHEN (SELECT count(*) FROM sent) < (SELECT count(*) FROM msg) THEN 'customer'
          WHEN (SELECT count(*) FROM conversations) < (SELECT count(*) FROM requests) THEN 'conversation'
          WHEN (SELECT count(*) FROM stored) < (SELECT count(*) FROM numbered) THEN 'idempotency key'
@@ -100,12 +100,22 @@ const SQL = `WITH RECURSIVE msg AS (
          ON verdict.ok
       ORDER BY s.id`;
 
+export interface OneStatementOptions {
+  /**
+   * Commit without waiting for the WAL to reach the disk (synchronous_commit off for the
+   * statement's own transaction, set inside it). The messages are then visible but not yet
+   * durable when it is answered: nobody may be told they are stored before a statement sent
+   * behind it on the same connection has flushed the WAL (flushWal).
+   */
+  asyncCommit?: boolean;
+}
+
 /**
  * Append plain messages (idempotency keys distinct) in one statement, outside any transaction:
  * per message, in order, its result. Throws NotInOneStatement, having stored nothing, when the
  * step-by-step path must do it.
  */
-export async function appendMessagesInOneStatement(db: Queryable, cmds: MessageCommand[]): Promise<IngestResult[]> {
+export async function appendMessagesInOneStatement(db: Queryable, cmds: MessageCommand[], opts: OneStatementOptions = {}): Promise<IngestResult[]> {
   const col = <T>(f: (c: MessageCommand) => T): T[] => cmds.map(f);
   const rows = await runStatement(db, {
     name: 'events.append-messages',
@@ -127,6 +137,8 @@ export async function appendMessagesInOneStatement(db: Queryable, cmds: MessageC
       col((c) => c.idempotencyKey),
       col((c) => JSON.stringify(c.payload)),
       col((c) => c.occurredAt),
+      // Local to the statement's transaction: the connection's next statement commits as usual.
+      opts.asyncCommit ? 'off' : 'on',
     ],
   });
   const appended: StoredEvent[][] = cmds.map(() => []);

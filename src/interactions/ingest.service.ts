@@ -1,18 +1,20 @@
 /**
  * The one write path. Every channel, agent action and note becomes an event here: in one
  * transaction the customer is resolved, the interaction opened or continued, and the event
- * appended under its idempotency key; only after commit is anything published. (One event is
- * appended beside it: an offer's `offer.created`, in the claim's own statement, through the
- * same insert, `insertEventsFrom`; see routing/offers.repository.ts.)
+ * appended under its idempotency key; only after commit is anything published, and nothing a
+ * sender is told is stored before it is durable (a message's events may be announced to the
+ * router once visible, before that: see withReadsBehind). (One event is appended beside it: an
+ * offer's `offer.created`, in the claim's own statement, through the same insert,
+ * `insertEventsFrom`; see routing/offers.repository.ts.)
  */
 import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import type { Config } from '../platform/config';
-import { createPool, sendTogether, withTransaction, type Queryable } from '../platform/db';
+import { createPool, flushWal, sendTogether, withTransaction, type Queryable } from '../platform/db';
 import { AppError, notFound } from '../platform/errors';
 import { resolveCustomer } from '../customers/resolve';
 import { appendMessages, isMessageCommand, KeysTaken, lockOrOpenConversations, newEvent, queuedEvent, type MessageCommand } from './append';
-import { appendEventInOneStatement, appendMessagesInOneStatement, NotInOneStatement } from './append-statement';
+import { appendEventInOneStatement, appendMessagesInOneStatement, NotInOneStatement, type OneStatementOptions } from './append-statement';
 import { Batcher, type Settled } from './batcher';
 import { findEventByKey, insertEvents } from './events.repository';
 import type { IngestCommand, IngestResult, InteractionRecord, StoredEvent } from './events.types';
@@ -47,6 +49,31 @@ export type OneStatementOutcome = 'stored' | 'declined' | 'failed';
  */
 export const createMessagePool = (config: Config): Pool => createPool(config, { max: 2, genericPlans: true });
 
+/**
+ * Send, on the connection given, right behind messages just sent there, the reads a routing pass
+ * begins with; `opening`: the ids the conversations those messages may open would have. Settled
+ * once they are answered.
+ */
+export type ReadsBehind = (db: Queryable, opening: string[]) => Promise<unknown>;
+
+/** The router's answer; null should it fail (the reads are its affair: the write goes on without them). */
+function askReads(ask: () => ReadsBehind | null): ReadsBehind | null {
+  try {
+    return ask();
+  } catch {
+    return null;
+  }
+}
+
+/** Send the router's reads; null when they failed to go (the write goes on without them). */
+function sendReads(reads: ReadsBehind, db: Queryable, opening: string[]): Promise<unknown> | null {
+  try {
+    return reads(db, opening);
+  } catch {
+    return null;
+  }
+}
+
 const settle = <T>(p: Promise<T>): Promise<Settled<T>> => p.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }));
 
 export class IngestService {
@@ -60,12 +87,16 @@ export class IngestService {
   readonly oneStatement: Record<OneStatementOutcome, number> = { stored: 0, declined: 0, failed: 0 };
   private readonly onOneStatement: NonNullable<GroupCommitOptions['onOneStatement']>;
   /**
-   * Set by the router: send, on the connection given, reads a routing pass for work the messages
-   * just sent there may queue would begin with, right behind them (RouterService.readBehind).
-   * `opening`: the ids the conversations those messages may open would have. Null when it sends
-   * none, else settled once they are answered.
+   * Messages whose statement committed without waiting for the WAL, announced (the routing pass
+   * for them triggered) before the flush sent behind them was answered (see withReadsBehind).
    */
-  readsBehindMessages: ((db: Queryable, opening: string[]) => Promise<unknown> | null) | null = null;
+  announcedBeforeFlush = 0;
+  /**
+   * Set by the router, and asked right before messages that may open conversations are sent:
+   * the reads a routing pass for the work they may queue would begin with, to send right behind
+   * them (RouterService.readsBehind), or null when it would send none now.
+   */
+  readsBehindMessages: (() => ReadsBehind | null) | null = null;
 
   /**
    * `messagePool`: where writes in one statement run (see createMessagePool; by default
@@ -153,7 +184,7 @@ export class IngestService {
   private async storeMessages(cmds: MessageCommand[]): Promise<Array<Settled<IngestResult>>> {
     if (cmds.length === 0) return [];
     if (new Set(cmds.map((c) => c.idempotencyKey)).size === cmds.length) {
-      const results = await this.inOneStatement(cmds.length, () => this.withReadsBehind(cmds, (db, named) => appendMessagesInOneStatement(db, named)));
+      const results = await this.inOneStatement(cmds.length, () => this.withReadsBehind(cmds, (db, named, opts) => appendMessagesInOneStatement(db, named, opts)));
       if (results) {
         await this.publish(...results);
         return results.map((value) => ({ ok: true as const, value }));
@@ -164,12 +195,18 @@ export class IngestService {
 
   /**
    * Run a one-statement write of messages with the reads `readsBehindMessages` asks for right
-   * behind it on the same connection: Postgres runs them after the write has committed. The
-   * write's result does not wait for them; the connection goes back once they are answered.
+   * behind it on the same connection: Postgres runs them after the write has committed. With
+   * such reads, the write commits without waiting for the WAL, so neither they nor the pass they
+   * are for wait for it: its events are announced (the pass triggered) once it is answered, and
+   * a flush of the WAL sent behind the reads holds back its result, and so its publication and
+   * every ack, until it is durable. The connection goes back once all of them are answered.
    */
-  private async withReadsBehind<T>(cmds: MessageCommand[], write: (db: Queryable, cmds: MessageCommand[]) => Promise<T>): Promise<T> {
+  private async withReadsBehind(
+    cmds: MessageCommand[],
+    write: (db: Queryable, cmds: MessageCommand[], opts: OneStatementOptions) => Promise<IngestResult[]>,
+  ): Promise<IngestResult[]> {
     const readsBehind = this.readsBehindMessages;
-    if (!readsBehind) return write(this.messagePool, cmds);
+    if (!readsBehind) return write(this.messagePool, cmds, {});
     // The ids their new conversations would get, named here so the reads know them.
     const named = cmds.map((c) => (c.interaction.open.id ? c : { ...c, interaction: { ...c.interaction, open: { ...c.interaction.open, id: randomUUID() } } }));
     const opening = named.map((c) => c.interaction.open.id!);
@@ -179,20 +216,26 @@ export class IngestService {
       broken = true;
     };
     client.on('error', onError);
-    // The statement leaves at once (pg sends each statement in one write); the reads follow in
-    // one write of their own once the router has worked out what to read, while Postgres runs it.
-    const written = write(client, named);
-    let behind: Promise<unknown> | null = null;
-    try {
-      behind = sendTogether(client, () => readsBehind(client, opening));
-    } catch {
-      // The reads are the router's affair: the write goes on without them.
-    }
-    void Promise.allSettled([written, behind]).then(() => {
+    // Asked right before the statement leaves, in the same turn: no pass can start in between.
+    const reads = askReads(readsBehind);
+    // The statement leaves at once (pg sends each statement in one write); the reads and the
+    // flush follow in one write of their own once the router has worked out what to read, while
+    // Postgres runs it.
+    const written = write(client, named, { asyncCommit: reads !== null });
+    const sent = reads && sendTogether(client, () => ({ behind: sendReads(reads, client, opening), flushed: flushWal(client) }));
+    void Promise.allSettled([written, sent?.behind, sent?.flushed]).then(() => {
       client.off('error', onError);
       client.release(broken);
     });
-    return written;
+    const results = await written;
+    if (sent) {
+      this.announcedBeforeFlush += results.length;
+      this.publisher.announce(results.flatMap((r) => r.appended));
+      // Should the flush on this connection fail (the connection lost), one on another flushes
+      // the WAL as far: past this commit too.
+      await sent.flushed.catch(() => flushWal(this.pool));
+    }
+    return results;
   }
 
   private counted(outcome: OneStatementOutcome, messages: number, err?: unknown): void {
@@ -240,7 +283,13 @@ export class IngestService {
     await this.publisher.publishAll(results.map((r) => ({ events: r.appended, interaction: r.interaction })));
   }
 
-  private duplicateOf(event: StoredEvent): IngestResult {
+  /**
+   * The answer to a write whose key was stored before, once that store is durable: it may have
+   * been made by a statement that did not wait for the WAL (see withReadsBehind) and whose flush
+   * is still on its way, and the answer tells the sender it is stored.
+   */
+  private async duplicateOf(event: StoredEvent): Promise<IngestResult> {
+    await flushWal(this.pool);
     return { duplicate: true, event, appended: [], interaction: null, customerId: event.customerId };
   }
 

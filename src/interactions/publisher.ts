@@ -16,6 +16,9 @@ export const STREAM_MAXLEN = 100000;
 
 export class EventPublisher {
   private readonly listeners: EventListener[] = [];
+  private readonly visibleListeners: Array<(event: StoredEvent) => void> = [];
+  /** Events already handed to the visible listeners (see announce), not to be handed again. */
+  private readonly announced = new WeakSet<StoredEvent>();
   /** The latest stream append (each is answered after the ones issued before it). */
   private pending: Promise<void> = Promise.resolve();
 
@@ -27,6 +30,35 @@ export class EventPublisher {
 
   on(listener: EventListener): void {
     this.listeners.push(listener);
+  }
+
+  /**
+   * A listener told of each event once it is committed and visible to other sessions, which may
+   * be before it is durable (see announce), and in any case before the `on` listeners: for what
+   * may act on it early, since a crash of Postgres that lost the event also loses whatever was
+   * done in the database on its account (a routing pass, which writes only after it, and commits
+   * later in the WAL). Called once per event, synchronously; it must not throw.
+   */
+  onVisible(listener: (event: StoredEvent) => void): void {
+    this.visibleListeners.push(listener);
+  }
+
+  /**
+   * Tell the visible listeners of events committed but perhaps not yet durable (their commit
+   * did not wait for the WAL); publish them later, once durable. Each event is told once.
+   */
+  announce(events: StoredEvent[]): void {
+    for (const e of events) {
+      if (this.announced.has(e)) continue;
+      this.announced.add(e);
+      for (const listener of this.visibleListeners) {
+        try {
+          listener(e);
+        } catch (err) {
+          this.log.warn({ err, eventId: e.id, type: e.type }, 'event listener failed');
+        }
+      }
+    }
   }
 
   async publish(events: StoredEvent[], interaction: InteractionRecord | null = null): Promise<void> {
@@ -58,6 +90,7 @@ export class EventPublisher {
       }
     })();
     for (const { events, interaction } of writes) {
+      this.announce(events);
       for (const e of events) {
         for (const listener of this.listeners) {
           try {

@@ -137,6 +137,17 @@ function holdWrites(client: PoolClient): () => void {
   };
 }
 
+/**
+ * A statement whose answer means the WAL is on disk past every commit answered on `db` before it
+ * was sent (one made without waiting for the WAL, say): a transactional WAL message takes a
+ * transaction id and writes WAL, so its commit waits for the flush as any synchronous commit
+ * does, and a flush writes out everything before it. Runs in a transaction of its own: issue it
+ * outside any.
+ */
+export async function flushWal(db: Queryable): Promise<void> {
+  await db.query({ name: 'wal.flush', text: "SELECT pg_logical_emit_message(true, 'switchboard', '')" });
+}
+
 /** COMMIT answered in a transaction that had failed: nothing was committed. */
 export class RolledBackAtCommit extends Error {
   constructor() {

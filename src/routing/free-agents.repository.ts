@@ -191,6 +191,11 @@ export class FreeAgentView {
   /** Moves whenever the rows change (a read that brought no change leaves it): what is derived from them is kept while it stands. */
   generation = 0;
 
+  /** How many agents were free at the last refresh (none before the first). */
+  get size(): number {
+    return this.byId.size;
+  }
+
   /** The free agents as of the last refresh, without reading anything (empty before the first). */
   current(): FreeAgentRow[] {
     return [...this.byId.values()];

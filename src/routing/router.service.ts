@@ -19,6 +19,9 @@ import { FreeAgentView, mayOffer } from './free-agents.repository';
 import { expectedCandidates, freeAgentFor, heldCandidates, loadFreeCandidates, keptIndex, prepareCandidates, type AgentScope } from './free-candidates';
 import { AgentProfiles } from './agent-profiles';
 import { SweepRunner, type SweepStep } from './sweep-runner';
+import type { ReadsBehind } from '../interactions/ingest.service';
+
+const NOTHING_READ = Promise.resolve();
 
 /**
  * The router's own connections: two (a pass, and the check for the next trigger beside it), so a
@@ -185,6 +188,18 @@ export class RouterService {
   }
 
   /**
+   * Asked right before messages that may open conversations are sent (see
+   * IngestService.readsBehindMessages): null when no reads would follow them now (a pass runs or
+   * waits in this process, such reads are under way, or nobody was free at the view's last read),
+   * so their statement commits as usual; else the function that sends the reads (readBehind),
+   * for which their statement commits without waiting for the WAL.
+   */
+  wantsReadsBehind(): ReadsBehind | null {
+    if (this.stopped || this.running || this.readingBehind || this.freeAgents.size === 0) return null;
+    return (db, opening) => this.readBehind(db, opening) ?? NOTHING_READ;
+  }
+
+  /**
    * Send on `db`, right behind a statement just issued there that may queue new work (messages
    * that may open conversations, whose ids would be `opening`), the reads a pass for that work
    * begins with: the free agents' changes (applied to the view as they come) and the waiting
@@ -192,8 +207,8 @@ export class RouterService {
    * they see what it queued, and their answers follow its own with no round trip of theirs. The
    * pass the statement's trigger starts then sends only its claims, with BEGIN, the lock and
    * COMMIT (see `pass`). Sent only while no pass runs or waits in this process, someone was free
-   * at the view's last read and no such reads are under way; null when not sent, else settled
-   * once both are answered (the caller keeps `db` until then).
+   * at the view's last read and no such reads are under way (asked first: wantsReadsBehind);
+   * null when not sent, else settled once both are answered (the caller keeps `db` until then).
    */
   readBehind(db: Queryable, opening: string[]): Promise<unknown> | null {
     if (this.stopped || this.running || this.readingBehind) return null;

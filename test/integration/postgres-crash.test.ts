@@ -6,9 +6,17 @@
  * the free agents had read before the crash. A cluster of the file's own, so the machine's is
  * never crashed; its WAL writer is held (stopped) from before the contact writes until the crash,
  * which kills it, so what a pass committed stays unwritten (any synchronous commit in between
- * would write it, and the test checks it was lost).
+ * would write it, and the test checks it was lost). Then a first message, whose statement
+ * commits without waiting for the WAL so that its routing pass need not wait either: offered
+ * before its flush, acknowledged after it, and kept by a crash once acknowledged. These come last:
+ * their agents' offers would otherwise end in commits during the tests above.
  */
+import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
+import { chatMessageCommand } from '../../src/channels/chat/chat.mapper';
+import { isMessageCommand } from '../../src/interactions/append';
+import { appendMessagesInOneStatement } from '../../src/interactions/append-statement';
+import { flushWal } from '../../src/platform/db';
 import { clearRedisPrefix, chatClient, startApp, waitFor, type ChatClient, type TestApp } from '../support/app';
 import { chatEntry, createAgent, createQueue, type AgentClient } from '../support/agent';
 import { uniqueName } from '../support/env';
@@ -63,12 +71,15 @@ describe('Postgres crashes right after a routing pass', () => {
     await chatEntry(t, name, queueId);
     const agent = await createAgent(t, [queueId], { capacity: { chat: 1 } });
     open.push(agent);
-    expect(await agent.emit('state:set', { state: 'available' })).toMatchObject({ ok: true });
     const visitor = await chatClient(t.url, { widget: name });
     open.push(visitor);
-    // Nothing but a synchronous commit may write the pass's commit out before the crash.
-    await pg.holdWalWriter();
+    // The contact waits before anyone is free. Nothing but a synchronous commit may write the
+    // pass's commit out before the crash: the agent's move to available is the last one, and the
+    // pass it starts writes after it. (Had the agent been free, the flush behind the message,
+    // which may come after the pass's commit, could write it out.)
     expect(await visitor.send('m1', 'hello')).toMatchObject({ ok: true });
+    await pg.holdWalWriter();
+    expect(await agent.emit('state:set', { state: 'available' })).toMatchObject({ ok: true });
     const offer = await agent.nextOffer();
     await beforeCrash();
     expect(await offerRows(offer.interaction.id)).toHaveLength(1);
@@ -143,5 +154,91 @@ describe('Postgres crashes right after a routing pass', () => {
         await new Promise((r) => setTimeout(r, WAL_ROUNDS_MS));
       }),
     );
+  }, 30000);
+
+  const storedKeys = async (keys: string[]) =>
+    (await db.query<{ idempotency_key: string }>('SELECT idempotency_key FROM events WHERE idempotency_key = ANY($1) ORDER BY idempotency_key', [keys])).rows.map((r) => r.idempotency_key);
+
+  // What the routing pass for a first message needs to start (the message visible) comes before
+  // the message is durable: its statement commits without waiting for the WAL, and a flush sent
+  // behind it holds back the answer. Both halves, on the statement itself.
+  it('loses what a message statement committed without waiting for the WAL, unless a flush was answered behind it', async () => {
+    const chat = (text: string) => {
+      const cmd = chatMessageCommand({ visitorId: randomUUID(), customerId: randomUUID(), pendingInteractionId: randomUUID(), widget: 'crash-statement', clientMessageId: randomUUID(), text, now: new Date() });
+      if (!isMessageCommand(cmd)) throw new Error('not a plain message');
+      return cmd;
+    };
+    const [kept, lost] = [chat('kept'), chat('lost')];
+    await pg.holdWalWriter();
+    const client = await db.connect();
+    try {
+      const written = appendMessagesInOneStatement(client, [kept], { asyncCommit: true });
+      const flushed = flushWal(client);
+      await written;
+      await flushed;
+      await appendMessagesInOneStatement(client, [lost], { asyncCommit: true });
+      expect(await storedKeys([kept.idempotencyKey, lost.idempotencyKey])).toHaveLength(2);
+    } finally {
+      client.release();
+    }
+    await pg.crash();
+    await waitFor(ready, 15000, 'ready again after the crash');
+    expect(await storedKeys([kept.idempotencyKey, lost.idempotencyKey])).toEqual([kept.idempotencyKey]);
+  }, 30000);
+
+  /** A chat queue under `widget` with one agent, available, and the router idle. */
+  const oneAvailable = async (widget: string) => {
+    const queueId = await createQueue(t, { name: widget });
+    await chatEntry(t, widget, queueId);
+    const agent = await createAgent(t, [queueId], { capacity: { chat: 1 } });
+    open.push(agent);
+    expect(await agent.emit('state:set', { state: 'available' })).toMatchObject({ ok: true });
+    await t.app.services.router.idle();
+    const visitor = await chatClient(t.url, { widget });
+    open.push(visitor);
+    return { agent, visitor };
+  };
+
+  // Here a synchronous standby that never answers holds every commit that waits for the WAL (the
+  // flush behind the message among them) while the contact is offered; the ack follows once it
+  // is released.
+  it('offers a first message while its acknowledgement still waits for the WAL flush', async () => {
+    const { agent, visitor } = await oneAvailable('held-flush');
+    const { router } = t.app.services;
+    const before = router.waitingReads.behind;
+    await pg.holdSyncCommits();
+    let acked = false;
+    const ack = visitor.send('held-1', 'hello').then((a: unknown) => {
+      acked = true;
+      return a;
+    });
+    try {
+      expect((await agent.nextOffer(5000)).interaction.id).toBe(visitor.session.interactionId);
+      // By the pass the message's statement triggered, planned from the reads behind it (not by
+      // the sweep's, which reads for itself).
+      expect(router.waitingReads.behind).toBe(before + 1);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(acked).toBe(false);
+    } finally {
+      await pg.releaseSyncCommits();
+    }
+    expect(await ack).toMatchObject({ ok: true });
+    // Taken, so that no ring-no-answer commit follows during the tests after this one.
+    expect(await agent.emit('offer:accept', { offerId: agent.offers[0]!.offerId })).toMatchObject({ ok: true });
+  }, 30000);
+
+  // Last: its offer, taken by the crash or not, is left to ring out.
+  it('keeps a first message its routing pass saw before the WAL flush, once the message is acknowledged', async () => {
+    const { agent, visitor } = await oneAvailable('crash-early');
+    const { ingest } = t.app.services;
+    const before = ingest.announcedBeforeFlush;
+    // Nothing but our own flush may write the message's commit out before the crash.
+    await pg.holdWalWriter();
+    expect(await visitor.send('early-1', 'hello')).toMatchObject({ ok: true });
+    expect(ingest.announcedBeforeFlush).toBe(before + 1);
+    expect((await agent.nextOffer()).interaction.id).toBe(visitor.session.interactionId);
+    await pg.crash();
+    await waitFor(ready, 15000, 'ready again after the crash');
+    expect((await db.query('SELECT 1 FROM events WHERE idempotency_key LIKE $1', ['%:msg:early-1'])).rowCount).toBe(1);
   }, 30000);
 });

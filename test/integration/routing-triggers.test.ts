@@ -217,6 +217,30 @@ describe('routing triggers', () => {
     expect(older.offers).toHaveLength(1);
   });
 
+  // That message's statement commits without waiting for the WAL: its contact is announced (the
+  // pass triggered) as soon as the statement is answered, and published (the agents' and the
+  // visitor's sockets told, the visitor's ack sent) once a flush sent behind the reads is answered.
+  // One trigger, one pass.
+  it('triggers a new contact\'s pass once its message is visible, publishes it once durable, and runs one pass for it', async () => {
+    const { older } = await twoAvailable('visible-a');
+    const { ingest, publisher } = t.app.services;
+    // The message's own events (the pass's offer has its own, in its own order).
+    const seen: string[] = [];
+    const mine = ['interaction.queued', 'message.received'];
+    publisher.onVisible((e) => mine.includes(e.type) && seen.push(`visible ${e.type}`));
+    publisher.on((e) => {
+      if (mine.includes(e.type)) seen.push(`published ${e.type}`);
+    });
+    const before = { counts: counts(), reads: reads(), announced: ingest.announcedBeforeFlush };
+    await offeredTo(older, 'visible-a', 'hello');
+    await settled();
+    expect(seen).toEqual(['visible interaction.queued', 'visible message.received', 'published interaction.queued', 'published message.received']);
+    expect(ingest.announcedBeforeFlush).toBe(before.announced + 1);
+    expect(reads()).toEqual({ ...before.reads, behind: before.reads.behind + 1 });
+    const { passes, skipped } = counts();
+    expect(passes + skipped).toBe(before.counts.passes + before.counts.skipped + 1);
+  });
+
   // Once idle after agents changed, the router reads the free agents' changes and prepares the
   // walk and planning index; the reads behind the next message then bring nothing new, and its
   // pass plans from what was prepared, in longest-idle order without a walk over every agent.

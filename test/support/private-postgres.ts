@@ -23,6 +23,15 @@ export interface PrivatePostgres {
    */
   holdWalWriter(): Promise<void>;
   /**
+   * Name a synchronous standby that never connects: every commit that waits for the WAL then
+   * also waits, after its flush, for that standby, so it is not answered (what it wrote is on
+   * disk) until releaseSyncCommits. Commits that do not wait for the WAL go on. Resolves once a
+   * commit of its own is seen waiting so: the setting is then in effect.
+   */
+  holdSyncCommits(): Promise<void>;
+  /** Name no synchronous standby again: the commits held are answered. */
+  releaseSyncCommits(): Promise<void>;
+  /**
    * Kill one server process with SIGKILL (the held WAL writer, if any; else a backend of its
    * own) and wait until the cluster has recovered and accepts connections again.
    */
@@ -97,6 +106,22 @@ export async function startPrivatePostgres(settings: Record<string, string> = {}
   await untilAccepting('did not start');
 
   let heldWalWriter: number | null = null;
+  /** The commits holdSyncCommits made to see its setting in effect, each still waiting. */
+  const syncProbes: Array<{ client: Client; answered: Promise<unknown> }> = [];
+  const admin = async <T>(fn: (c: Client) => Promise<T>): Promise<T> => {
+    const c = new Client({ connectionString: `${base}/postgres` });
+    await c.connect();
+    try {
+      return await fn(c);
+    } finally {
+      await c.end();
+    }
+  };
+  const setStandby = (names: string | null) =>
+    admin(async (c) => {
+      await c.query(names === null ? 'ALTER SYSTEM RESET synchronous_standby_names' : `ALTER SYSTEM SET synchronous_standby_names = '${names}'`);
+      await c.query('SELECT pg_reload_conf()');
+    });
 
   return {
     base,
@@ -123,6 +148,41 @@ export async function startPrivatePostgres(settings: Record<string, string> = {}
         }
       } finally {
         await c.end();
+      }
+    },
+    async holdSyncCommits() {
+      await setStandby('never_connects');
+      const deadline = Date.now() + 10000;
+      for (;;) {
+        const client = new Client({ connectionString: `${base}/postgres` });
+        client.on('error', () => undefined);
+        await client.connect();
+        const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+        let done = false;
+        const answered = client.query("SELECT pg_logical_emit_message(true, 'probe', '')").then(
+          () => (done = true),
+          () => (done = true),
+        );
+        const probeDeadline = Date.now() + 1000;
+        while (!done && Date.now() < probeDeadline) {
+          const waiting = await admin(async (c) => (await c.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event = 'SyncRep'", [rows[0]!.pid])).rowCount);
+          if (waiting) {
+            syncProbes.push({ client, answered });
+            return;
+          }
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        // Answered (or not yet waiting): the setting was not in effect yet for it.
+        await answered;
+        await client.end().catch(() => undefined);
+        if (Date.now() > deadline) throw new Error('synchronous commits were never held');
+      }
+    },
+    async releaseSyncCommits() {
+      await setStandby(null);
+      for (const probe of syncProbes.splice(0)) {
+        await probe.answered;
+        await probe.client.end().catch(() => undefined);
       }
     },
     async crash() {
