@@ -227,6 +227,28 @@ describe('Postgres crashes right after a routing pass', () => {
     expect(await agent.emit('offer:accept', { offerId: agent.offers[0]!.offerId })).toMatchObject({ ok: true });
   }, 30000);
 
+  // A resend is answered with the message stored first, which a statement that did not wait for
+  // the WAL may have stored a moment before, its flush still on the way: the answer waits for a
+  // flush of its own.
+  it('answers a resend only once the message it repeats is durable', async () => {
+    const visitor = await chatClient(t.url);
+    open.push(visitor);
+    expect(await visitor.send('again-1', 'hello')).toMatchObject({ ok: true });
+    await pg.holdSyncCommits();
+    let answered = false;
+    const resent = visitor.send('again-1', 'hello').then((a: unknown) => {
+      answered = true;
+      return a;
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      expect(answered).toBe(false);
+    } finally {
+      await pg.releaseSyncCommits();
+    }
+    expect(await resent).toMatchObject({ ok: true });
+  }, 30000);
+
   // Last: its offer, taken by the crash or not, is left to ring out.
   it('keeps a first message its routing pass saw before the WAL flush, once the message is acknowledged', async () => {
     const { agent, visitor } = await oneAvailable('crash-early');
