@@ -199,6 +199,17 @@ describe('Postgres crashes right after a routing pass', () => {
     return { agent, visitor };
   };
 
+  /** Hold every commit that waits for the WAL, then send a message: its answer, and whether it has come. */
+  const sendWhileCommitsHeld = async (visitor: ChatClient, clientMessageId: string) => {
+    await pg.holdSyncCommits();
+    let came = false;
+    const answer = visitor.send(clientMessageId, 'hello').then((a: unknown) => {
+      came = true;
+      return a;
+    });
+    return { answer, answered: () => came };
+  };
+
   // Here a synchronous standby that never answers holds every commit that waits for the WAL (the
   // flush behind the message among them) while the contact is offered; the ack follows once it
   // is released.
@@ -206,23 +217,18 @@ describe('Postgres crashes right after a routing pass', () => {
     const { agent, visitor } = await oneAvailable('held-flush');
     const { router } = t.app.services;
     const before = router.waitingReads.behind;
-    await pg.holdSyncCommits();
-    let acked = false;
-    const ack = visitor.send('held-1', 'hello').then((a: unknown) => {
-      acked = true;
-      return a;
-    });
+    const sent = await sendWhileCommitsHeld(visitor, 'held-1');
     try {
       expect((await agent.nextOffer(5000)).interaction.id).toBe(visitor.session.interactionId);
       // By the pass the message's statement triggered, planned from the reads behind it (not by
       // the sweep's, which reads for itself).
       expect(router.waitingReads.behind).toBe(before + 1);
       await new Promise((r) => setTimeout(r, 100));
-      expect(acked).toBe(false);
+      expect(sent.answered()).toBe(false);
     } finally {
       await pg.releaseSyncCommits();
     }
-    expect(await ack).toMatchObject({ ok: true });
+    expect(await sent.answer).toMatchObject({ ok: true });
     // Taken, so that no ring-no-answer commit follows during the tests after this one.
     expect(await agent.emit('offer:accept', { offerId: agent.offers[0]!.offerId })).toMatchObject({ ok: true });
   }, 30000);
@@ -234,19 +240,14 @@ describe('Postgres crashes right after a routing pass', () => {
     const visitor = await chatClient(t.url);
     open.push(visitor);
     expect(await visitor.send('again-1', 'hello')).toMatchObject({ ok: true });
-    await pg.holdSyncCommits();
-    let answered = false;
-    const resent = visitor.send('again-1', 'hello').then((a: unknown) => {
-      answered = true;
-      return a;
-    });
+    const resent = await sendWhileCommitsHeld(visitor, 'again-1');
     try {
       await new Promise((r) => setTimeout(r, 300));
-      expect(answered).toBe(false);
+      expect(resent.answered()).toBe(false);
     } finally {
       await pg.releaseSyncCommits();
     }
-    expect(await resent).toMatchObject({ ok: true });
+    expect(await resent.answer).toMatchObject({ ok: true });
   }, 30000);
 
   // Last: its offer, taken by the crash or not, is left to ring out.
