@@ -29,22 +29,23 @@ const OFFER_TIMEOUT_SECONDS = 3;
  */
 const WAL_ROUNDS_MS = 500;
 
-describe('Postgres crashes right after a routing pass', () => {
-  let pg: PrivatePostgres;
-  let t: TestApp;
-  let db: Pool;
-  const open: Array<{ close(): void }> = [];
-
+/**
+ * For the describe block it is called in: a Postgres cluster of its own (with `settings`) and an
+ * app on it (with `env`), handed to `set` once started; the sockets in `open` closed after each
+ * test; both stopped at the end.
+ */
+function appOnOwnCluster(
+  settings: Record<string, string>,
+  env: Record<string, string>,
+  open: Array<{ close(): void }>,
+  set: (s: { pg: PrivatePostgres; t: TestApp; db: Pool }) => void,
+): void {
+  let pg: PrivatePostgres | undefined;
+  let t: TestApp | undefined;
   beforeAll(async () => {
-    // A WAL writer round every 200 ms: the test that waits WAL_ROUNDS_MS before its crash sees two.
-    pg = await startPrivatePostgres({ wal_writer_delay: '200' });
-    t = await startApp({
-      DATABASE_URL: `${pg.base}/${uniqueName('sb_test_crash')}`,
-      DB_CONNECT_TIMEOUT_MS: '1000',
-      OFFER_TIMEOUT_SECONDS: String(OFFER_TIMEOUT_SECONDS),
-      ROUTER_SWEEP_MS: '500',
-    });
-    db = t.app.services.db;
+    pg = await startPrivatePostgres(settings);
+    t = await startApp({ DATABASE_URL: `${pg.base}/${uniqueName('sb_test_crash')}`, DB_CONNECT_TIMEOUT_MS: '1000', ...env });
+    set({ pg, t, db: t.app.services.db });
   });
   afterEach(() => {
     for (const c of open.splice(0)) c.close();
@@ -54,6 +55,16 @@ describe('Postgres crashes right after a routing pass', () => {
     if (t) await clearRedisPrefix(t.config);
     await pg?.stop();
   });
+}
+
+describe('Postgres crashes right after a routing pass', () => {
+  let pg: PrivatePostgres;
+  let t: TestApp;
+  let db: Pool;
+  const open: Array<{ close(): void }> = [];
+
+  // A WAL writer round every 200 ms: the test that waits WAL_ROUNDS_MS before its crash sees two.
+  appOnOwnCluster({ wal_writer_delay: '200' }, { OFFER_TIMEOUT_SECONDS: String(OFFER_TIMEOUT_SECONDS), ROUTER_SWEEP_MS: '500' }, open, (s) => ({ pg, t, db } = s));
 
   const offerRows = async (interactionId: string) =>
     (await db.query<{ id: string; agent_id: string; state: string }>('SELECT id, agent_id, state FROM offers WHERE interaction_id = $1 ORDER BY created_at', [interactionId])).rows;
@@ -167,19 +178,7 @@ describe('a first message routed before its WAL flush', () => {
   let db: Pool;
   const open: Array<{ close(): void }> = [];
 
-  beforeAll(async () => {
-    pg = await startPrivatePostgres();
-    t = await startApp({ DATABASE_URL: `${pg.base}/${uniqueName('sb_test_flush')}`, DB_CONNECT_TIMEOUT_MS: '1000', ROUTER_SWEEP_MS: '60000' });
-    db = t.app.services.db;
-  });
-  afterEach(() => {
-    for (const c of open.splice(0)) c.close();
-  });
-  afterAll(async () => {
-    await t?.app.close();
-    if (t) await clearRedisPrefix(t.config);
-    await pg?.stop();
-  });
+  appOnOwnCluster({}, { ROUTER_SWEEP_MS: '60000' }, open, (s) => ({ pg, t, db } = s));
 
   const ready = async () => (await t.app.inject({ method: 'GET', url: '/health/ready' })).statusCode === 200;
 
@@ -226,15 +225,24 @@ describe('a first message routed before its WAL flush', () => {
     return { agent, visitor };
   };
 
-  /** Hold every commit that waits for the WAL, then send a message: its answer, and whether it has come. */
-  const sendWhileCommitsHeld = async (visitor: ChatClient, clientMessageId: string) => {
+  /**
+   * Hold every commit that waits for the WAL and send a message; while they are held, run
+   * `meanwhile` and check the message is not answered; then release them: it is answered.
+   */
+  const answeredOnceReleased = async (visitor: ChatClient, clientMessageId: string, meanwhile: () => Promise<void>) => {
     await pg.holdSyncCommits();
     let came = false;
     const answer = visitor.send(clientMessageId, 'hello').then((a: unknown) => {
       came = true;
       return a;
     });
-    return { answer, answered: () => came };
+    try {
+      await meanwhile();
+      expect(came).toBe(false);
+    } finally {
+      await pg.releaseSyncCommits();
+    }
+    expect(await answer).toMatchObject({ ok: true });
   };
 
   // Here a synchronous standby that never answers holds every commit that waits for the WAL (the
@@ -244,17 +252,12 @@ describe('a first message routed before its WAL flush', () => {
     const { agent, visitor } = await oneAvailable('held-flush');
     const { router } = t.app.services;
     const before = router.waitingReads.behind;
-    const sent = await sendWhileCommitsHeld(visitor, 'held-1');
-    try {
+    await answeredOnceReleased(visitor, 'held-1', async () => {
       expect((await agent.nextOffer(5000)).interaction.id).toBe(visitor.session.interactionId);
       // By the pass the message's statement triggered, planned from the reads behind it.
       expect(router.waitingReads.behind).toBe(before + 1);
       await new Promise((r) => setTimeout(r, 100));
-      expect(sent.answered()).toBe(false);
-    } finally {
-      await pg.releaseSyncCommits();
-    }
-    expect(await sent.answer).toMatchObject({ ok: true });
+    });
   }, 30000);
 
   // A resend is answered with the message stored first, which a statement that did not wait for
@@ -264,14 +267,7 @@ describe('a first message routed before its WAL flush', () => {
     const visitor = await chatClient(t.url);
     open.push(visitor);
     expect(await visitor.send('again-1', 'hello')).toMatchObject({ ok: true });
-    const resent = await sendWhileCommitsHeld(visitor, 'again-1');
-    try {
-      await new Promise((r) => setTimeout(r, 300));
-      expect(resent.answered()).toBe(false);
-    } finally {
-      await pg.releaseSyncCommits();
-    }
-    expect(await resent.answer).toMatchObject({ ok: true });
+    await answeredOnceReleased(visitor, 'again-1', () => new Promise((r) => setTimeout(r, 300)));
   }, 30000);
 
   it('keeps a first message its routing pass saw before the WAL flush, once the message is acknowledged', async () => {
