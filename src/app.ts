@@ -215,7 +215,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     presence.start(io.of('/agent'));
     // A new waiting interaction, from any channel, is a reason to route now: when the event names
     // its queue, only if someone in that queue has a free slot for it. Now means once it is
-    // visible: a message's may be before it is durable (see IngestService.withReadsBehind).
+    // visible: a message's may be before it is durable (see interactions/reads-behind.ts).
     publisher.onVisible((e) => {
       if (e.type !== 'interaction.queued') return;
       const queueId = e.payload.queueId;

@@ -7,14 +7,14 @@
  * offer's `offer.created`, in the claim's own statement, through the same insert,
  * `insertEventsFrom`; see routing/offers.repository.ts.)
  */
-import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import type { Config } from '../platform/config';
-import { createPool, flushWal, sendTogether, withTransaction, type Queryable } from '../platform/db';
+import { createPool, flushWal, withTransaction } from '../platform/db';
 import { AppError, notFound } from '../platform/errors';
 import { resolveCustomer } from '../customers/resolve';
 import { appendMessages, isMessageCommand, KeysTaken, lockOrOpenConversations, newEvent, queuedEvent, type MessageCommand } from './append';
-import { appendEventInOneStatement, appendMessagesInOneStatement, NotInOneStatement, type OneStatementOptions } from './append-statement';
+import { appendEventInOneStatement, appendMessagesInOneStatement, NotInOneStatement } from './append-statement';
+import { writeWithReadsBehind, type MessagesWrite, type ReadsBehind } from './reads-behind';
 import { Batcher, type Settled } from './batcher';
 import { findEventByKey, insertEvents } from './events.repository';
 import type { IngestCommand, IngestResult, InteractionRecord, StoredEvent } from './events.types';
@@ -48,31 +48,6 @@ export type OneStatementOutcome = 'stored' | 'declined' | 'failed';
  * afresh, they cost more than they ran).
  */
 export const createMessagePool = (config: Config): Pool => createPool(config, { max: 2, genericPlans: true });
-
-/**
- * Send, on the connection given, right behind messages just sent there, the reads a routing pass
- * begins with; `opening`: the ids the conversations those messages may open would have. Settled
- * once they are answered.
- */
-export type ReadsBehind = (db: Queryable, opening: string[]) => Promise<unknown>;
-
-/** The router's answer; null should it fail (the reads are its affair: the write goes on without them). */
-function askReads(ask: () => ReadsBehind | null): ReadsBehind | null {
-  try {
-    return ask();
-  } catch {
-    return null;
-  }
-}
-
-/** Send the router's reads; null when they failed to go (the write goes on without them). */
-function sendReads(reads: ReadsBehind, db: Queryable, opening: string[]): Promise<unknown> | null {
-  try {
-    return reads(db, opening);
-  } catch {
-    return null;
-  }
-}
 
 const settle = <T>(p: Promise<T>): Promise<Settled<T>> => p.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }));
 
@@ -195,47 +170,21 @@ export class IngestService {
 
   /**
    * Run a one-statement write of messages with the reads `readsBehindMessages` asks for right
-   * behind it on the same connection: Postgres runs them after the write has committed. With
-   * such reads, the write commits without waiting for the WAL, so neither they nor the pass they
-   * are for wait for it: its events are announced (the pass triggered) once it is answered, and
-   * a flush of the WAL sent behind the reads holds back its result, and so its publication and
-   * every ack, until it is durable. The connection goes back once all of them are answered.
+   * behind it (see writeWithReadsBehind): announced once visible when it did not wait for the
+   * WAL, and answered once durable.
    */
-  private async withReadsBehind(
-    cmds: MessageCommand[],
-    write: (db: Queryable, cmds: MessageCommand[], opts: OneStatementOptions) => Promise<IngestResult[]>,
-  ): Promise<IngestResult[]> {
-    const readsBehind = this.readsBehindMessages;
-    if (!readsBehind) return write(this.messagePool, cmds, {});
-    // The ids their new conversations would get, named here so the reads know them.
-    const named = cmds.map((c) => (c.interaction.open.id ? c : { ...c, interaction: { ...c.interaction, open: { ...c.interaction.open, id: randomUUID() } } }));
-    const opening = named.map((c) => c.interaction.open.id!);
-    const client = await this.messagePool.connect();
-    let broken = false;
-    const onError = (): void => {
-      broken = true;
-    };
-    client.on('error', onError);
-    // Asked right before the statement leaves, in the same turn: no pass can start in between.
-    const reads = askReads(readsBehind);
-    // The statement leaves at once (pg sends each statement in one write); the reads and the
-    // flush follow in one write of their own once the router has worked out what to read, while
-    // Postgres runs it.
-    const written = write(client, named, { asyncCommit: reads !== null });
-    const sent = reads && sendTogether(client, () => ({ behind: sendReads(reads, client, opening), flushed: flushWal(client) }));
-    void Promise.allSettled([written, sent?.behind, sent?.flushed]).then(() => {
-      client.off('error', onError);
-      client.release(broken);
+  private withReadsBehind(cmds: MessageCommand[], write: MessagesWrite): Promise<IngestResult[]> {
+    const ask = this.readsBehindMessages;
+    if (!ask) return write(this.messagePool, cmds, {});
+    return writeWithReadsBehind(cmds, write, {
+      pool: this.messagePool,
+      ask,
+      visible: (results) => {
+        this.announcedBeforeFlush += results.length;
+        this.publisher.announce(results.flatMap((r) => r.appended));
+      },
+      fallback: this.pool,
     });
-    const results = await written;
-    if (sent) {
-      this.announcedBeforeFlush += results.length;
-      this.publisher.announce(results.flatMap((r) => r.appended));
-      // Should the flush on this connection fail (the connection lost), one on another flushes
-      // the WAL as far: past this commit too.
-      await sent.flushed.catch(() => flushWal(this.pool));
-    }
-    return results;
   }
 
   private counted(outcome: OneStatementOutcome, messages: number, err?: unknown): void {

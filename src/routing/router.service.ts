@@ -19,7 +19,7 @@ import { FreeAgentView, mayOffer } from './free-agents.repository';
 import { expectedCandidates, freeAgentFor, heldCandidates, loadFreeCandidates, keptIndex, prepareCandidates, type AgentScope } from './free-candidates';
 import { AgentProfiles } from './agent-profiles';
 import { SweepRunner, type SweepStep } from './sweep-runner';
-import type { ReadsBehind } from '../interactions/ingest.service';
+import type { ReadsBehind } from '../interactions/reads-behind';
 
 const NOTHING_READ = Promise.resolve();
 
