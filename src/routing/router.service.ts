@@ -16,9 +16,10 @@ import { loadWaiting } from './routing.repository';
 import { limitFor, PASS_LIMIT, PASS_TRANSACTION, planFor, readWaitingAhead, shortOfSlots, within, type EarlyReads, type PassResult } from './pass-reads';
 import { MAX_HINTS, namedWork, scopeOf, workKey, type RoutingHint } from './routing-hints';
 import { FreeAgentView, mayOffer } from './free-agents.repository';
-import { expectedCandidates, freeAgentFor, heldCandidates, loadFreeCandidates, keptIndex, prepareCandidates, type AgentScope } from './free-candidates';
+import { expectedCandidates, freeAgentFor, loadFreeCandidates, prepareCandidates, type AgentScope } from './free-candidates';
 import { AgentProfiles } from './agent-profiles';
 import { SweepRunner, type SweepStep } from './sweep-runner';
+import { planOnReadsBehind, ReadsBehindMessages } from './reads-behind-messages';
 import type { ReadsBehind } from '../interactions/reads-behind';
 
 const NOTHING_READ = Promise.resolve();
@@ -54,9 +55,6 @@ export class RouterService {
    * read behind the statement that queued the work, and the pass planned from it (readBehind).
    */
   readonly waitingReads = { ahead: 0, missed: 0, plain: 0, behind: 0 };
-  /** Reads sent behind a statement that may have queued work, for the next pass (see readBehind). */
-  private early: EarlyReads | null = null;
-  private readingBehind = false;
   /** An agent may have changed since the view's last read (a trigger named one, or a pass offered): see prepareWhileIdle. */
   private agentsMoved = false;
   private preparing: Promise<void> | null = null;
@@ -72,6 +70,8 @@ export class RouterService {
   private readonly profiles = new AgentProfiles();
   /** The free agents, refreshed each pass with only the agents changed since the last. */
   private readonly freeAgents = new FreeAgentView();
+  /** Reads sent behind a statement that may have queued work, for the next pass (see readBehind). */
+  private readonly readsBehind = new ReadsBehindMessages(this.profiles, this.freeAgents);
   /**
    * (queue, channel) pairs where a pass of this process made an offer: new work there goes
    * straight to a pass, without the check, until such a pass offers nothing there (which removes
@@ -195,7 +195,7 @@ export class RouterService {
    * for which their statement commits without waiting for the WAL.
    */
   wantsReadsBehind(): ReadsBehind | null {
-    if (this.stopped || this.running || this.readingBehind || this.freeAgents.size === 0) return null;
+    if (this.stopped || this.running || this.readsBehind.underWay || this.freeAgents.size === 0) return null;
     return (db, opening) => this.readBehind(db, opening) ?? NOTHING_READ;
   }
 
@@ -211,21 +211,8 @@ export class RouterService {
    * null when not sent, else settled once both are answered (the caller keeps `db` until then).
    */
   readBehind(db: Queryable, opening: string[]): Promise<unknown> | null {
-    if (this.stopped || this.running || this.readingBehind) return null;
-    // As many contacts per queue and channel as a pass for this many new ones reads first: sent
-    // behind every such statement while the router is idle, they must stay few.
-    const expected = expectedCandidates(this.profiles, this.freeAgents);
-    const ahead = readWaitingAhead(db, { ...expected, freeSlots: Math.min(expected.freeSlots, opening.length) });
-    if (!ahead) return null;
-    const refreshed = this.freeAgents.refresh(db);
-    const settled = Promise.allSettled([refreshed, ahead.read]);
-    // While the statement and these reads are on their way (once the caller has sent them, which
-    // it does before any microtask runs): the pass's walk and planning index, then at hand.
-    queueMicrotask(() => prepareCandidates(this.profiles, this.freeAgents));
-    this.early = { refreshed, ahead, opening: new Set(opening) };
-    this.readingBehind = true;
-    void settled.then(() => (this.readingBehind = false));
-    return settled;
+    if (this.stopped || this.running || this.readsBehind.underWay) return null;
+    return this.readsBehind.send(db, opening);
   }
 
   /**
@@ -235,8 +222,7 @@ export class RouterService {
    * them, the pass is planned from those reads and sends only its claims.
    */
   async pass(someoneFree = false, scope?: AgentScope, work?: string[] | null): Promise<PassResult> {
-    const early = this.early;
-    this.early = null;
+    const early = this.readsBehind.take();
     if (early && scope && work) {
       const done = await this.passOnReadsBehind(early, scope, work);
       if (done) return done;
@@ -296,15 +282,11 @@ export class RouterService {
    * the lock) asks for a full pass, which plans again under the lock.
    */
   private async passOnReadsBehind(early: EarlyReads, scope: AgentScope, work: string[]): Promise<PassResult | null> {
-    if (!work.every((id) => early.opening.has(id))) return null;
-    const read = await Promise.all([early.refreshed, early.ahead.read]).then(([, r]) => r, () => null);
-    if (!read || !work.every((id) => read.waiting.some((w) => w.id === id))) return null;
-    const found = heldCandidates(this.profiles, this.freeAgents, scope);
-    if (!found || found.agents.length === 0 || !early.ahead.covers(found.queueIds, found.channels)) return null;
-    this.prepared[keptIndex(found.agents) ? 'used' : 'missed']++;
-    const waiting = within(read.waiting, found.queueIds, found.channels);
-    const plan = planFor(waiting, found.agents, read.strategies);
-    if (shortOfSlots(plan, found.freeSlots, waiting, early.ahead.limit)) return null;
+    const planned = await planOnReadsBehind(this.profiles, this.freeAgents, early, scope, work);
+    if (!planned) return null;
+    this.prepared[planned.prepared ? 'used' : 'missed']++;
+    const { plan } = planned;
+    if (!plan) return null;
     this.waitingReads.behind++;
     const offeredIn = new Set<string>();
     if (plan.length === 0) return { offered: 0, full: false, offeredIn };
