@@ -134,7 +134,7 @@ export class IngestService {
   private async ingestOne(cmd: IngestCommand): Promise<IngestResult> {
     if (cmd.apply) {
       const earlier = await findEventByKey(this.pool, cmd.idempotencyKey);
-      if (earlier) return this.duplicateOf(earlier);
+      if (earlier) return this.duplicateOf(earlier, cmd);
     }
     let result: IngestResult;
     try {
@@ -142,7 +142,7 @@ export class IngestService {
     } catch (err) {
       if (!(err instanceof DuplicateKey) && !(err instanceof AppError)) throw err;
       const winner = await findEventByKey(this.pool, cmd.idempotencyKey);
-      if (winner) return this.duplicateOf(winner);
+      if (winner) return this.duplicateOf(winner, cmd);
       if (err instanceof DuplicateKey) throw new AppError('SB_CONFLICT', 'concurrent write; retry');
       throw err;
     }
@@ -233,12 +233,13 @@ export class IngestService {
   }
 
   /**
-   * The answer to a write whose key was stored before, once that store is durable: it may have
-   * been made by a statement that did not wait for the WAL (see withReadsBehind) and whose flush
-   * is still on its way, and the answer tells the sender it is stored.
+   * The answer to a write whose key was stored before, once that store is durable. A plain
+   * message's may have been made by a statement that did not wait for the WAL (see
+   * withReadsBehind) and whose flush is still on its way, and the answer tells the sender it is
+   * stored; no other write is stored so.
    */
-  private async duplicateOf(event: StoredEvent): Promise<IngestResult> {
-    await flushWal(this.pool);
+  private async duplicateOf(event: StoredEvent, cmd: IngestCommand): Promise<IngestResult> {
+    if (isMessageCommand(cmd)) await flushWal(this.pool);
     return { duplicate: true, event, appended: [], interaction: null, customerId: event.customerId };
   }
 
