@@ -6,9 +6,9 @@
 import { notFound } from '../platform/errors';
 import type { AcdContext } from '../routing/acd.context';
 import type { OffersService } from '../routing/offers.service';
-import { interactionsOfAgent, logAgentState, transition } from '../routing/routing.repository';
+import { changeAgentState, interactionsOfAgent, transition } from '../routing/routing.repository';
 import { releaseAccepted } from '../routing/offers.repository';
-import { setAgentState, type AgentState } from './agents.repository';
+import type { AgentState } from './agents.repository';
 
 export class AgentStateService {
   constructor(
@@ -18,14 +18,16 @@ export class AgentStateService {
 
   /** Returns the state now in force. */
   async set(agentId: string, state: AgentState, reason: string | null, actor: string): Promise<AgentState> {
-    return this.acd.run(async (tx, fx) => {
-      const { rows } = await tx.query<{ state: AgentState }>('SELECT state FROM agents WHERE id = $1 FOR UPDATE', [agentId]);
-      if (!rows[0]) throw notFound('agent', agentId);
+    return this.acd.run(async (tx, fx, end) => {
       const effectiveReason = state === 'away' ? reason : null;
-      if (await setAgentState(tx, agentId, state, effectiveReason, new Date())) {
-        await logAgentState(tx, agentId, state, reason, actor);
-        fx.agentStates.push({ agentId, state, reason: effectiveReason });
-      }
+      const changing = changeAgentState(tx, { agentId, state, reason: effectiveReason, logReason: reason, actor });
+      // Going available writes nothing else: its COMMIT goes right behind the change, one round
+      // trip for the whole transaction. (An unknown agent changes nothing, so that COMMIT keeps
+      // nothing either.)
+      if (state === 'available') end.commitBehind();
+      const { found, changed } = await changing;
+      if (!found) throw notFound('agent', agentId);
+      if (changed) fx.agentStates.push({ agentId, state, reason: effectiveReason });
       if (state === 'available') {
         fx.freed.push(agentId);
         return state;

@@ -104,14 +104,3 @@ export async function setAgentQueues(db: Queryable, id: string, queueIds: string
     [id, queueIds],
   );
 }
-
-/** Change state unless it already is that state with that reason; returns whether it changed. */
-export async function setAgentState(db: Queryable, id: string, state: AgentState, reason: string | null, now: Date): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `UPDATE agents SET state = $2, state_reason = $3, state_changed_at = $4, updated_at = $4,
-            last_idle_at = CASE WHEN $2 = 'available' AND state <> 'available' THEN $4 ELSE last_idle_at END
-      WHERE id = $1 AND (state IS DISTINCT FROM $2 OR state_reason IS DISTINCT FROM $3)`,
-    [id, state, reason, now],
-  );
-  return (rowCount ?? 0) > 0;
-}

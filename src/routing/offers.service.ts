@@ -7,7 +7,7 @@ import { AppError } from '../platform/errors';
 import type { InteractionRecord } from '../interactions/events.types';
 import { findInteraction } from '../interactions/interactions.repository';
 import type { AcdContext, Effects, RevokeReason } from './acd.context';
-import { interactionsOfAgent, logAgentState, transition } from './routing.repository';
+import { changeAgentState, interactionsOfAgent, transition } from './routing.repository';
 import { findOffer, markAccepted, markDeclined, pendingOfferOf } from './offers.repository';
 
 export class OffersService {
@@ -60,12 +60,8 @@ export class OffersService {
       if (!(await markDeclined(tx, offerId, 'expired', 'no-answer', { onlyIfDue: true }))) return false;
       await transition(tx, i.id, ['offered'], { state: 'queued', agentId: null });
       await this.acd.append(tx, fx, i, 'offer.expired', { offerId, agentId: offer.agentId }, `offer.expired:${offerId}`);
-      const { rowCount } = await tx.query(
-        `UPDATE agents SET state = 'away', state_reason = 'no-answer', state_changed_at = clock_timestamp() WHERE id = $1 AND state = 'available'`,
-        [offer.agentId],
-      );
-      if (rowCount) {
-        await logAgentState(tx, offer.agentId, 'away', 'no-answer', 'system');
+      const { changed } = await changeAgentState(tx, { agentId: offer.agentId, state: 'away', reason: 'no-answer', logReason: 'no-answer', actor: 'system', onlyFrom: 'available' });
+      if (changed) {
         fx.agentStates.push({ agentId: offer.agentId, state: 'away', reason: 'no-answer' });
         // Away, as any agent who leaves `available`: the other contacts ringing there wait again.
         await this.withdrawPendingOf(tx, fx, offer.agentId);

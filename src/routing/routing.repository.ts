@@ -9,6 +9,7 @@ import type { Queryable } from '../platform/db';
 import type { Channel } from '../interactions/events.types';
 import { relaxSkills, type Strategy, type WaitingInteraction } from './selection';
 import type { EscalationStep, PriorityRule } from './escalation';
+import type { AgentState } from '../agents/agents.repository';
 
 /** Serializes routing passes and agent state changes across every process. */
 export const ROUTER_LOCK_KEY = 4242_0002;
@@ -162,6 +163,33 @@ export async function applyEscalation(
   return (rowCount ?? 0) > 0;
 }
 
-export async function logAgentState(tx: Queryable, agentId: string, state: string, reason: string | null, actor: string): Promise<void> {
-  await tx.query('INSERT INTO agent_state_log (agent_id, state, reason, actor) VALUES ($1, $2, $3, $4)', [agentId, state, reason, actor]);
+/**
+ * An agent's state change and its log line, in one statement: the agent's row is locked (so the
+ * statements after it in the transaction see whatever another writer of that row committed
+ * first), its state changed unless it already is that state with that reason (or, given
+ * `onlyFrom`, unless it is not in that state), and the change logged with `logReason` and `actor`.
+ * `found`: the agent exists; `changed`: its state changed (and was logged).
+ */
+export async function changeAgentState(
+  db: Queryable,
+  c: { agentId: string; state: AgentState; reason: string | null; logReason: string | null; actor: string; onlyFrom?: AgentState },
+): Promise<{ found: boolean; changed: boolean }> {
+  const { rows } = await db.query<{ found: boolean; changed: boolean }>({
+    name: 'agents.change-state',
+    text: `WITH locked AS (
+       SELECT id, state, state_reason FROM agents WHERE id = $1 FOR UPDATE
+     ), changed AS (
+       UPDATE agents a SET state = $2, state_reason = $3, state_changed_at = clock_timestamp(), updated_at = clock_timestamp(),
+              last_idle_at = CASE WHEN $2 = 'available' AND locked.state <> 'available' THEN clock_timestamp() ELSE a.last_idle_at END
+         FROM locked
+        WHERE a.id = locked.id AND (locked.state IS DISTINCT FROM $2 OR locked.state_reason IS DISTINCT FROM $3)
+          AND ($6::text IS NULL OR locked.state = $6)
+       RETURNING a.id
+     ), logged AS (
+       INSERT INTO agent_state_log (agent_id, state, reason, actor) SELECT id, $2, $4, $5 FROM changed
+     )
+     SELECT EXISTS (SELECT 1 FROM locked) AS found, EXISTS (SELECT 1 FROM changed) AS changed`,
+    values: [c.agentId, c.state, c.reason, c.logReason, c.actor, c.onlyFrom ?? null],
+  });
+  return rows[0] ?? { found: false, changed: false };
 }

@@ -46,6 +46,42 @@ describe('admin REST: queues, agents, entry points', () => {
     expect(list.json()).toHaveLength(1);
   });
 
+  it('logs each state change once, with its actor; the same state again changes and logs nothing; an unknown agent is a 404', async () => {
+    const res = await call('POST', '/api/agents', { name: 'Bo', username: 'bo', password: 'bo-password', queueIds: [] });
+    const bo = res.json();
+    const db = t.app.services.db;
+    const log = async () => (await db.query('SELECT state, reason, actor FROM agent_state_log WHERE agent_id = $1 ORDER BY id', [bo.id])).rows;
+    const row = async () => (await db.query('SELECT state, state_reason, last_idle_at FROM agents WHERE id = $1', [bo.id])).rows[0];
+
+    expect((await call('POST', `/api/agents/${bo.id}/state`, { state: 'available' })).json()).toMatchObject({ state: 'available', stateReason: null });
+    const firstIdle = (await row()).last_idle_at;
+    // Available again: no change, no log line, and its idle time stands.
+    expect((await call('POST', `/api/agents/${bo.id}/state`, { state: 'available' })).json()).toMatchObject({ state: 'available' });
+    expect((await row()).last_idle_at).toEqual(firstIdle);
+    // Away for lunch, then for a break: each reason is a change of its own.
+    await call('POST', `/api/agents/${bo.id}/state`, { state: 'away', reason: 'lunch' });
+    await call('POST', `/api/agents/${bo.id}/state`, { state: 'away', reason: 'lunch' });
+    await call('POST', `/api/agents/${bo.id}/state`, { state: 'away', reason: 'break' });
+    expect(await row()).toMatchObject({ state: 'away', state_reason: 'break', last_idle_at: firstIdle });
+    await call('POST', `/api/agents/${bo.id}/state`, { state: 'available' });
+    expect((await row()).last_idle_at.getTime()).toBeGreaterThan(firstIdle.getTime());
+    const who = expect.stringMatching(/^supervisor:/);
+    expect(await log()).toEqual([
+      { state: 'available', reason: null, actor: who },
+      { state: 'away', reason: 'lunch', actor: who },
+      { state: 'away', reason: 'break', actor: who },
+      { state: 'available', reason: null, actor: who },
+    ]);
+
+    const unknown = '00000000-0000-4000-8000-000000000000';
+    for (const state of ['available', 'away', 'offline']) {
+      const r = await call('POST', `/api/agents/${unknown}/state`, { state });
+      expect(r.statusCode).toBe(404);
+      expect(r.json().error.code).toBe('SB_NOT_FOUND');
+    }
+    expect((await db.query('SELECT count(*)::int AS n FROM agent_state_log WHERE agent_id = $1', [unknown])).rows[0].n).toBe(0);
+  });
+
   it('routes a chat widget to its own queue, and repoints an address with a second POST', async () => {
     const [general, sales] = (await call('GET', '/api/queues')).json();
     const first = await call('POST', '/api/entry-points', { channel: 'chat', address: 'pricing-page', queueId: general.id });
