@@ -22,9 +22,12 @@ export class AgentStateService {
       const effectiveReason = state === 'away' ? reason : null;
       const changing = changeAgentState(tx, { agentId, state, reason: effectiveReason, logReason: reason, actor });
       // Going available writes nothing else: its COMMIT goes right behind the change, one round
-      // trip for the whole transaction. (An unknown agent changes nothing, so that COMMIT keeps
-      // nothing either.)
-      if (state === 'available') end.commitBehind();
+      // trip for the whole transaction (an unknown agent changes nothing, so that COMMIT keeps
+      // nothing either), and the reads the router's pass for the agent begins with go behind it.
+      if (state === 'available') {
+        end.commitBehind();
+        this.acd.readBehindAvailable(end, agentId);
+      }
       const { found, changed } = await changing;
       if (!found) throw notFound('agent', agentId);
       if (changed) fx.agentStates.push({ agentId, state, reason: effectiveReason });

@@ -72,6 +72,12 @@ export class AcdContext {
   timers: OfferTimers | null = null;
   /** Set by the router: ask for a routing pass soon (with what changed, when known). */
   requestRouting: (hint?: RoutingHint) => void = () => undefined;
+  /**
+   * Set by the router: asked as an agent's change to available goes out with its COMMIT, the
+   * reads to send right behind that COMMIT for the pass it will ask for (see
+   * RouterService.readsBehindAvailable), or null for none.
+   */
+  readsBehindAvailable: (agentId: string) => ((db: Queryable) => Promise<unknown>) | null = () => null;
   /** Channels that act when an agent accepts (voice: dial the agent's softphone). */
   readonly onAccepted: Array<(i: InteractionRecord) => Promise<void>> = [];
   readonly onTransferred: Array<(i: InteractionRecord) => Promise<void>> = [];
@@ -165,6 +171,20 @@ export class AcdContext {
     const notifier = this.notifier;
     if (!notifier || claimed.length > POPS_BEHIND_MAX) return;
     for (const { interactionId } of claimed) fx.popsBehind.set(interactionId, end.behindCommit((db) => notifier.readScreenPop({ interactionId }, db)));
+  }
+
+  /**
+   * Send the reads the router asks for (readsBehindAvailable) right behind the COMMIT, already
+   * sent, of an agent's change to available. They are the router's affair: should asking or
+   * sending fail, nothing more is sent, and its pass reads for itself.
+   */
+  readBehindAvailable(end: TransactionEnd, agentId: string): void {
+    try {
+      const reads = this.readsBehindAvailable(agentId);
+      if (reads) end.behindCommit(reads).catch(() => undefined);
+    } catch {
+      // Nothing sent: the pass reads for itself.
+    }
   }
 
   async lock(tx: PoolClient, interactionId: string): Promise<InteractionRecord> {

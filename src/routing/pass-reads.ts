@@ -78,13 +78,15 @@ export function readWaitingAhead(tx: Queryable, expected: Omit<FreeCandidates, '
 }
 
 /**
- * Reads of a pass sent on another connection right behind a statement that may have queued new
- * work (see RouterService.readBehind): the free agents' changes, applied to the view as they
- * come, and the waiting work the view's agents call for.
+ * Reads of a pass sent on another connection right behind a write that may lead to an offer (see
+ * RouterService.readBehind and readsBehindAvailable): the free agents' changes, applied to the
+ * view as they come, and the waiting work the agents expected free call for.
  */
 export interface EarlyReads {
   refreshed: Promise<unknown>;
   ahead: WaitingAhead;
   /** The ids of the contacts that statement may have queued. */
   opening: Set<string>;
+  /** The agents whose change to available that statement committed (see RouterService.readsBehindAvailable). */
+  freed: Set<string>;
 }

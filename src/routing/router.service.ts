@@ -14,12 +14,12 @@ import type { AcdContext, Effects } from './acd.context';
 import type { Assignment, Strategy, WaitingInteraction } from './selection';
 import { loadWaiting } from './routing.repository';
 import { limitFor, PASS_LIMIT, PASS_TRANSACTION, planFor, readWaitingAhead, shortOfSlots, within, type EarlyReads, type PassResult } from './pass-reads';
-import { MAX_HINTS, namedWork, scopeOf, workKey, type RoutingHint } from './routing-hints';
+import { MAX_HINTS, namedChange, scopeOf, workKey, type NamedChange, type RoutingHint } from './routing-hints';
 import { FreeAgentView, mayOffer } from './free-agents.repository';
 import { expectedCandidates, freeAgentFor, loadFreeCandidates, prepareCandidates, type AgentScope } from './free-candidates';
 import { AgentProfiles } from './agent-profiles';
 import { SweepRunner, type SweepStep } from './sweep-runner';
-import { planOnReadsBehind, ReadsBehindMessages } from './reads-behind-messages';
+import { planOnReadsBehind, ReadsBehindWrites } from './reads-behind-writes';
 import type { ReadsBehind } from '../interactions/reads-behind';
 
 const NOTHING_READ = Promise.resolve();
@@ -52,9 +52,11 @@ export class RouterService {
   /**
    * Passes' first reads of waiting work: read ahead and used; read ahead but the changes called
    * for queues or channels it did not read (read again); none read ahead (nothing expected);
-   * read behind the statement that queued the work, and the pass planned from it (readBehind).
+   * read behind the statement that queued the work, and the pass planned from it (readBehind);
+   * read behind the COMMIT of an agent's change to available, and the pass planned from it
+   * (readsBehindAvailable).
    */
-  readonly waitingReads = { ahead: 0, missed: 0, plain: 0, behind: 0 };
+  readonly waitingReads = { ahead: 0, missed: 0, plain: 0, behind: 0, behindAvailable: 0 };
   /** An agent may have changed since the view's last read (a trigger named one, or a pass offered): see prepareWhileIdle. */
   private agentsMoved = false;
   private preparing: Promise<void> | null = null;
@@ -70,8 +72,8 @@ export class RouterService {
   private readonly profiles = new AgentProfiles();
   /** The free agents, refreshed each pass with only the agents changed since the last. */
   private readonly freeAgents = new FreeAgentView();
-  /** Reads sent behind a statement that may have queued work, for the next pass (see readBehind). */
-  private readonly readsBehind = new ReadsBehindMessages(this.profiles, this.freeAgents);
+  /** Reads sent behind a write that may lead to an offer, for the next pass (see readBehind, readsBehindAvailable). */
+  private readonly readsBehind = new ReadsBehindWrites(this.profiles, this.freeAgents);
   /**
    * (queue, channel) pairs where a pass of this process made an offer: new work there goes
    * straight to a pass, without the check, until such a pass offers nothing there (which removes
@@ -89,6 +91,7 @@ export class RouterService {
     private readonly log: Logger,
   ) {
     acd.requestRouting = (hint) => this.trigger(hint);
+    acd.readsBehindAvailable = (agentId) => this.readsBehindAvailable(agentId);
     this.sweep = new SweepRunner(log, () => {
       this.trigger();
       return this.running ?? Promise.resolve();
@@ -138,14 +141,18 @@ export class RouterService {
       this.hints = [];
       try {
         const presumed = full ? [] : this.presumedOffering(hints);
-        if (!full && presumed.length === 0 && !(await this.worthAPass(hints))) {
+        const named = full ? null : namedChange(hints);
+        // Agents who went available with the reads their pass begins with sent behind the COMMIT:
+        // no check, those reads tell (a pass planned from them takes no lock when nothing waits).
+        const freedBehind = named !== null && 'freed' in named && this.readsBehind.sentFor(named);
+        if (!full && presumed.length === 0 && !freedBehind && !(await this.worthAPass(hints))) {
           this.counts.skipped++;
           continue;
         }
         if (presumed.length > 0) this.counts.presumed++;
         // A hint that led here already found someone free: no second check. The pass reads only
         // the agents the hints name and those of the queues they name (see `scopeOf`).
-        const { offered, full: more, offeredIn } = await this.pass(!full, full ? undefined : scopeOf(hints), full ? null : namedWork(hints));
+        const { offered, full: more, offeredIn } = await this.pass(!full, full ? undefined : scopeOf(hints), named);
         this.counts.passes++;
         if (offered > 0) {
           this.counts.offering++;
@@ -212,19 +219,36 @@ export class RouterService {
    */
   readBehind(db: Queryable, opening: string[]): Promise<unknown> | null {
     if (this.stopped || this.running || this.readsBehind.underWay) return null;
-    return this.readsBehind.send(db, opening);
+    return this.readsBehind.send(db, { opening });
+  }
+
+  /**
+   * Asked as an agent's change to available goes out with its COMMIT (see AgentStateService.set):
+   * null when no reads would follow it now (a pass runs or waits in this process, or such reads
+   * are under way); else the function that sends, right behind that COMMIT on its connection,
+   * the reads a pass for that agent begins with: the free agents' changes (that agent's among
+   * them) and the waiting work of its queues and channels. The pass its trigger starts then plans
+   * from them without a check, and sends only its claims (none, and no lock, when nothing waits
+   * that the agent can take). Those reads are made outside the routing lock, after the agent's
+   * commit; a claim refused (another pass took the contact or the agent since) asks for a full
+   * pass, which plans again under the lock.
+   */
+  readsBehindAvailable(agentId: string): ((db: Queryable) => Promise<unknown>) | null {
+    if (this.stopped || this.running || this.readsBehind.underWay) return null;
+    return (db) => this.readsBehind.send(db, { freed: [agentId] }) ?? NOTHING_READ;
   }
 
   /**
    * One routing pass: match waiting work to free agents and record the offers. `scope`: only
-   * those agents can take work (the rest of the pass is the same). `work`: the contacts the
-   * trigger named as new work; when reads sent behind their statement (readBehind) saw all of
-   * them, the pass is planned from those reads and sends only its claims.
+   * those agents can take work (the rest of the pass is the same). `named`: what the trigger
+   * named, the contacts of new work or agents freed; when reads were sent behind the write that
+   * made that change (readBehind, readsBehindAvailable) and saw it, the pass is planned from
+   * those reads and sends only its claims.
    */
-  async pass(someoneFree = false, scope?: AgentScope, work?: string[] | null): Promise<PassResult> {
+  async pass(someoneFree = false, scope?: AgentScope, named?: NamedChange | null): Promise<PassResult> {
     const early = this.readsBehind.take();
-    if (early && scope && work) {
-      const done = await this.passOnReadsBehind(early, scope, work);
+    if (early && scope && named) {
+      const done = await this.passOnReadsBehind(early, scope, named);
       if (done) return done;
     }
     const offeredIn = new Set<string>();
@@ -271,23 +295,25 @@ export class RouterService {
   }
 
   /**
-   * A pass planned from reads sent behind the statement that queued its work (readBehind), made
-   * after that commit but outside the routing lock: its transaction is BEGIN, the lock, the
-   * claims and COMMIT in one write. Only for contacts that statement opened, so the reads are
-   * the freshest there are of them (no rejection or timeout since). Null (a pass as usual
-   * follows) when the trigger names other contacts, or those reads did not see every one it
-   * names (the statement failed; its messages were stored another way), do not cover the queues
-   * and channels the free agents call for, failed, lack a profile, or would need reading further.
-   * A claim refused here (another process's pass took its agent or contact between the reads and
-   * the lock) asks for a full pass, which plans again under the lock.
+   * A pass planned from reads sent behind the write that made the change its trigger names
+   * (readBehind, readsBehindAvailable), made after that commit but outside the routing lock: its
+   * transaction is BEGIN, the lock, the claims and COMMIT in one write. For contacts a message
+   * opened, the reads are the freshest there are of them (no rejection or timeout since); for an
+   * agent gone available, of the work its queues hold as it went. Null (a pass as usual follows)
+   * when the trigger names something else, or those reads did not see every contact it names
+   * (the statement failed; its messages were stored another way), find none of the agents in
+   * scope free, do not cover the queues and channels the free agents call for, failed, lack a
+   * profile, or would need reading further. A claim refused here (another process's pass took its
+   * agent or contact between the reads and the lock) asks for a full pass, which plans again
+   * under the lock.
    */
-  private async passOnReadsBehind(early: EarlyReads, scope: AgentScope, work: string[]): Promise<PassResult | null> {
-    const planned = await planOnReadsBehind(this.profiles, this.freeAgents, early, scope, work);
+  private async passOnReadsBehind(early: EarlyReads, scope: AgentScope, named: NamedChange): Promise<PassResult | null> {
+    const planned = await planOnReadsBehind(this.profiles, this.freeAgents, early, scope, named);
     if (!planned) return null;
     this.prepared[planned.prepared ? 'used' : 'missed']++;
     const { plan } = planned;
     if (!plan) return null;
-    this.waitingReads.behind++;
+    this.waitingReads['work' in named ? 'behind' : 'behindAvailable']++;
     const offeredIn = new Set<string>();
     if (plan.length === 0) return { offered: 0, full: false, offeredIn };
     const { offered, refused } = await this.acd.run((tx, fx, end) => this.claim(tx, fx, end, plan, offeredIn), PASS_TRANSACTION(this.db));

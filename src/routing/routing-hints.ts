@@ -18,6 +18,20 @@ export function namedWork(hints: RoutingHint[]): string[] | null {
   return ids.length > 0 && ids.every((id): id is string => id !== undefined) ? ids : null;
 }
 
+/**
+ * What a trigger's hints name, for a pass that may plan from reads sent behind the write that
+ * made the change (see RouterService.pass): the contacts of new work, or agents who became
+ * available (every hint names an agent). Null for anything else.
+ */
+export type NamedChange = { work: string[] } | { freed: string[] };
+
+export function namedChange(hints: RoutingHint[]): NamedChange | null {
+  const work = namedWork(hints);
+  if (work) return { work };
+  const agents = hints.map((h) => ('agentId' in h ? h.agentId : undefined));
+  return agents.length > 0 && agents.every((id): id is string => id !== undefined) ? { freed: [...new Set(agents)] } : null;
+}
+
 export const workKey = (queueId: string, channel: Channel): string => `${queueId} ${channel}`;
 
 /**

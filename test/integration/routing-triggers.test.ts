@@ -316,6 +316,88 @@ describe('routing triggers', () => {
     }
   });
 
+  // An agent's change to available carries, right behind its COMMIT, the first reads of the pass
+  // it calls for: that pass runs without a check and sends only its claims. (Only for an agent
+  // whose profile the router holds: one it has seen free before.)
+  /** An agent of `q` the router has seen free (so it holds the agent's profile), away now. */
+  const known = async (q: string, capacity: Record<string, number> = { chat: 1 }) => {
+    const a = await createAgent(t, [q], { capacity, wrapupSeconds: 600 });
+    open.push(a);
+    expect(await a.emit('state:set', { state: 'available' })).toMatchObject({ ok: true });
+    await settled();
+    expect(await a.emit('state:set', { state: 'away', reason: 'not yet' })).toMatchObject({ ok: true });
+    await settled();
+    return a;
+  };
+  it('plans the pass of an agent gone available from the reads sent behind its COMMIT, with no check: the head of its queue is offered', async () => {
+    const q = await createQueue(t, { name: 'freed-a' });
+    await chatEntry(t, 'freed-a', q);
+    const a = await known(q);
+    const first = await customer('freed-a', 'waiting longest');
+    await customer('freed-a', 'waiting too');
+    await settled();
+    const before = { counts: counts(), reads: reads() };
+    const offered = a.nextOffer(3000);
+    expect(await a.emit('state:set', { state: 'available' })).toMatchObject({ ok: true, state: 'available' });
+    expect((await offered).interaction.id).toBe(first.session.interactionId);
+    await settled();
+    expect(reads()).toEqual({ ...before.reads, behindAvailable: before.reads.behindAvailable + 1 });
+    expect(counts()).toEqual({ ...before.counts, passes: before.counts.passes + 1, offering: before.counts.offering + 1 });
+    expect(a.offers).toHaveLength(1);
+
+    // Another agent of the queue, without chat slots, goes available with nothing it can take:
+    // planned from the reads behind its COMMIT too, and nothing is offered.
+    const b = await known(q, { chat: 0 });
+    const again = { counts: counts(), reads: reads() };
+    expect(await b.emit('state:set', { state: 'available' })).toMatchObject({ ok: true });
+    await settled();
+    expect(reads()).toEqual({ ...again.reads, behindAvailable: again.reads.behindAvailable + 1 });
+    expect(counts()).toEqual({ ...again.counts, passes: again.counts.passes + 1 });
+    expect(b.offers).toHaveLength(0);
+  });
+
+  it('follows a claim refused after the reads behind an agent\'s COMMIT with a full pass, which offers the next contact', async () => {
+    const q = await createQueue(t, { name: 'freed-b' });
+    await chatEntry(t, 'freed-b', q);
+    const a = await known(q);
+    const gone = await customer('freed-b', 'waiting longest');
+    const next = await customer('freed-b', 'waiting next');
+    await settled();
+    const { db } = t.app.services;
+    const waiters = async () => (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")).rows[0]!.n;
+    const holder = await db.connect();
+    const after = await db.connect();
+    const before = reads();
+    const offered = a.nextOffer(5000);
+    let set: Promise<unknown> | undefined;
+    try {
+      // The routing lock is held, so the agent's change waits for it; a second holder queues
+      // behind that change, and so gets the lock as the change commits, before the pass that
+      // the reads behind its COMMIT plan for the longest-waiting contact.
+      await holder.query('BEGIN');
+      await holder.query('SELECT pg_advisory_xact_lock($1)', [ROUTER_LOCK_KEY]);
+      set = a.emit('state:set', { state: 'available' });
+      await waitFor(async () => (await waiters()) === 1, 5000, 'the change to wait for the routing lock');
+      await after.query('BEGIN');
+      const locked = after.query('SELECT pg_advisory_xact_lock($1)', [ROUTER_LOCK_KEY]);
+      await waitFor(async () => (await waiters()) === 2, 5000, 'the second holder to queue behind the change');
+      await holder.query('COMMIT');
+      await locked;
+      await waitFor(async () => (await waiters()) === 1 && reads().behindAvailable === before.behindAvailable + 1, 5000, 'the pass planned behind the COMMIT to wait for the lock');
+      // Meanwhile the longest-waiting contact is gone: the pass's claim is refused.
+      await after.query("UPDATE interactions SET state = 'closed', outcome = 'abandoned', closed_at = clock_timestamp() WHERE id = $1", [gone.session.interactionId]);
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await after.query('COMMIT');
+      holder.release();
+      after.release();
+    }
+    expect(await set).toMatchObject({ ok: true });
+    expect((await offered).interaction.id).toBe(next.session.interactionId);
+    await settled();
+    expect(a.offers).toHaveLength(1);
+  });
+
   it('offers waiting work the moment an agent becomes available', async () => {
     const q = await createQueue(t, { name: 'triggers-c' });
     await chatEntry(t, 'triggers-c', q);
