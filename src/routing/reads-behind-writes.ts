@@ -71,9 +71,10 @@ export class ReadsBehindWrites {
  * behind the write that made that change, for the free agents in `scope`. Null when it cannot be
  * planned from those reads: they were sent for something else or failed, did not see every
  * contact named (the statement failed; its messages were stored another way), find none of the
- * free agents in scope, or the free agents lack a profile or call for queues and channels the
- * reads do not cover. Else whether the planning index was prepared beforehand, and the plan,
- * null when it would need reading further (slots left free while a queue was cut short).
+ * free agents in scope (for new work), or the free agents lack a profile or call for queues and
+ * channels the reads do not cover. Else whether the planning index was prepared beforehand, and
+ * the plan: empty when the agents freed are not free in those reads; null when it would need
+ * reading further (slots left free while a queue was cut short).
  */
 export async function planOnReadsBehind(
   profiles: AgentProfiles,
@@ -87,7 +88,11 @@ export async function planOnReadsBehind(
   const read = await Promise.all([early.refreshed, early.ahead.read]).then(([, r]) => r, () => null);
   if (!read || !work.every((id) => read.waiting.some((w) => w.id === id))) return null;
   const found = heldCandidates(profiles, view, scope);
-  if (!found || found.agents.length === 0 || !early.ahead.covers(found.queueIds, found.channels)) return null;
+  if (!found) return null;
+  // Agents freed but not free as of reads made after their commit (their slots full, or gone
+  // away since): nothing for this pass; whatever frees them later asks for a pass of its own.
+  if (found.agents.length === 0 && 'freed' in named) return { prepared: false, plan: [] };
+  if (found.agents.length === 0 || !early.ahead.covers(found.queueIds, found.channels)) return null;
   const prepared = Boolean(keptIndex(found.agents));
   const waiting = within(read.waiting, found.queueIds, found.channels);
   const plan = planFor(waiting, found.agents, read.strategies);

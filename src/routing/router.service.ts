@@ -310,7 +310,7 @@ export class RouterService {
   private async passOnReadsBehind(early: EarlyReads, scope: AgentScope, named: NamedChange): Promise<PassResult | null> {
     const planned = await planOnReadsBehind(this.profiles, this.freeAgents, early, scope, named);
     if (!planned) return null;
-    this.prepared[planned.prepared ? 'used' : 'missed']++;
+    if ('work' in named) this.prepared[planned.prepared ? 'used' : 'missed']++;
     const { plan } = planned;
     if (!plan) return null;
     this.waitingReads['work' in named ? 'behind' : 'behindAvailable']++;

@@ -4,6 +4,7 @@
  * that cannot lead to an offer (nobody in the queue has a free slot; the freed agent has nothing
  * waiting for them) runs no pass at all.
  */
+import type { PoolClient } from 'pg';
 import { chatClient, startApp, waitFor, type TestApp } from '../support/app';
 import { ROUTER_LOCK_KEY } from '../../src/routing/routing.repository';
 import { chatEntry, createAgent, createQueue, type AgentClient } from '../support/agent';
@@ -356,6 +357,64 @@ describe('routing triggers', () => {
     expect(b.offers).toHaveLength(0);
   });
 
+  it('runs no pass of its own for an agent gone available without a free slot, as the reads behind its COMMIT show it', async () => {
+    const q = await createQueue(t, { name: 'freed-c' });
+    await chatEntry(t, 'freed-c', q);
+    const a = await known(q, { chat: 1, voice: 0, sms: 0, email: 0 });
+    expect(await a.emit('state:set', { state: 'available' })).toMatchObject({ ok: true });
+    await settled();
+    await offeredTo(a, 'freed-c', 'first');
+    expect(await a.emit('offer:accept', { offerId: a.offers[0]!.offerId })).toMatchObject({ ok: true });
+    expect(await a.emit('state:set', { state: 'away', reason: 'a call' })).toMatchObject({ ok: true });
+    await customer('freed-c', 'waiting');
+    await settled();
+    // Back, with its one chat slot still taken: nothing to offer, and no pass takes the lock
+    // (the router goes idle while another holds it) or reads again.
+    const before = reads();
+    const { router } = t.app.services;
+    const set = await behindTheLock(() => a.emit('state:set', { state: 'available' }), async () => {
+      await waitFor(() => reads().behindAvailable === before.behindAvailable + 1, 5000, 'the reads behind the COMMIT');
+      const idle = await Promise.race([router.idle().then(() => true), sleep(1000).then(() => false)]);
+      expect(idle).toBe(true);
+    });
+    expect(set).toMatchObject({ ok: true, state: 'available' });
+    await settled();
+    expect(reads()).toEqual({ ...before, behindAvailable: before.behindAvailable + 1 });
+    expect(a.offers).toHaveLength(1);
+  });
+
+  /**
+   * Run `change` (a write that takes the routing lock, as an agent's change of state does) while
+   * the lock is held, with a second holder queued behind it: once the first lets go, the change
+   * commits and the second holds the lock, so whatever the router does next with the lock waits.
+   * `meanwhile` runs while the second holder has it; then it lets go. The change's result.
+   */
+  const behindTheLock = async (change: () => Promise<unknown>, meanwhile: (db: PoolClient) => Promise<void>) => {
+    const { db } = t.app.services;
+    const waiters = async () => (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")).rows[0]!.n;
+    const holder = await db.connect();
+    const after = await db.connect();
+    let changed: Promise<unknown> | undefined;
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT pg_advisory_xact_lock($1)', [ROUTER_LOCK_KEY]);
+      changed = change();
+      await waitFor(async () => (await waiters()) === 1, 5000, 'the change to wait for the routing lock');
+      await after.query('BEGIN');
+      const locked = after.query('SELECT pg_advisory_xact_lock($1)', [ROUTER_LOCK_KEY]);
+      await waitFor(async () => (await waiters()) === 2, 5000, 'the second holder to queue behind the change');
+      await holder.query('COMMIT');
+      await locked;
+      await meanwhile(after);
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await after.query('COMMIT');
+      holder.release();
+      after.release();
+    }
+    return changed;
+  };
+
   it('follows a claim refused after the reads behind an agent\'s COMMIT with a full pass, which offers the next contact', async () => {
     const q = await createQueue(t, { name: 'freed-b' });
     await chatEntry(t, 'freed-b', q);
@@ -364,35 +423,15 @@ describe('routing triggers', () => {
     const next = await customer('freed-b', 'waiting next');
     await settled();
     const { db } = t.app.services;
-    const waiters = async () => (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")).rows[0]!.n;
-    const holder = await db.connect();
-    const after = await db.connect();
     const before = reads();
     const offered = a.nextOffer(5000);
-    let set: Promise<unknown> | undefined;
-    try {
-      // The routing lock is held, so the agent's change waits for it; a second holder queues
-      // behind that change, and so gets the lock as the change commits, before the pass that
-      // the reads behind its COMMIT plan for the longest-waiting contact.
-      await holder.query('BEGIN');
-      await holder.query('SELECT pg_advisory_xact_lock($1)', [ROUTER_LOCK_KEY]);
-      set = a.emit('state:set', { state: 'available' });
-      await waitFor(async () => (await waiters()) === 1, 5000, 'the change to wait for the routing lock');
-      await after.query('BEGIN');
-      const locked = after.query('SELECT pg_advisory_xact_lock($1)', [ROUTER_LOCK_KEY]);
-      await waitFor(async () => (await waiters()) === 2, 5000, 'the second holder to queue behind the change');
-      await holder.query('COMMIT');
-      await locked;
-      await waitFor(async () => (await waiters()) === 1 && reads().behindAvailable === before.behindAvailable + 1, 5000, 'the pass planned behind the COMMIT to wait for the lock');
-      // Meanwhile the longest-waiting contact is gone: the pass's claim is refused.
-      await after.query("UPDATE interactions SET state = 'closed', outcome = 'abandoned', closed_at = clock_timestamp() WHERE id = $1", [gone.session.interactionId]);
-    } finally {
-      await holder.query('ROLLBACK').catch(() => undefined);
-      await after.query('COMMIT');
-      holder.release();
-      after.release();
-    }
-    expect(await set).toMatchObject({ ok: true });
+    const set = await behindTheLock(() => a.emit('state:set', { state: 'available' }), async (holder) => {
+      // The pass the reads behind the change's COMMIT planned for the longest-waiting contact
+      // waits for the lock; meanwhile that contact is gone, so its claim is refused.
+      await waitFor(async () => (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")).rows[0]!.n === 1 && reads().behindAvailable === before.behindAvailable + 1, 5000, 'the pass planned behind the COMMIT to wait for the lock');
+      await holder.query("UPDATE interactions SET state = 'closed', outcome = 'abandoned', closed_at = clock_timestamp() WHERE id = $1", [gone.session.interactionId]);
+    });
+    expect(set).toMatchObject({ ok: true });
     expect((await offered).interaction.id).toBe(next.session.interactionId);
     await settled();
     expect(a.offers).toHaveLength(1);
