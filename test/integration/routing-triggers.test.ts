@@ -330,17 +330,23 @@ describe('routing triggers', () => {
     await settled();
     return a;
   };
-  it('plans the pass of an agent gone available from the reads sent behind its COMMIT, with no check: the head of its queue is offered', async () => {
-    const q = await createQueue(t, { name: 'freed-a' });
-    await chatEntry(t, 'freed-a', q);
-    const a = await known(q);
-    const first = await customer('freed-a', 'waiting longest');
-    await customer('freed-a', 'waiting too');
+  /** A chat queue under `widget` with one agent the router knows (away), and customers waiting there with these first messages, oldest first. */
+  const knownAgentAndWaiting = async (widget: string, texts: string[], capacity?: Record<string, number>) => {
+    const q = await createQueue(t, { name: widget });
+    await chatEntry(t, widget, q);
+    const a = await known(q, capacity);
+    const waiting = [];
+    for (const text of texts) waiting.push(await customer(widget, text));
     await settled();
+    return { q, a, waiting };
+  };
+
+  it('plans the pass of an agent gone available from the reads sent behind its COMMIT, with no check: the head of its queue is offered', async () => {
+    const { q, a, waiting: [first] } = await knownAgentAndWaiting('freed-a', ['waiting longest', 'waiting too']);
     const before = { counts: counts(), reads: reads() };
     const offered = a.nextOffer(3000);
     expect(await a.emit('state:set', { state: 'available' })).toMatchObject({ ok: true, state: 'available' });
-    expect((await offered).interaction.id).toBe(first.session.interactionId);
+    expect((await offered).interaction.id).toBe(first!.session.interactionId);
     await settled();
     expect(reads()).toEqual({ ...before.reads, behindAvailable: before.reads.behindAvailable + 1 });
     expect(counts()).toEqual({ ...before.counts, passes: before.counts.passes + 1, offering: before.counts.offering + 1 });
@@ -358,9 +364,7 @@ describe('routing triggers', () => {
   });
 
   it('runs no pass of its own for an agent gone available without a free slot, as the reads behind its COMMIT show it', async () => {
-    const q = await createQueue(t, { name: 'freed-c' });
-    await chatEntry(t, 'freed-c', q);
-    const a = await known(q, { chat: 1, voice: 0, sms: 0, email: 0 });
+    const { a } = await knownAgentAndWaiting('freed-c', [], { chat: 1, voice: 0, sms: 0, email: 0 });
     expect(await a.emit('state:set', { state: 'available' })).toMatchObject({ ok: true });
     await settled();
     await offeredTo(a, 'freed-c', 'first');
@@ -416,12 +420,7 @@ describe('routing triggers', () => {
   };
 
   it('follows a claim refused after the reads behind an agent\'s COMMIT with a full pass, which offers the next contact', async () => {
-    const q = await createQueue(t, { name: 'freed-b' });
-    await chatEntry(t, 'freed-b', q);
-    const a = await known(q);
-    const gone = await customer('freed-b', 'waiting longest');
-    const next = await customer('freed-b', 'waiting next');
-    await settled();
+    const { a, waiting: [gone, next] } = await knownAgentAndWaiting('freed-b', ['waiting longest', 'waiting next']);
     const { db } = t.app.services;
     const before = reads();
     const offered = a.nextOffer(5000);
@@ -429,10 +428,10 @@ describe('routing triggers', () => {
       // The pass the reads behind the change's COMMIT planned for the longest-waiting contact
       // waits for the lock; meanwhile that contact is gone, so its claim is refused.
       await waitFor(async () => (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")).rows[0]!.n === 1 && reads().behindAvailable === before.behindAvailable + 1, 5000, 'the pass planned behind the COMMIT to wait for the lock');
-      await holder.query("UPDATE interactions SET state = 'closed', outcome = 'abandoned', closed_at = clock_timestamp() WHERE id = $1", [gone.session.interactionId]);
+      await holder.query("UPDATE interactions SET state = 'closed', outcome = 'abandoned', closed_at = clock_timestamp() WHERE id = $1", [gone!.session.interactionId]);
     });
     expect(set).toMatchObject({ ok: true });
-    expect((await offered).interaction.id).toBe(next.session.interactionId);
+    expect((await offered).interaction.id).toBe(next!.session.interactionId);
     await settled();
     expect(a.offers).toHaveLength(1);
   });
