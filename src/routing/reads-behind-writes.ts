@@ -53,9 +53,7 @@ export class ReadsBehindWrites {
 
   /** Whether the reads sent last, not yet taken, were sent for what `named` names. */
   sentFor(named: NamedChange | null): boolean {
-    const early = this.early;
-    if (!early || !named) return false;
-    return 'work' in named ? named.work.every((id) => early.opening.has(id)) : named.freed.every((id) => early.freed.has(id));
+    return this.early !== null && named !== null && sentFor(this.early, named);
   }
 
   /** The reads sent last, for the next pass (which takes them whether it uses them or not). */
@@ -64,6 +62,11 @@ export class ReadsBehindWrites {
     this.early = null;
     return early;
   }
+}
+
+/** Whether `early` was sent for what `named` names: every contact named among those its write may open, or every agent named among those it freed. */
+function sentFor(early: EarlyReads, named: NamedChange): boolean {
+  return 'work' in named ? named.work.every((id) => early.opening.has(id)) : named.freed.every((id) => early.freed.has(id));
 }
 
 /**
@@ -83,8 +86,8 @@ export async function planOnReadsBehind(
   scope: AgentScope,
   named: NamedChange,
 ): Promise<{ prepared: boolean; plan: Assignment[] | null } | null> {
+  if (!sentFor(early, named)) return null;
   const work = 'work' in named ? named.work : [];
-  if ('work' in named ? !work.every((id) => early.opening.has(id)) : !named.freed.every((id) => early.freed.has(id))) return null;
   const read = await Promise.all([early.refreshed, early.ahead.read]).then(([, r]) => r, () => null);
   if (!read || !work.every((id) => read.waiting.some((w) => w.id === id))) return null;
   const found = heldCandidates(profiles, view, scope);

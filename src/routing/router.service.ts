@@ -15,8 +15,9 @@ import type { Assignment, Strategy, WaitingInteraction } from './selection';
 import { loadWaiting } from './routing.repository';
 import { limitFor, PASS_LIMIT, PASS_TRANSACTION, planFor, readWaitingAhead, shortOfSlots, within, type EarlyReads, type PassResult } from './pass-reads';
 import { MAX_HINTS, namedChange, scopeOf, workKey, type NamedChange, type RoutingHint } from './routing-hints';
-import { FreeAgentView, mayOffer } from './free-agents.repository';
-import { expectedCandidates, freeAgentFor, loadFreeCandidates, prepareCandidates, type AgentScope } from './free-candidates';
+import { FreeAgentView } from './free-agents.repository';
+import { expectedCandidates, loadFreeCandidates, prepareCandidates, type AgentScope } from './free-candidates';
+import { PassCheck } from './pass-check';
 import { AgentProfiles } from './agent-profiles';
 import { SweepRunner, type SweepStep } from './sweep-runner';
 import { planOnReadsBehind, ReadsBehindWrites } from './reads-behind-writes';
@@ -39,7 +40,7 @@ export interface PassCounts {
   offering: number;
   /** Triggers whose hints showed that no offer could follow, so no pass ran. */
   skipped: number;
-  /** Passes run without that check, for new work where a pass had offered (see `offeringIn`). */
+  /** Passes run without that check, for new work where a pass had offered (see PassCheck.presumed). */
   presumed: number;
 }
 
@@ -74,12 +75,8 @@ export class RouterService {
   private readonly freeAgents = new FreeAgentView();
   /** Reads sent behind a write that may lead to an offer, for the next pass (see readBehind, readsBehindAvailable). */
   private readonly readsBehind = new ReadsBehindWrites(this.profiles, this.freeAgents);
-  /**
-   * (queue, channel) pairs where a pass of this process made an offer: new work there goes
-   * straight to a pass, without the check, until such a pass offers nothing there (which removes
-   * the pair; the next contact is checked again). At most one per queue and channel.
-   */
-  private readonly offeringIn = new Set<string>();
+  /** Whether a trigger's hints call for a pass (see PassCheck). */
+  private readonly check: PassCheck;
 
   /**
    * `db`: the router's own connections (see createRouterPool): a pass and the checks before it
@@ -90,6 +87,7 @@ export class RouterService {
     private readonly db: Pool,
     private readonly log: Logger,
   ) {
+    this.check = new PassCheck(db, this.profiles, this.freeAgents);
     acd.requestRouting = (hint) => this.trigger(hint);
     acd.readsBehindAvailable = (agentId) => this.readsBehindAvailable(agentId);
     this.sweep = new SweepRunner(log, () => {
@@ -140,12 +138,12 @@ export class RouterService {
       this.full = false;
       this.hints = [];
       try {
-        const presumed = full ? [] : this.presumedOffering(hints);
+        const presumed = full ? [] : this.check.presumed(hints);
         const named = full ? null : namedChange(hints);
         // Agents who went available with the reads their pass begins with sent behind the COMMIT:
         // no check, those reads tell (a pass planned from them takes no lock when nothing waits).
         const freedBehind = named !== null && 'freed' in named && this.readsBehind.sentFor(named);
-        if (!full && presumed.length === 0 && !freedBehind && !(await this.worthAPass(hints))) {
+        if (!full && presumed.length === 0 && !freedBehind && !(await this.check.worthAPass(hints))) {
           this.counts.skipped++;
           continue;
         }
@@ -159,8 +157,7 @@ export class RouterService {
           this.agentsMoved = true;
         }
         if (more && offered > 0) this.full = true;
-        for (const key of presumed) if (!offeredIn.has(key)) this.offeringIn.delete(key);
-        for (const key of offeredIn) this.offeringIn.add(key);
+        this.check.passed(presumed, offeredIn);
       } catch (err) {
         this.log.warn({ err }, 'routing pass failed; the sweep retries');
         return;
@@ -174,27 +171,6 @@ export class RouterService {
   }
 
   /**
-   * When every hint is new work in a (queue, channel) where the last pass offered, the keys of
-   * those pairs (a pass is presumed worth it); otherwise none, and the check decides.
-   */
-  private presumedOffering(hints: RoutingHint[]): string[] {
-    const keys = hints.map((h) => ('queueId' in h && h.queueId ? workKey(h.queueId, h.channel) : null));
-    return keys.every((k): k is string => k !== null && this.offeringIn.has(k)) ? keys : [];
-  }
-
-  /**
-   * Whether the hinted changes can lead to an offer (no lock). New work only: some free agent of
-   * its queue has a slot there, by the free-agent view (one read of what changed). Freed agents:
-   * one read of whether work they can take waits.
-   */
-  private async worthAPass(hints: RoutingHint[]): Promise<boolean> {
-    const work = hints.flatMap((h) => ('queueId' in h && h.queueId ? [{ queueId: h.queueId, channel: h.channel }] : []));
-    const agents = hints.flatMap((h) => ('agentId' in h ? [h.agentId] : []));
-    if (agents.length > 0) return mayOffer(this.db, work, [...new Set(agents)]);
-    return work.length > 0 && freeAgentFor(this.db, this.profiles, this.freeAgents, work);
-  }
-
-  /**
    * Asked right before messages that may open conversations are sent (see
    * IngestService.readsBehindMessages): null when no reads would follow them now (a pass runs or
    * waits in this process, such reads are under way, or nobody was free at the view's last read),
@@ -202,7 +178,7 @@ export class RouterService {
    * for which their statement commits without waiting for the WAL.
    */
   wantsReadsBehind(): ReadsBehind | null {
-    if (this.stopped || this.running || this.readsBehind.underWay || this.freeAgents.size === 0) return null;
+    if (!this.mayReadBehind() || this.freeAgents.size === 0) return null;
     return (db, opening) => this.readBehind(db, opening) ?? NOTHING_READ;
   }
 
@@ -218,7 +194,7 @@ export class RouterService {
    * null when not sent, else settled once both are answered (the caller keeps `db` until then).
    */
   readBehind(db: Queryable, opening: string[]): Promise<unknown> | null {
-    if (this.stopped || this.running || this.readsBehind.underWay) return null;
+    if (!this.mayReadBehind()) return null;
     return this.readsBehind.send(db, { opening });
   }
 
@@ -234,8 +210,13 @@ export class RouterService {
    * pass, which plans again under the lock.
    */
   readsBehindAvailable(agentId: string): ((db: Queryable) => Promise<unknown>) | null {
-    if (this.stopped || this.running || this.readsBehind.underWay) return null;
+    if (!this.mayReadBehind()) return null;
     return (db) => this.readsBehind.send(db, { freed: [agentId] }) ?? NOTHING_READ;
+  }
+
+  /** Reads may be sent behind a write now: no pass runs or waits in this process, and no such reads are under way. */
+  private mayReadBehind(): boolean {
+    return !this.stopped && !this.running && !this.readsBehind.underWay;
   }
 
   /**
