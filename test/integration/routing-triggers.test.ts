@@ -321,8 +321,8 @@ describe('routing triggers', () => {
   // it calls for: that pass runs without a check and sends only its claims. (Only for an agent
   // whose profile the router holds: one it has seen free before.)
   /** An agent of `q` the router has seen free (so it holds the agent's profile), away now. */
-  const known = async (q: string, capacity: Record<string, number> = { chat: 1 }) => {
-    const a = await createAgent(t, [q], { capacity, wrapupSeconds: 600 });
+  const known = async (queues: string | string[], capacity: Record<string, number> = { chat: 1 }) => {
+    const a = await createAgent(t, typeof queues === 'string' ? [queues] : queues, { capacity, wrapupSeconds: 600 });
     open.push(a);
     expect(await a.emit('state:set', { state: 'available' })).toMatchObject({ ok: true });
     await settled();
@@ -448,15 +448,23 @@ describe('routing triggers', () => {
     expect((await offered).interaction.id).toBe(c.session.interactionId);
   });
 
-  it('leaves nothing stranded when agents become available while contacts arrive, all at once (passes read only what their triggers name)', async () => {
-    // With the sweep an hour away, only triggers route. A pass for a freed agent reads that
-    // agent; a pass for new work reads the agents of its queue. Of two changes committed at
-    // once, at least one trigger's pass must see both, so no contact may be left waiting while
-    // an agent of its queue has a free slot.
-    const qa = await createQueue(t, { name: 'triggers-d-a' });
-    const qb = await createQueue(t, { name: 'triggers-d-b' });
-    await chatEntry(t, 'triggers-d-a', qa);
-    await chatEntry(t, 'triggers-d-b', qb);
+  /** Twelve agents: four of `qa`, four of `qb`, four of both (`agentOf` makes each). */
+  const twelveAgents = async (agentOf: (...queueIds: string[]) => Promise<AgentClient>, qa: string, qb: string) => [
+    ...(await Promise.all([0, 1, 2, 3].map(() => agentOf(qa)))),
+    ...(await Promise.all([0, 1, 2, 3].map(() => agentOf(qb)))),
+    ...(await Promise.all([0, 1, 2, 3].map(() => agentOf(qa, qb)))),
+  ];
+  /**
+   * Three rounds: twelve agents of two queues (`prepare`, given the queues, says which for each
+   * round) become available while twelve contacts arrive, all at once; then no contact may wait
+   * while an agent of its queue has a free slot, and each is offered once. `prefix` names the
+   * queues and widgets.
+   */
+  const strandingRounds = async (prefix: string, prepare: (qa: string, qb: string) => Promise<(round: number) => Promise<AgentClient[]>>) => {
+    const qa = await createQueue(t, { name: `${prefix}-a` });
+    const qb = await createQueue(t, { name: `${prefix}-b` });
+    await chatEntry(t, `${prefix}-a`, qa);
+    await chatEntry(t, `${prefix}-b`, qb);
     const db = t.app.services.db;
     const stranded = async () =>
       (await db.query<{ n: number }>(
@@ -467,13 +475,11 @@ describe('routing triggers', () => {
                            AND (SELECT count(*) FROM interactions x WHERE x.agent_id = a.id AND x.channel = 'chat' AND x.state IN ('offered','active','wrapup')) < 1)`,
         [[qa, qb]],
       )).rows[0]!.n;
+    const agentsFor = await prepare(qa, qb);
     for (let round = 0; round < 3; round++) {
-      const agents = [
-        ...(await Promise.all([0, 1, 2, 3].map(() => agent(qa)))),
-        ...(await Promise.all([0, 1, 2, 3].map(() => agent(qb)))),
-        ...(await Promise.all([0, 1, 2, 3].map(() => agent(qa, qb)))),
-      ];
-      const arrivals = Array.from({ length: 12 }, (_, n) => () => customer(n % 2 ? 'triggers-d-a' : 'triggers-d-b', `round ${round} contact ${n}`));
+      const agents = await agentsFor(round);
+      await settled();
+      const arrivals = Array.from({ length: 12 }, (_, n) => () => customer(n % 2 ? `${prefix}-a` : `${prefix}-b`, `round ${round} contact ${n}`));
       const availability = agents.map((a) => () => a.emit('state:set', { state: 'available' }));
       const all = arrivals.flatMap((arrive, n) => [arrive, availability[n]!]);
       await Promise.all(all.map((go) => go()));
@@ -487,5 +493,26 @@ describe('routing triggers', () => {
       // Everyone goes offline again: their offers go back to the queues, and are not offered on (nobody is free).
       await Promise.all(agents.map((a) => a.emit('state:set', { state: 'offline' })));
     }
+  };
+
+  it('leaves nothing stranded when agents become available while contacts arrive, all at once (passes read only what their triggers name)', async () => {
+    // With the sweep an hour away, only triggers route. A pass for a freed agent reads that
+    // agent; a pass for new work reads the agents of its queue. Of two changes committed at
+    // once, at least one trigger's pass must see both, so no contact may be left waiting while
+    // an agent of its queue has a free slot.
+    await strandingRounds('triggers-d', async (qa, qb) => () => twelveAgents(agent, qa, qb));
+  });
+
+  it('leaves nothing stranded when agents the router knows become available while contacts arrive (their passes planned from the reads behind their COMMIT)', async () => {
+    // The same with agents seen free before (all of them, before any contact waits): reads
+    // behind a change to available are made after its commit, so a contact queued before them is
+    // in them, and one queued after them has a pass of its own that sees the agent free.
+    const before = reads().behindAvailable;
+    await strandingRounds('triggers-e', async (qa, qb) => {
+      const rounds: AgentClient[][] = [];
+      for (let round = 0; round < 3; round++) rounds.push(await twelveAgents((...queueIds) => known(queueIds), qa, qb));
+      return async (round) => rounds[round]!;
+    });
+    expect(reads().behindAvailable).toBeGreaterThan(before);
   });
 });
