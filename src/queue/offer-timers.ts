@@ -1,7 +1,8 @@
 /**
- * Ring-no-answer timers as delayed BullMQ jobs. The processor re-checks the offer in Postgres,
- * so a timer that fires late, twice, or after the offer was answered changes nothing; the
- * routing sweep expires overdue offers too, should a timer be lost.
+ * Ring-no-answer timers as delayed BullMQ jobs, removed once their offers are decided. The
+ * processor re-checks the offer in Postgres, so a timer that fires late, twice, or after the
+ * offer was answered (its removal failed or came too late) changes nothing; the routing sweep
+ * expires overdue offers too, should a timer be lost.
  */
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -33,6 +34,11 @@ export class BullOfferTimers implements OfferTimers {
       removeOnComplete: { age: 3600 },
       removeOnFail: { age: 24 * 3600 },
     });
+  }
+
+  /** Remove the offers' delayed jobs; a job already running (locked) is left to finish. */
+  async cancel(offerIds: string[]): Promise<void> {
+    await Promise.all(offerIds.map((id) => this.queue.remove(JOBS.offerTimeout.id(id))));
   }
 
   startWorker(expire: (offerId: string, agentId?: string) => Promise<boolean>, workerConnection: Redis): void {

@@ -45,6 +45,8 @@ export interface AgentNotifier {
 /** Delayed jobs (offer timeouts); implemented with BullMQ. */
 export interface OfferTimers {
   schedule(offer: Pick<CreatedOffer, 'id' | 'agentId' | 'expiresAt'>): Promise<void>;
+  /** Drop the timers of offers answered or withdrawn (one that fires anyway finds nothing to do). */
+  cancel(offerIds: string[]): Promise<void>;
 }
 
 export class Effects {
@@ -55,6 +57,8 @@ export class Effects {
   /** Screen pop reads sent behind the COMMIT for the offers a pass claims, by interaction id (see AcdContext.readPopsBehind). */
   readonly popsBehind = new Map<string, ScreenPopReads>();
   readonly revoked: Array<{ agentId: string; offerId: string; reason: RevokeReason }> = [];
+  /** Offers accepted or rejected in this transaction (their timers are no longer needed). */
+  readonly answered: string[] = [];
   readonly agentStates: Array<{ agentId: string; state: string; reason: string | null }> = [];
   readonly changed: Array<{ agentId: string; interactionId: string; state: string }> = [];
   /** Interactions accepted by an agent in this transaction (voice bridges the call then). */
@@ -115,6 +119,7 @@ export class AcdContext {
         this.log.warn({ err, offerId: o.id }, 'offer timer not scheduled; the sweep will expire it');
       }
     }
+    this.cancelTimers([...fx.answered, ...fx.revoked.map((r) => r.offerId)]);
     for (const r of fx.revoked) this.notifier?.revoked(r.agentId, r.offerId, r.reason);
     for (const s of fx.agentStates) this.notifier?.agentState(s.agentId, s.state, s.reason);
     for (const c of fx.changed) this.notifier?.interactionChanged(c.agentId, c.interactionId, c.state);
@@ -131,6 +136,16 @@ export class AcdContext {
     }
     if (fx.route) this.requestRouting();
     else for (const agentId of new Set(fx.freed)) this.requestRouting({ agentId });
+  }
+
+  /**
+   * Drop the ring-no-answer timers of offers decided (answered, withdrawn, expired), without
+   * waiting: otherwise each would fire at its time, run its job and read its offer only to find
+   * it decided. Left to fire should this fail; it then changes nothing.
+   */
+  private cancelTimers(offerIds: string[]): void {
+    if (!this.timers || offerIds.length === 0) return;
+    this.timers.cancel(offerIds).catch((err: unknown) => this.log.warn({ err }, 'offer timers not cancelled; they will fire and find their offers decided'));
   }
 
   /**

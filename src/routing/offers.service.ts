@@ -19,6 +19,7 @@ export class OffersService {
     return this.acd.run(async (tx, fx) => {
       const i = await this.acd.lock(tx, offer.interactionId);
       if (!(await markAccepted(tx, offerId, agentId))) throw await this.whyNot(tx, offerId);
+      fx.answered.push(offerId);
       await transition(tx, i.id, ['offered'], { state: 'active', acceptedNow: true });
       await this.acd.append(tx, fx, i, 'offer.accepted', { offerId, agentId }, `offer.accepted:${offerId}`);
       const accepted = (await findInteraction(tx, i.id))!;
@@ -35,6 +36,7 @@ export class OffersService {
     await this.acd.run(async (tx, fx) => {
       const i = await this.acd.lock(tx, offer.interactionId);
       if (!(await markDeclined(tx, offerId, 'rejected', 'agent-rejected', { agentId }))) throw await this.whyNot(tx, offerId);
+      fx.answered.push(offerId);
       await transition(tx, i.id, ['offered'], { state: 'queued', agentId: null });
       await this.acd.append(tx, fx, i, 'offer.rejected', { offerId, agentId }, `offer.rejected:${offerId}`);
       fx.route = true;

@@ -522,3 +522,54 @@ describe('ACD: offers, accept, work, wrap-up', () => {
     }
   });
 });
+
+describe('ACD: ring-no-answer timers', () => {
+  // Offers ring for a minute here, so none rings out while the test answers them.
+  let t: TestApp;
+  const cleanup: Array<{ close(): void }> = [];
+  beforeAll(async () => {
+    t = await startApp({ OFFER_TIMEOUT_SECONDS: '60', ROUTER_SWEEP_MS: '60000' });
+  });
+  afterAll(async () => {
+    cleanup.splice(0).forEach((c) => c.close());
+    await t.close();
+  });
+  const track = <T extends { close(): void }>(c: T): T => {
+    cleanup.push(c);
+    return c;
+  };
+
+  it('drops an offer\'s ring-no-answer timer once the offer is answered or withdrawn, and keeps the timers of offers still ringing', async () => {
+    const q = await createQueue(t, { name: 'timers' });
+    await chatEntry(t, 'timers', q);
+    const a = track(await createAgent(t, [q], { capacity: { chat: 3 } }));
+    const redis = t.app.services.redis;
+    const bull = `${t.config.redisKeyPrefix}-bull:offer-timeouts`;
+    // Its delayed job, and that job's data (a job that ran is kept for an hour: gone means removed).
+    const timer = async (offerId: string) => ({ delayed: (await redis.zscore(`${bull}:delayed`, `offer-${offerId}`)) !== null, job: (await redis.exists(`${bull}:offer-${offerId}`)) === 1 });
+    const ringing = async (offerId: string) => waitFor(async () => (await timer(offerId)).delayed, 5000, `the timer of offer ${offerId}`);
+    const gone = async (offerId: string) => waitFor(async () => !(await timer(offerId)).job, 5000, `the timer of offer ${offerId} removed`);
+    expect(await a.emit('state:set', { state: 'available' })).toMatchObject({ ok: true });
+    const offerOf = async (text: string) => {
+      const offered = a.nextOffer();
+      track(await customer(t, 'timers', text));
+      return offered;
+    };
+    const [accepted, rejected, withdrawn] = [await offerOf('accepted'), await offerOf('rejected'), await offerOf('withdrawn')];
+    for (const o of [accepted, rejected, withdrawn]) await ringing(o.offerId);
+
+    expect(await a.emit('offer:accept', { offerId: accepted.offerId })).toMatchObject({ ok: true });
+    await gone(accepted.offerId);
+    expect(await timer(rejected.offerId)).toEqual({ delayed: true, job: true });
+
+    expect(await a.emit('offer:reject', { offerId: rejected.offerId })).toMatchObject({ ok: true });
+    await gone(rejected.offerId);
+    expect(await timer(withdrawn.offerId)).toEqual({ delayed: true, job: true });
+
+    // Going away withdraws what still rings (the rejected contact may have rung here again).
+    expect(await a.emit('state:set', { state: 'away', reason: 'break' })).toMatchObject({ ok: true });
+    await gone(withdrawn.offerId);
+    for (const o of a.revoked) await gone(o.offerId);
+    expect(a.revoked.map((r) => r.offerId)).toContain(withdrawn.offerId);
+  });
+});
