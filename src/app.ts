@@ -144,6 +144,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     const acd = new AcdContext(db, ingest, log.child({ module: 'acd' }), config.offerTimeoutSeconds);
     const offers = new OffersService(acd);
     const router = new RouterService(acd, routerDb, log.child({ module: 'router' }));
+    metrics.observeRouting(() => router);
     // A message that may open a conversation carries the first reads of the pass it may call for.
     ingest.readsBehindMessages = () => router.wantsReadsBehind();
     const agentState = new AgentStateService(acd, offers);

@@ -1,7 +1,8 @@
 /**
  * The service's own figures from its `/metrics` (prom-client's default metrics, prefixed
- * `switchboard_`): V8's heap, to split a process's RSS, and the garbage collector's pauses, to
- * tell a latency tail made of collections from one made elsewhere.
+ * `switchboard_`): V8's heap, to split a process's RSS, the garbage collector's pauses, to
+ * tell a latency tail made of collections from one made elsewhere, and the router's counters, to
+ * tell which way its passes went.
  */
 
 export interface Heap {
@@ -38,6 +39,25 @@ function parseGcTotals(text: string): GcTotals {
     else k.count = Number(value);
   }
   return totals;
+}
+
+/**
+ * The router's counters so far (`switchboard_routing_*_total`), flat: `triggers_total.offered`,
+ * `waiting_reads_total.behind_message`, and so on.
+ */
+export type RoutingCounts = Record<string, number>;
+
+export async function routingCounts(base: string): Promise<RoutingCounts> {
+  const out: RoutingCounts = {};
+  for (const [, name, value, n] of (await metricsText(base)).matchAll(/^switchboard_routing_([a-z_]+)\{[a-z]+="([a-z_]+)"\} ([0-9]+)$/gm)) out[`${name}.${value}`] = Number(n);
+  return out;
+}
+
+/** What the router counted between two readings (counters that did not move left out). */
+export function routingBetween(before: RoutingCounts, after: RoutingCounts): RoutingCounts {
+  const out: RoutingCounts = {};
+  for (const [k, v] of Object.entries(after)) if (v !== (before[k] ?? 0)) out[k] = v - (before[k] ?? 0);
+  return out;
 }
 
 /** V8's heap and its collections so far, of the service at `base` (one read of its /metrics). */

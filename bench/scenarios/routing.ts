@@ -30,6 +30,7 @@ import { serverPid, watchCpu, type CpuUse } from '../lib/procfs';
 import { runTsx, startWorker, type WorkerHandle } from '../lib/worker';
 import { startRelay } from '../lib/relay';
 import { inclusiveOf, monoMicros, summarizeProfile, type FunctionTime } from '../lib/cpuprofile';
+import { routingBetween, routingCounts, type RoutingCounts } from '../lib/service-metrics';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 
@@ -107,6 +108,8 @@ export interface RoutingCell {
   windows: Array<[number, number]>;
   /** CPU used during the measurements: the service, the generator, and everyone else on the machine. */
   cpu: CpuUse;
+  /** What the router counted during each measurement (its /metrics): how triggers went, how passes read. */
+  router: { enqueue: RoutingCounts; available: RoutingCounts };
   profile?: CellProfile;
 }
 
@@ -191,12 +194,15 @@ async function serviceCells(M: number, opts: RoutingOptions, driver: WorkerHandl
       log(`  ${W} waiting (filled at ${fmt(fill.perSecond, 0)}/s)`);
 
       const cpu = watchCpu({ service: serverPid, generator: driver.pid });
+      const r0 = await routingCounts(svc.base);
       const w0 = monoMicros();
       const enqueue = await driver.call<Measure>('measureEnqueue', { url: svc.base, widget: 'probe', samples: opts.samples, timeoutMs: 10000 });
       const w1 = monoMicros();
+      const r1 = await routingCounts(svc.base);
       const available = await driver.call<Measure>('measureAvailable', { samples: opts.samples, timeoutMs: 10000 });
       const w2 = monoMicros();
       const cpuUse = cpu.stop();
+      const router = { enqueue: routingBetween(r0, r1), available: routingBetween(r1, await routingCounts(svc.base)) };
       const samePriority = await driver.call<{ offered: boolean; ms: number | null }>('samePriorityProbe', { url: svc.base, widget: 'same', timeoutMs: 5000 });
       await phases(svc.env.DATABASE_URL!, enqueue, true);
       await phases(svc.env.DATABASE_URL!, available, false);
@@ -211,6 +217,7 @@ async function serviceCells(M: number, opts: RoutingOptions, driver: WorkerHandl
           `phases (p50): enqueue ${phaseLine(enqueue)}, available ${phaseLine(available)}; ` +
           `same-priority chat ${samePriority.offered ? `offered in ${ms(samePriority.ms)}` : 'NOT offered within 5 s'}; ` +
           `router SQL: all free agents ${ms(sql.availableAgents.p50)}, changed agents ${ms(sql.changedAgents.p50)}, waiting ${ms(sql.waiting.p50)}; ` +
+          `passes planned from the reads behind the probe's write: ${router.enqueue['waiting_reads_total.behind_message'] ?? 0} of ${opts.samples} messages, ${router.available['waiting_reads_total.behind_available'] ?? 0} of ${opts.samples} changes to available; ` +
           `CPU cores: service ${fmt(cpuUse.byProcess.service, 2)}, generator ${fmt(cpuUse.byProcess.generator, 2)}, others on the machine ${fmt(cpuUse.othersCores, 2)}`,
       );
       cells.push({
@@ -224,6 +231,7 @@ async function serviceCells(M: number, opts: RoutingOptions, driver: WorkerHandl
         fill: { seconds: fill.seconds, perSecond: fill.perSecond, failed: fill.failed },
         windows: [[w0, w1], [w1, w2]],
         cpu: cpuUse,
+        router,
       });
     }
   } finally {

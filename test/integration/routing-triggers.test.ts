@@ -363,6 +363,32 @@ describe('routing triggers', () => {
     expect(b.offers).toHaveLength(0);
   });
 
+  it('counts in /metrics what came of each trigger and how each pass read the waiting work, as the router does', async () => {
+    const { a } = await knownAgentAndWaiting('metrics-a', ['waiting']);
+    const offered = a.nextOffer(3000);
+    expect(await a.emit('state:set', { state: 'available' })).toMatchObject({ ok: true });
+    await offered;
+    await settled();
+    const text = await fetch(`${t.url}/metrics`).then((r) => r.text());
+    const metric = (name: string, labels: string) => Number(new RegExp(`^${name}\\{${labels}\\} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
+    const c = counts();
+    const w = reads();
+    expect({
+      offered: metric('switchboard_routing_triggers_total', 'outcome="offered"'),
+      nothingOffered: metric('switchboard_routing_triggers_total', 'outcome="nothing_offered"'),
+      skipped: metric('switchboard_routing_triggers_total', 'outcome="skipped"'),
+    }).toEqual({ offered: c.offering, nothingOffered: c.passes - c.offering, skipped: c.skipped });
+    expect({
+      ahead: metric('switchboard_routing_waiting_reads_total', 'how="ahead"'),
+      missed: metric('switchboard_routing_waiting_reads_total', 'how="missed"'),
+      plain: metric('switchboard_routing_waiting_reads_total', 'how="plain"'),
+      behind: metric('switchboard_routing_waiting_reads_total', 'how="behind_message"'),
+      behindAvailable: metric('switchboard_routing_waiting_reads_total', 'how="behind_available"'),
+    }).toEqual(w);
+    expect(w.behindAvailable).toBeGreaterThan(0);
+    expect(c.offering).toBeGreaterThan(0);
+  });
+
   it('runs no pass of its own for an agent gone available without a free slot, as the reads behind its COMMIT show it', async () => {
     const { a } = await knownAgentAndWaiting('freed-c', [], { chat: 1, voice: 0, sms: 0, email: 0 });
     expect(await a.emit('state:set', { state: 'available' })).toMatchObject({ ok: true });
