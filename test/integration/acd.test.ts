@@ -3,7 +3,8 @@ import { agentClient, chatEntry, createAgent, createQueue, type AgentClient } fr
 import { randomUUID } from 'node:crypto';
 import { PASS_LIMIT } from '../../src/routing/pass-reads';
 import { createOffer } from '../../src/routing/offers.repository';
-import { withTransaction } from '../../src/platform/db';
+import { withTransaction, type Queryable } from '../../src/platform/db';
+import { loadWaiting } from '../../src/routing/routing.repository';
 
 /** A chat customer in `widget` who has sent one message. */
 async function customer(t: TestApp, widget: string, text = 'hello') {
@@ -229,6 +230,31 @@ describe('ACD: offers, accept, work, wrap-up', () => {
     const c = track(await customer(t, 'backlog', 'behind the texts'));
     const o = await a.nextOffer();
     expect(o.interaction).toMatchObject({ id: c.session.interactionId, channel: 'chat' });
+  });
+
+  it('reads who declined a waiting contact without walking every offer it was ever made', async () => {
+    const q = await createQueue(t, { name: 'withdrawn-often' });
+    await chatEntry(t, 'withdrawn-often', q);
+    const [a, b] = [track(await createAgent(t, [q])), track(await createAgent(t, [q]))];
+    const c = track(await customer(t, 'withdrawn-often'));
+    // 3,000 offers withdrawn (an agent going away each time), one rejected by b.
+    await db().query(
+      `INSERT INTO offers (id, interaction_id, agent_id, queue_id, channel, state, explanation, queued_at, expires_at, decided_at, decided_reason)
+       SELECT gen_random_uuid(), $1, CASE WHEN n = 0 THEN $3::uuid ELSE $2::uuid END, $4, 'chat', CASE WHEN n = 0 THEN 'rejected' ELSE 'revoked' END, '{}',
+              clock_timestamp(), clock_timestamp(), clock_timestamp(), CASE WHEN n = 0 THEN 'agent-rejected' ELSE 'cancelled' END
+         FROM generate_series(0, 3000) AS n`,
+      [c.session.interactionId, a.agentId, b.agentId, q],
+    );
+    await db().query('ANALYZE offers');
+    // The router's own statement, as it sends it.
+    let sent: { text: string; values: unknown[] } | undefined;
+    const capture = { query: async (config: { text: string; values: unknown[] }) => ((sent = config), { rows: [] }) } as unknown as Queryable;
+    await loadWaiting(capture, [q], ['chat'], 5);
+    const plan = JSON.stringify((await db().query(`EXPLAIN (FORMAT JSON) ${sent!.text}`, sent!.values)).rows[0]);
+    expect(plan).toContain('offers_declined_idx');
+    expect(plan).not.toContain('offers_interaction_idx');
+    const { waiting } = await loadWaiting(db(), [q], ['chat'], 5);
+    expect(waiting.find((w) => w.id === c.session.interactionId)?.declinedBy).toEqual([b.agentId]);
   });
 
   it('a pass for one free slot reads the head of the queue, and reads on when skills pass over all of it', async () => {
