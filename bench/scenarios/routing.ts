@@ -375,7 +375,26 @@ export async function routingScenario(opts: RoutingOptions, log: (s: string) => 
     for (const W of opts.waiting) {
       const a = cells.find((c) => c.agents === m0 && c.waiting === W);
       const b = cells.find((c) => c.agents === m1 && c.waiting === W);
-      if (a && b) agentGrowth[W] = { enqueueP99: ratio(b.enqueueToOffer.offer.p99, a.enqueueToOffer.offer.p99), availableP99: ratio(b.availableToOffer.offer.p99, a.availableToOffer.offer.p99) };
+      if (!a || !b) continue;
+      const g = ratio(b.enqueueToOffer.offer.p99, a.enqueueToOffer.offer.p99);
+      const g50 = ratio(b.enqueueToOffer.offer.p50, a.enqueueToOffer.offer.p50);
+      const gb = ratio(b.baseline?.enqueue.p99, a.baseline?.enqueue.p99);
+      const gb50 = ratio(b.baseline?.enqueue.p50, a.baseline?.enqueue.p50);
+      agentGrowth[W] = {
+        enqueueP99: g,
+        enqueueP50: g50,
+        availableP99: ratio(b.availableToOffer.offer.p99, a.availableToOffer.offer.p99),
+        availableP50: ratio(b.availableToOffer.offer.p50, a.availableToOffer.offer.p50),
+        baselineEnqueueP99: gb,
+        baselineEnqueueP50: gb50,
+      };
+      rows.push({
+        scenario: 'routing',
+        measure: `growth of enqueue → offer from ${m0} to ${m1} agents, ${W} waiting`,
+        ours: `p50 ${fmt(g50, 2)}×, p99 ${fmt(g, 2)}×`,
+        baseline: `p50 ${fmt(gb50, 2)}×, p99 ${fmt(gb, 2)}×`,
+        ratio: g !== null && gb !== null ? ratio(g, gb) : null,
+      });
     }
   }
   return { rows, data: { options: opts, setups, cells, growthWithWaiting: growth, growthWithAgents: agentGrowth, serverPids: profiles } };
