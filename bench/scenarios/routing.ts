@@ -296,6 +296,38 @@ const ENQUEUE_P99_TARGET_MS = 10;
  * needs, on the same machine) miss it too, the table says so: the target cannot be met on that
  * machine by any build, and the ratio to the floor is the figure that says how we did.
  */
+/** How each latency grew from cell `a` to cell `b` (b / a), ours and the floor's. */
+interface Growth {
+  enqueueP99: number | null;
+  enqueueP50: number | null;
+  availableP99: number | null;
+  availableP50: number | null;
+  baselineEnqueueP99: number | null;
+  baselineEnqueueP50: number | null;
+}
+
+function growthBetween(a: RoutingCell, b: RoutingCell): Growth {
+  return {
+    enqueueP99: ratio(b.enqueueToOffer.offer.p99, a.enqueueToOffer.offer.p99),
+    enqueueP50: ratio(b.enqueueToOffer.offer.p50, a.enqueueToOffer.offer.p50),
+    availableP99: ratio(b.availableToOffer.offer.p99, a.availableToOffer.offer.p99),
+    availableP50: ratio(b.availableToOffer.offer.p50, a.availableToOffer.offer.p50),
+    baselineEnqueueP99: ratio(b.baseline?.enqueue.p99, a.baseline?.enqueue.p99),
+    baselineEnqueueP50: ratio(b.baseline?.enqueue.p50, a.baseline?.enqueue.p50),
+  };
+}
+
+/** A table row for the growth of enqueue → offer, ours against the floor's. */
+function growthRow(measure: string, g: Growth): Row {
+  return {
+    scenario: 'routing',
+    measure,
+    ours: `p50 ${fmt(g.enqueueP50, 2)}×, p99 ${fmt(g.enqueueP99, 2)}×`,
+    baseline: `p50 ${fmt(g.baselineEnqueueP50, 2)}×, p99 ${fmt(g.baselineEnqueueP99, 2)}×`,
+    ratio: ratio(g.enqueueP99, g.baselineEnqueueP99),
+  };
+}
+
 function enqueueTarget(floorP99: number | undefined): string {
   const target = `p99 ≤ ${ENQUEUE_P99_TARGET_MS} ms`;
   return floorP99 !== undefined && floorP99 > ENQUEUE_P99_TARGET_MS ? `${target} (the floor misses it too: p99 ${fmt(floorP99, 1)} ms)` : target;
@@ -339,62 +371,30 @@ export async function routingScenario(opts: RoutingOptions, log: (s: string) => 
       ratio: ratio(c.availableToOffer.offer.p99, c.baseline?.available.p99),
     });
   }
-  const growth: Record<string, unknown> = {};
+  const growth: Record<string, Growth> = {};
   const lo = Math.min(...opts.waiting);
   const hi = Math.max(...opts.waiting);
   for (const M of opts.agents) {
     const a = cells.find((c) => c.agents === M && c.waiting === lo);
     const b = cells.find((c) => c.agents === M && c.waiting === hi);
     if (!a || !b || lo === hi) continue;
-    const g = ratio(b.enqueueToOffer.offer.p99, a.enqueueToOffer.offer.p99);
-    const g50 = ratio(b.enqueueToOffer.offer.p50, a.enqueueToOffer.offer.p50);
-    const gb = ratio(b.baseline?.enqueue.p99, a.baseline?.enqueue.p99);
-    const gb50 = ratio(b.baseline?.enqueue.p50, a.baseline?.enqueue.p50);
-    growth[M] = {
-      enqueueP99: g,
-      enqueueP50: g50,
-      availableP99: ratio(b.availableToOffer.offer.p99, a.availableToOffer.offer.p99),
-      availableP50: ratio(b.availableToOffer.offer.p50, a.availableToOffer.offer.p50),
-      baselineEnqueueP99: gb,
-      baselineEnqueueP50: gb50,
-    };
+    const g = (growth[M] = growthBetween(a, b));
     // A p99 of a few hundred samples on a shared machine is one or two samples: the target
     // counts as met only when the median grows no more than 1.5× either.
     rows.push({
-      scenario: 'routing',
-      measure: `growth of enqueue → offer from ${lo} to ${hi} waiting, ${M} agents`,
-      ours: `p50 ${fmt(g50, 2)}×, p99 ${fmt(g, 2)}×`,
-      baseline: `p50 ${fmt(gb50, 2)}×, p99 ${fmt(gb, 2)}×`,
-      ratio: g !== null && gb !== null ? ratio(g, gb) : null,
-      ...(lo === 100 && hi === 10000 ? { target: '≤ 1.5× (p99, and p50 too)', met: g === null || g50 === null ? null : g <= 1.5 && g50 <= 1.5 } : {}),
+      ...growthRow(`growth of enqueue → offer from ${lo} to ${hi} waiting, ${M} agents`, g),
+      ...(lo === 100 && hi === 10000 ? { target: '≤ 1.5× (p99, and p50 too)', met: g.enqueueP99 === null || g.enqueueP50 === null ? null : g.enqueueP99 <= 1.5 && g.enqueueP50 <= 1.5 } : {}),
     });
   }
-  const agentGrowth: Record<string, unknown> = {};
+  const agentGrowth: Record<string, Growth> = {};
   if (opts.agents.length > 1) {
     const [m0, m1] = [Math.min(...opts.agents), Math.max(...opts.agents)];
     for (const W of opts.waiting) {
       const a = cells.find((c) => c.agents === m0 && c.waiting === W);
       const b = cells.find((c) => c.agents === m1 && c.waiting === W);
       if (!a || !b) continue;
-      const g = ratio(b.enqueueToOffer.offer.p99, a.enqueueToOffer.offer.p99);
-      const g50 = ratio(b.enqueueToOffer.offer.p50, a.enqueueToOffer.offer.p50);
-      const gb = ratio(b.baseline?.enqueue.p99, a.baseline?.enqueue.p99);
-      const gb50 = ratio(b.baseline?.enqueue.p50, a.baseline?.enqueue.p50);
-      agentGrowth[W] = {
-        enqueueP99: g,
-        enqueueP50: g50,
-        availableP99: ratio(b.availableToOffer.offer.p99, a.availableToOffer.offer.p99),
-        availableP50: ratio(b.availableToOffer.offer.p50, a.availableToOffer.offer.p50),
-        baselineEnqueueP99: gb,
-        baselineEnqueueP50: gb50,
-      };
-      rows.push({
-        scenario: 'routing',
-        measure: `growth of enqueue → offer from ${m0} to ${m1} agents, ${W} waiting`,
-        ours: `p50 ${fmt(g50, 2)}×, p99 ${fmt(g, 2)}×`,
-        baseline: `p50 ${fmt(gb50, 2)}×, p99 ${fmt(gb, 2)}×`,
-        ratio: g !== null && gb !== null ? ratio(g, gb) : null,
-      });
+      agentGrowth[W] = growthBetween(a, b);
+      rows.push(growthRow(`growth of enqueue → offer from ${m0} to ${m1} agents, ${W} waiting`, agentGrowth[W]));
     }
   }
   return { rows, data: { options: opts, setups, cells, growthWithWaiting: growth, growthWithAgents: agentGrowth, serverPids: profiles } };
