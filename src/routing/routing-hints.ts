@@ -13,7 +13,7 @@ import type { AgentScope } from './free-candidates';
 export type RoutingHint = { queueId: string | null; channel: Channel; interactionId?: string } | { agentId: string };
 
 /** The contacts a trigger's hints name as new work, or null when any hint is something else (or names none). */
-export function namedWork(hints: RoutingHint[]): string[] | null {
+function namedWork(hints: RoutingHint[]): string[] | null {
   const ids = hints.map((h) => ('interactionId' in h ? h.interactionId : undefined));
   return ids.length > 0 && ids.every((id): id is string => id !== undefined) ? ids : null;
 }
