@@ -26,7 +26,7 @@ export class AgentStateService {
       // nothing either), and the reads the router's pass for the agent begins with go behind it.
       if (state === 'available') {
         end.commitBehind();
-        this.acd.readBehindAvailable(end, agentId);
+        this.acd.readBehindAvailable(end, fx, agentId);
       }
       const { found, changed } = await changing;
       if (!found) throw notFound('agent', agentId);

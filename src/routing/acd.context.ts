@@ -42,6 +42,15 @@ export interface AgentNotifier {
   interactionChanged(agentId: string, interactionId: string, state: string): void;
 }
 
+/**
+ * Reads the router sends right behind the COMMIT of an agent's change to available (see
+ * RouterService.readsBehindAvailable), and how to drop them should that change not commit.
+ */
+export interface ReadsBehindChange {
+  send(db: Queryable): Promise<unknown>;
+  drop(): void;
+}
+
 /** Delayed jobs (offer timeouts); implemented with BullMQ. */
 export interface OfferTimers {
   schedule(offer: Pick<CreatedOffer, 'id' | 'agentId' | 'expiresAt'>): Promise<void>;
@@ -65,6 +74,8 @@ export class Effects {
   readonly accepted: InteractionRecord[] = [];
   /** Answered interactions sent back to a queue (voice puts the caller on hold again). */
   readonly transferred: InteractionRecord[] = [];
+  /** Undone in memory should the transaction not commit (run before its error is thrown). */
+  readonly ifRolledBack: Array<() => void> = [];
   /** Route after commit: a full pass… */
   route = false;
   /** …or, when only these agents may have had a slot freed, a pass only if one of them can take waiting work. */
@@ -81,7 +92,7 @@ export class AcdContext {
    * reads to send right behind that COMMIT for the pass it will ask for (see
    * RouterService.readsBehindAvailable), or null for none.
    */
-  readsBehindAvailable: (agentId: string) => ((db: Queryable) => Promise<unknown>) | null = () => null;
+  readsBehindAvailable: (agentId: string) => ReadsBehindChange | null = () => null;
   /** Channels that act when an agent accepts (voice: dial the agent's softphone). */
   readonly onAccepted: Array<(i: InteractionRecord) => Promise<void>> = [];
   readonly onTransferred: Array<(i: InteractionRecord) => Promise<void>> = [];
@@ -101,7 +112,13 @@ export class AcdContext {
    */
   async run<T>(fn: (tx: PoolClient, fx: Effects, end: TransactionEnd) => Promise<T>, opts: { routerLock?: boolean; genericPlans?: boolean; asyncCommit?: boolean; pool?: Pool } = {}): Promise<T> {
     const fx = new Effects();
-    const result = await withTransaction(opts.pool ?? this.db, (tx, end) => fn(tx, fx, end), { advisoryLock: opts.routerLock ? ROUTER_LOCK_KEY : undefined, genericPlans: opts.genericPlans, asyncCommit: opts.asyncCommit });
+    let result: T;
+    try {
+      result = await withTransaction(opts.pool ?? this.db, (tx, end) => fn(tx, fx, end), { advisoryLock: opts.routerLock ? ROUTER_LOCK_KEY : undefined, genericPlans: opts.genericPlans, asyncCommit: opts.asyncCommit });
+    } catch (err) {
+      for (const undo of fx.ifRolledBack) undo();
+      throw err;
+    }
     await this.flush(fx);
     return result;
   }
@@ -190,13 +207,16 @@ export class AcdContext {
 
   /**
    * Send the reads the router asks for (readsBehindAvailable) right behind the COMMIT, already
-   * sent, of an agent's change to available. They are the router's affair: should asking or
-   * sending fail, nothing more is sent, and its pass reads for itself.
+   * sent, of an agent's change to available; dropped should the transaction not commit. They are
+   * the router's affair: should asking or sending fail, nothing more is sent, and its pass reads
+   * for itself.
    */
-  readBehindAvailable(end: TransactionEnd, agentId: string): void {
+  readBehindAvailable(end: TransactionEnd, fx: Effects, agentId: string): void {
     try {
       const reads = this.readsBehindAvailable(agentId);
-      if (reads) end.behindCommit(reads).catch(() => undefined);
+      if (!reads) return;
+      fx.ifRolledBack.push(reads.drop);
+      end.behindCommit(reads.send).catch(() => undefined);
     } catch {
       // Nothing sent: the pass reads for itself.
     }

@@ -56,6 +56,14 @@ export class ReadsBehindWrites {
     return this.early !== null && named !== null && sentFor(this.early, named);
   }
 
+  /**
+   * Drop the reads sent last if they were sent for what `named` names: its write did not commit,
+   * so what they read is not what a later trigger naming the same contacts or agents would see.
+   */
+  drop(named: NamedChange): void {
+    if (this.sentFor(named)) this.early = null;
+  }
+
   /** The reads sent last, for the next pass (which takes them whether it uses them or not). */
   take(): EarlyReads | null {
     const early = this.early;

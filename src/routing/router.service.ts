@@ -10,7 +10,7 @@ import type { Pool, PoolClient } from 'pg';
 import type { Logger } from '../platform/logger';
 import type { Config } from '../platform/config';
 import { createPool, type Queryable, type TransactionEnd } from '../platform/db';
-import type { AcdContext, Effects } from './acd.context';
+import type { AcdContext, Effects, ReadsBehindChange } from './acd.context';
 import type { Assignment, Strategy, WaitingInteraction } from './selection';
 import { loadWaiting } from './routing.repository';
 import { limitFor, PASS_LIMIT, PASS_TRANSACTION, planFor, readWaitingAhead, shortOfSlots, within, type EarlyReads, type PassResult } from './pass-reads';
@@ -207,11 +207,16 @@ export class RouterService {
    * from them without a check, and sends only its claims (none, and no lock, when nothing waits
    * that the agent can take). Those reads are made outside the routing lock, after the agent's
    * commit; a claim refused (another pass took the contact or the agent since) asks for a full
-   * pass, which plans again under the lock.
+   * pass, which plans again under the lock. Should the change not commit, `drop` discards them:
+   * they would show the agent as it was, and another change of the same agent to available,
+   * asking while they are on their way, sends none and would plan from them.
    */
-  readsBehindAvailable(agentId: string): ((db: Queryable) => Promise<unknown>) | null {
+  readsBehindAvailable(agentId: string): ReadsBehindChange | null {
     if (!this.mayReadBehind()) return null;
-    return (db) => this.readsBehind.send(db, { freed: [agentId] }) ?? NOTHING_READ;
+    return {
+      send: (db) => this.readsBehind.send(db, { freed: [agentId] }) ?? NOTHING_READ,
+      drop: () => this.readsBehind.drop({ freed: [agentId] }),
+    };
   }
 
   /** Reads may be sent behind a write now: no pass runs or waits in this process, and no such reads are under way. */

@@ -6,7 +6,7 @@
  */
 import type { PoolClient } from 'pg';
 import { chatClient, startApp, waitFor, type TestApp } from '../support/app';
-import { ROUTER_LOCK_KEY } from '../../src/routing/routing.repository';
+import { changeAgentState, ROUTER_LOCK_KEY } from '../../src/routing/routing.repository';
 import { chatEntry, createAgent, createQueue, type AgentClient } from '../support/agent';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -361,6 +361,33 @@ describe('routing triggers', () => {
     expect(reads()).toEqual({ ...again.reads, behindAvailable: again.reads.behindAvailable + 1 });
     expect(counts()).toEqual({ ...again.counts, passes: again.counts.passes + 1 });
     expect(b.offers).toHaveLength(0);
+  });
+
+  it('drops the reads behind a change to available that did not commit: a later change of that agent, which sent none, is planned afresh and offered', async () => {
+    const { a, waiting: [first] } = await knownAgentAndWaiting('freed-failed', ['waiting']);
+    const { db, router, agentState } = t.app.services;
+    // The change's log line is refused, so its COMMIT keeps nothing; the reads behind it still
+    // run after it, and see the agent away.
+    await db.query(`CREATE FUNCTION refuse_state_log() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.reason = 'refused-by-test' THEN RAISE EXCEPTION 'state change refused by the test'; END IF; RETURN NEW; END $$`);
+    await db.query('CREATE TRIGGER refuse_state_log BEFORE INSERT ON agent_state_log FOR EACH ROW EXECUTE FUNCTION refuse_state_log()');
+    try {
+      await expect(agentState.set(a.agentId, 'available', 'refused-by-test', 'test')).rejects.toThrow('state change refused by the test');
+    } finally {
+      await db.query('DROP TRIGGER refuse_state_log ON agent_state_log; DROP FUNCTION refuse_state_log()');
+    }
+    expect((await db.query<{ state: string }>('SELECT state FROM agents WHERE id = $1', [a.agentId])).rows[0]!.state).toBe('away');
+    // A second change of the agent to available, made while those reads were on their way,
+    // would have sent none (one set of reads at a time) and triggered its pass with only its
+    // name: as here. That pass must not plan from the failed change's reads.
+    const before = { counts: counts(), reads: reads() };
+    const offered = a.nextOffer(3000);
+    expect(await changeAgentState(db, { agentId: a.agentId, state: 'available', reason: null, logReason: null, actor: 'test' })).toEqual({ found: true, changed: true });
+    router.trigger({ agentId: a.agentId });
+    expect((await offered).interaction.id).toBe(first!.session.interactionId);
+    await settled();
+    expect(reads().behindAvailable).toBe(before.reads.behindAvailable);
+    expect(counts()).toMatchObject({ passes: before.counts.passes + 1, offering: before.counts.offering + 1 });
   });
 
   it('counts in /metrics what came of each trigger and how each pass read the waiting work, as the router does', async () => {
