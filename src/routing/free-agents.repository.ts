@@ -201,6 +201,11 @@ export class FreeAgentView {
     return [...this.byId.values()];
   }
 
+  /** The rows of these agents (each once) among the free agents as of the last refresh. */
+  rowsOf(agentIds: readonly string[]): FreeAgentRow[] {
+    return [...new Set(agentIds)].flatMap((id) => this.byId.get(id) ?? []);
+  }
+
   /** The read under way, if any: the next waits for it, so each reads from the horizon the one before left. */
   private reading: Promise<unknown> | null = null;
 

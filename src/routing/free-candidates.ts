@@ -40,7 +40,7 @@ export interface FreeCandidates {
  */
 export async function loadFreeCandidates(db: Queryable, profiles: AgentProfiles = new AgentProfiles(), scope?: AgentScope, view?: FreeAgentView): Promise<FreeCandidates> {
   const rows = view ? await view.refresh(db) : (await readAllFree(db)).agents;
-  const walkNow = (): Walked => (view ? walkView(view, profiles) : walk(rows, profiles));
+  const walkNow = (): Walked => (view ? walkFor(view, profiles, scope) : walk(rows, profiles));
   let walked = walkNow();
   if (walked.missing.length > 0) {
     await holdProfiles(db, profiles, walked.missing, rows);
@@ -56,7 +56,7 @@ export async function loadFreeCandidates(db: Queryable, profiles: AgentProfiles 
  * profile is not held at its agent's version (a read is needed).
  */
 export function heldCandidates(profiles: AgentProfiles, view: FreeAgentView, scope?: AgentScope): FreeCandidates | null {
-  const walked = walkView(view, profiles);
+  const walked = walkFor(view, profiles, scope);
   return walked.missing.length > 0 ? null : scoped(walked, scope);
 }
 
@@ -98,7 +98,7 @@ const partsOf = new WeakMap<AgentCandidate[], Group[]>();
  * the same round trip as the changes (see RouterService.pass), and check against what it finds.
  */
 export function expectedCandidates(profiles: AgentProfiles, view: FreeAgentView, scope?: AgentScope): Omit<FreeCandidates, 'agents'> {
-  const found = scoped(walkView(view, profiles), scope);
+  const found = scoped(walkFor(view, profiles, scope), scope);
   const queues = new Set(found.queueIds);
   let open = CHANNELS.reduce((bits, ch, k) => (found.channels.includes(ch) ? bits | (1 << k) : bits), 0);
   let slots = found.freeSlots;
@@ -149,6 +149,16 @@ function walkView(view: FreeAgentView, profiles: AgentProfiles): Walked {
   const walked = walk(view.current(), profiles);
   if (rows !== undefined) walks.set(view, { rows, profiles, held: profiles.generation, walked });
   return walked;
+}
+
+/**
+ * The walk a pass in `scope` needs. A scope that names agents only (a pass for agents freed)
+ * considers no one else: those agents' rows alone are walked. Otherwise the view's walk, kept
+ * while it stands; but any agent's change moves the view, and walking 1,000 free agents again for
+ * the one an agent freed took 0.87 ms at p50 of an available -> offer of 6.3 ms.
+ */
+function walkFor(view: FreeAgentView, profiles: AgentProfiles, scope?: AgentScope): Walked {
+  return scope && scope.queueIds.length === 0 ? walk(view.rowsOf(scope.agentIds), profiles) : walkView(view, profiles);
 }
 
 /**

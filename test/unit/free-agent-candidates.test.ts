@@ -16,7 +16,8 @@ const noDb = {
     throw new Error('no read expected: every profile is held');
   },
 } as unknown as Queryable;
-const viewOf = (rows: () => FreeAgentRow[]) => ({ refresh: async () => rows(), current: () => rows() }) as unknown as FreeAgentView;
+const rowsAmong = (rows: FreeAgentRow[], ids: readonly string[]) => [...new Set(ids)].flatMap((id) => rows.filter((r) => r.id === id));
+const viewOf = (rows: () => FreeAgentRow[]) => ({ refresh: async () => rows(), current: () => rows(), rowsOf: (ids: string[]) => rowsAmong(rows(), ids) }) as unknown as FreeAgentView;
 const row = (id: string, over: Partial<FreeAgentRow> = {}): FreeAgentRow => ({ id, profileVersion: 1, load: slots(), lastIdleAt: 1000, lastOfferAt: 0, ...over });
 
 describe('free-agent candidates', () => {
@@ -118,7 +119,7 @@ describe('free-agent candidates', () => {
   });
   /** A stand-in view that keeps a generation as the real one does, and counts how often its rows are taken. */
   const keepingView = (rows: FreeAgentRow[]) => {
-    const view = { generation: 1, taken: 0, current: () => (view.taken++, rows), refresh: async () => rows };
+    const view = { generation: 1, taken: 0, current: () => (view.taken++, rows), rowsOf: (ids: string[]) => rowsAmong(rows, ids), refresh: async () => rows };
     return view as typeof view & FreeAgentView;
   };
 
@@ -163,5 +164,29 @@ describe('free-agent candidates', () => {
     // Once an agent changes: walked again, and nothing prepared for the new walk.
     view.generation++;
     expect(keptIndex(heldCandidates(own, view)!.agents)).toBeUndefined();
+  });
+
+  it('walks only the agents a scope names when it names no queue, whether or not the view moved', async () => {
+    const own = new AgentProfiles();
+    own.set('e', { version: 1, skills: {}, capacity: slots({ chat: 2 }), queueIds: ['q5', 'q6'] });
+    own.set('f', { version: 1, skills: {}, capacity: slots({ chat: 1 }), queueIds: ['q5', 'q6'] });
+    own.set('g', { version: 1, skills: {}, capacity: slots({ sms: 1, email: 1 }), queueIds: ['q7'] });
+    const view = keepingView([row('e'), row('g', { load: slots({ sms: 1 }) }), row('f')]);
+    view.generation++;
+    const g = heldCandidates(own, view, { agentIds: ['g', 'g'], queueIds: [] })!;
+    expect(g).toEqual({ agents: [expect.objectContaining({ id: 'g', load: slots({ sms: 1 }) })], queueIds: ['q7'], channels: ['email'], freeSlots: 1 });
+    // Two named in two groups; one named is not free (not among the rows).
+    const two = await loadFreeCandidates(noDb, own, { agentIds: ['f', 'x', 'g'], queueIds: [] }, view);
+    expect(two).toEqual({ agents: ['f', 'g'].map((id) => expect.objectContaining({ id })), queueIds: ['q5', 'q6', 'q7'], channels: ['email', 'chat'], freeSlots: 2 });
+    expect(keptIndex(two.agents)).toEqual(indexAgents(two.agents, true));
+    expect(heldCandidates(own, view, { agentIds: ['x'], queueIds: [] })).toEqual({ agents: [], queueIds: [], channels: [], freeSlots: 0 });
+    // What a pass for them would read, and as though free.
+    expect(expectedCandidates(own, view, { agentIds: ['g'], queueIds: [] })).toEqual({ queueIds: ['q7'], channels: ['sms', 'email'], freeSlots: 3 });
+    // None of it walked every free agent.
+    expect(view.taken).toBe(0);
+    // A named agent whose profile is not held at its version: the pass reads it.
+    own.prune(new Set(['e', 'f']));
+    expect(heldCandidates(own, view, { agentIds: ['g'], queueIds: [] })).toBeNull();
+    expect(view.taken).toBe(0);
   });
 });
