@@ -24,9 +24,12 @@ export class AgentStateService {
       // Going available writes nothing else: its COMMIT goes right behind the change, one round
       // trip for the whole transaction (an unknown agent changes nothing, so that COMMIT keeps
       // nothing either), and the reads the router's pass for the agent begins with go behind it.
+      // It does not wait for the WAL: the pass starts once it is visible, while a flush behind
+      // the reads makes it durable before the agent's consoles and the caller are told.
       if (state === 'available') {
         end.commitBehind();
         this.acd.readBehindAvailable(end, fx, agentId);
+        this.acd.flushBehind(end, fx);
       }
       const { found, changed } = await changing;
       if (!found) throw notFound('agent', agentId);
@@ -53,6 +56,6 @@ export class AgentStateService {
         }
       }
       return state;
-    }, { routerLock: true });
+    }, { routerLock: true, visibleFirst: state === 'available' });
   }
 }

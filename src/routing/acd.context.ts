@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
-import { withTransaction, type Queryable, type TransactionEnd } from '../platform/db';
+import { flushWal, withTransaction, type Queryable, type TransactionEnd } from '../platform/db';
 import { AppError, notFound } from '../platform/errors';
 import type { Logger } from '../platform/logger';
 import type { IngestService } from '../interactions/ingest.service';
@@ -76,6 +76,8 @@ export class Effects {
   readonly transferred: InteractionRecord[] = [];
   /** Undone in memory should the transaction not commit (run before its error is thrown). */
   readonly ifRolledBack: Array<() => void> = [];
+  /** A flush of the WAL sent behind the COMMIT of a transaction that did not wait for it (see AcdContext.run, `visibleFirst`). */
+  durable: Promise<void> | null = null;
   /** Route after commit: a full pass… */
   route = false;
   /** …or, when only these agents may have had a slot freed, a pass only if one of them can take waiting work. */
@@ -108,22 +110,50 @@ export class AcdContext {
    * Run `fn` in one transaction; after commit publish its events and send its notifications.
    * `routerLock`: the transaction holds the routing lock from its start (taken with its BEGIN).
    * `genericPlans`, `asyncCommit`: see TransactionOptions (the routing pass). `pool`: run on
-   * these connections instead (the router's own).
+   * these connections instead (the router's own). `visibleFirst`: the transaction commits without
+   * waiting for the WAL, and the routing it asks for starts once its COMMIT is answered (it is
+   * visible then); its notifications, and the answer to the caller, wait for the WAL flush that
+   * `fn` sends behind the COMMIT (flushBehind), or else one made after it. A routing pass writes
+   * only after the commit it acts on, so a crash of Postgres that lost that commit loses the
+   * pass's writes too; nobody has been told of it.
    */
-  async run<T>(fn: (tx: PoolClient, fx: Effects, end: TransactionEnd) => Promise<T>, opts: { routerLock?: boolean; genericPlans?: boolean; asyncCommit?: boolean; pool?: Pool } = {}): Promise<T> {
+  async run<T>(
+    fn: (tx: PoolClient, fx: Effects, end: TransactionEnd) => Promise<T>,
+    opts: { routerLock?: boolean; genericPlans?: boolean; asyncCommit?: boolean; visibleFirst?: boolean; pool?: Pool } = {},
+  ): Promise<T> {
     const fx = new Effects();
     let result: T;
     try {
-      result = await withTransaction(opts.pool ?? this.db, (tx, end) => fn(tx, fx, end), { advisoryLock: opts.routerLock ? ROUTER_LOCK_KEY : undefined, genericPlans: opts.genericPlans, asyncCommit: opts.asyncCommit });
+      result = await withTransaction(opts.pool ?? this.db, (tx, end) => fn(tx, fx, end), {
+        advisoryLock: opts.routerLock ? ROUTER_LOCK_KEY : undefined, genericPlans: opts.genericPlans, asyncCommit: opts.asyncCommit || opts.visibleFirst,
+      });
     } catch (err) {
       for (const undo of fx.ifRolledBack) undo();
+      fx.durable?.catch(() => undefined);
       throw err;
     }
-    await this.flush(fx);
+    if (opts.visibleFirst) {
+      this.route(fx);
+      await (fx.durable ?? flushWal(this.db));
+      await this.notify(fx);
+    } else {
+      await this.notify(fx);
+      this.route(fx);
+    }
     return result;
   }
 
-  private async flush(fx: Effects): Promise<void> {
+  /**
+   * Flush the WAL right behind the COMMIT, already sent, of a `visibleFirst` transaction, and
+   * behind whatever was sent behind that COMMIT before (reads that then need not wait for it).
+   * Should the flush on that connection fail, one on the pool flushes the WAL as far.
+   */
+  flushBehind(end: TransactionEnd, fx: Effects): void {
+    fx.durable = end.behindCommit(flushWal).catch(() => flushWal(this.db));
+  }
+
+  /** What a committed (and, for `visibleFirst`, durable) transaction tells: events, offers, timers, consoles, channels. */
+  private async notify(fx: Effects): Promise<void> {
     // The events go to the stream while the offers' screen pops are read and pushed: neither waits
     // for the other (no listener of an offer's event pushes to its agent).
     const appended = fx.offers.length > 0 ? fx.results.flatMap((r) => r.appended) : [];
@@ -151,6 +181,10 @@ export class AcdContext {
         }
       }
     }
+  }
+
+  /** The routing a committed transaction asks for: a full pass, or passes for the agents it may have freed. */
+  private route(fx: Effects): void {
     if (fx.route) this.requestRouting();
     else for (const agentId of new Set(fx.freed)) this.requestRouting({ agentId });
   }

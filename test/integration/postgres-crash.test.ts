@@ -4,10 +4,10 @@
  * waiting for the WAL. Those offers are lost, with the interactions' move to `offered`; the
  * contacts wait again and must be offered anew within the sweep, whatever the router's view of
  * the free agents had read before the crash. A cluster of the file's own, so the machine's is
- * never crashed; its WAL writer is held (stopped) from before the contact writes until the crash,
- * which kills it, so what a pass committed stays unwritten (any synchronous commit in between
- * would write it, and the test checks it was lost). Then, on a cluster of their own, a first
- * message routed before its WAL flush.
+ * never crashed; its WAL writer is held (stopped) from before the write that starts the pass until
+ * the crash, which kills it, so what a pass committed stays unwritten (any synchronous commit in
+ * between would write it, and the test checks it was lost). Then, on a cluster of their own, a
+ * first message and an agent's change to available, each routed before its WAL flush.
  */
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
@@ -72,23 +72,32 @@ describe('Postgres crashes right after a routing pass', () => {
   const ready = async () => (await t.app.inject({ method: 'GET', url: '/health/ready' })).statusCode === 200;
 
   /**
-   * One agent with one chat slot, available; a visitor writes in its queue and the offer reaches
-   * the agent. `beforeCrash` runs between the offer and the crash.
+   * One agent with one chat slot, available and wrapping up a first visitor's chat; a second
+   * visitor writes in its queue, the agent's wrap-up frees the slot and the offer reaches the
+   * agent. `beforeCrash` runs between the offer and the crash.
    */
   async function offerThenCrash(name: string, beforeCrash: () => Promise<void>): Promise<{ agent: AgentClient; visitor: ChatClient; lost: string; interactionId: string }> {
     const queueId = await createQueue(t, { name });
     await chatEntry(t, name, queueId);
     const agent = await createAgent(t, [queueId], { capacity: { chat: 1 } });
     open.push(agent);
+    expect(await agent.emit('state:set', { state: 'available' })).toMatchObject({ ok: true });
+    const first = await chatClient(t.url, { widget: name });
+    open.push(first);
+    expect(await first.send('m0', 'hello')).toMatchObject({ ok: true });
+    const held = await agent.nextOffer();
+    expect(await agent.emit('offer:accept', { offerId: held.offerId })).toMatchObject({ ok: true });
+    expect(await agent.emit('interaction:end', { interactionId: held.interaction.id })).toMatchObject({ ok: true });
     const visitor = await chatClient(t.url, { widget: name });
     open.push(visitor);
-    // The contact waits before anyone is free. Nothing but a synchronous commit may write the
-    // pass's commit out before the crash: the agent's move to available is the last one, and the
-    // pass it starts writes after it. (Had the agent been free, the flush behind the message,
-    // which may come after the pass's commit, could write it out.)
+    // The contact waits while the agent's slot is held. Nothing but a synchronous commit may
+    // write the pass's commit out before the crash: the wrap-up that frees the slot is the last
+    // one, and the pass it starts writes after it. (A change to available, or a message while
+    // someone is free, has a flush of the WAL sent behind its commit, and that flush may come
+    // after the pass's commit and write it out.)
     expect(await visitor.send('m1', 'hello')).toMatchObject({ ok: true });
     await pg.holdWalWriter();
-    expect(await agent.emit('state:set', { state: 'available' })).toMatchObject({ ok: true });
+    expect(await agent.emit('interaction:wrapup', { interactionId: held.interaction.id })).toMatchObject({ ok: true });
     const offer = await agent.nextOffer();
     await beforeCrash();
     expect(await offerRows(offer.interaction.id)).toHaveLength(1);
@@ -168,11 +177,11 @@ describe('Postgres crashes right after a routing pass', () => {
 
 // A first message, whose statement commits without waiting for the WAL so that its routing pass
 // need not wait either: offered before its flush, acknowledged after it, and kept by a crash once
-// acknowledged. A cluster and an app of their own: the sweep is a minute away, since a sweep's
+// acknowledged. An agent's change to available likewise. A cluster and an app of their own: the sweep is a minute away, since a sweep's
 // pass under way when a message is sent makes its statement commit as any other (no reads behind
 // it); and the offers these tests leave ringing end in commits that must not fall between a
 // routing pass and a crash above.
-describe('a first message routed before its WAL flush', () => {
+describe('a first message or a change to available routed before its WAL flush', () => {
   let pg: PrivatePostgres;
   let t: TestApp;
   let db: Pool;
@@ -268,6 +277,49 @@ describe('a first message routed before its WAL flush', () => {
     open.push(visitor);
     expect(await visitor.send('again-1', 'hello')).toMatchObject({ ok: true });
     await answeredOnceReleased(visitor, 'again-1', () => new Promise((r) => setTimeout(r, 300)));
+  }, 30000);
+
+  // An agent's change to available, likewise: the pass for the agent starts once the change is
+  // visible, and the agent is told of it (the ack, the state pushed to its consoles) once it is
+  // durable.
+  it('offers the head of its queue to an agent gone available while that change still waits for the WAL flush', async () => {
+    const widget = 'held-available';
+    const queueId = await createQueue(t, { name: widget });
+    await chatEntry(t, widget, queueId);
+    const agent = await createAgent(t, [queueId], { capacity: { chat: 1 } });
+    open.push(agent);
+    const visitor = await chatClient(t.url, { widget });
+    open.push(visitor);
+    expect(await visitor.send('waits-1', 'hello')).toMatchObject({ ok: true });
+    await t.app.services.router.idle();
+    await pg.holdSyncCommits();
+    let acked = false;
+    const ack = agent.emit('state:set', { state: 'available' }).then((a: unknown) => {
+      acked = true;
+      return a;
+    });
+    try {
+      expect((await agent.nextOffer(5000)).interaction.id).toBe(visitor.session.interactionId);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(acked).toBe(false);
+      expect(agent.states.map((s) => s.state)).not.toContain('available');
+    } finally {
+      await pg.releaseSyncCommits();
+    }
+    expect(await ack).toMatchObject({ ok: true, state: 'available' });
+    await waitFor(() => agent.states.some((s) => s.state === 'available'), 5000, 'the state pushed to the console');
+  }, 30000);
+
+  it("keeps an agent's change to available once acknowledged, though its commit did not wait for the WAL", async () => {
+    const queueId = await createQueue(t, { name: 'crash-available' });
+    const agent = await createAgent(t, [queueId], { capacity: { chat: 1 } });
+    open.push(agent);
+    // Nothing but the flush behind the change may write its commit out before the crash.
+    await pg.holdWalWriter();
+    expect(await agent.emit('state:set', { state: 'available' })).toMatchObject({ ok: true, state: 'available' });
+    await pg.crash();
+    await waitFor(ready, 15000, 'ready again after the crash');
+    expect((await db.query('SELECT state FROM agents WHERE id = $1', [agent.agentId])).rows).toEqual([{ state: 'available' }]);
   }, 30000);
 
   it('keeps a first message its routing pass saw before the WAL flush, once the message is acknowledged', async () => {
