@@ -25,6 +25,7 @@ import { createAgents, type QueueStats } from '../lib/http';
 import { startBenchService, TWILIO_AUTH_TOKEN, type Service } from '../lib/service';
 import { ms, fmt, type Row, type ScenarioResult } from '../lib/results';
 import { routerSql, type RouterSqlTimes } from '../lib/router-sql';
+import { writeSql, type WriteSqlTimes } from '../lib/write-sql';
 import { ratio, summarize, until, type Summary } from '../lib/stats';
 import { serverPid, watchCpu, type CpuUse } from '../lib/procfs';
 import { runTsx, startWorker, type WorkerHandle } from '../lib/worker';
@@ -103,6 +104,8 @@ export interface RoutingCell {
   baseline: { enqueue: Summary; available: Summary; missed: number } | null;
   baselineCpu?: CpuUse;
   routerSql: RouterSqlTimes;
+  /** The service's statements from a first message to its offer, timed alone with warm caches (null: not measured). */
+  writeSql: WriteSqlTimes | null;
   fill: { seconds: number; perSecond: number; failed: number };
   /** Monotonic µs windows of the two measurements (to cut a --cpu-prof profile). */
   windows: Array<[number, number]>;
@@ -111,6 +114,13 @@ export interface RoutingCell {
   /** What the router counted during each measurement (its /metrics): how triggers went, how passes read. */
   router: { enqueue: RoutingCounts; available: RoutingCounts };
   profile?: CellProfile;
+}
+
+/** The service's statements on the way to an offer, alone (see writeSql): round trip / execution in Postgres, p50. */
+function writeLine(w: WriteSqlTimes | null): string {
+  if (!w) return 'our statements alone: not timed';
+  const one = (name: string, t: WriteSqlTimes[keyof WriteSqlTimes]) => `${name} ${ms(t.roundTrip.p50)} / ${ms(t.execute.p50)}`;
+  return `our statements alone (round trip / executing in Postgres, p50): ${one('message', w.message)}, ${one('claim', w.claim)}, ${one('screen pop', w.screenPop)}`;
 }
 
 async function analyze(databaseUrl: string): Promise<void> {
@@ -208,6 +218,10 @@ async function serviceCells(M: number, opts: RoutingOptions, driver: WorkerHandl
       await phases(svc.env.DATABASE_URL!, available, false);
       const stats = await waitingIn(svc, backlog.id);
       const sql = await routerSql(svc.env.DATABASE_URL!, { explain: opts.explain && W === Math.max(...opts.waiting) });
+      const writes = await writeSql(svc.env.DATABASE_URL!).catch((err: unknown) => {
+        log(`  note: our statements not timed: ${String(err)}`);
+        return null;
+      });
       const counts = await driver.call<{ unexpected: number; connected: number }>('counts');
       if (stats.waiting !== W) log(`  note: ${stats.waiting} waiting after the measurement (expected ${W})`);
       if (counts.unexpected || counts.connected !== M) log(`  note: ${counts.unexpected} unexpected offers, ${counts.connected}/${M} consoles connected`);
@@ -217,6 +231,7 @@ async function serviceCells(M: number, opts: RoutingOptions, driver: WorkerHandl
           `phases (p50): enqueue ${phaseLine(enqueue)}, available ${phaseLine(available)}; ` +
           `same-priority chat ${samePriority.offered ? `offered in ${ms(samePriority.ms)}` : 'NOT offered within 5 s'}; ` +
           `router SQL: all free agents ${ms(sql.availableAgents.p50)}, changed agents ${ms(sql.changedAgents.p50)}, waiting ${ms(sql.waiting.p50)}; ` +
+          `${writeLine(writes)}; ` +
           `passes planned from the reads behind the probe's write: ${router.enqueue['waiting_reads_total.behind_message'] ?? 0} of ${opts.samples} messages, ${router.available['waiting_reads_total.behind_available'] ?? 0} of ${opts.samples} changes to available; ` +
           `CPU cores: service ${fmt(cpuUse.byProcess.service, 2)}, generator ${fmt(cpuUse.byProcess.generator, 2)}, others on the machine ${fmt(cpuUse.othersCores, 2)}`,
       );
@@ -228,6 +243,7 @@ async function serviceCells(M: number, opts: RoutingOptions, driver: WorkerHandl
         samePriority,
         baseline: null,
         routerSql: sql,
+        writeSql: writes,
         fill: { seconds: fill.seconds, perSecond: fill.perSecond, failed: fill.failed },
         windows: [[w0, w1], [w1, w2]],
         cpu: cpuUse,

@@ -11,7 +11,7 @@ import { connectError, handle, staffAuth } from '../platform/sockets';
 import type { StaffClaims, TokenService } from '../platform/auth/tokens';
 import type { EventPublisher } from '../interactions/publisher';
 import { toChatMessage, toHistoryItem, withUnseen } from '../interactions/history.mapper';
-import { readScreenPop, type ScreenPopRecord } from './screen-pop.repository';
+import { POP_HISTORY, readScreenPop, type ScreenPopRecord } from './screen-pop.repository';
 import type { StoredEvent } from '../interactions/events.types';
 import type { AgentNotifier, RevokeReason } from '../routing/acd.context';
 import type { CreatedOffer } from '../routing/offers.repository';
@@ -26,9 +26,6 @@ export const agentRoom = (agentId: string): string => `agent:${agentId}`;
 
 type AgentSocket = Socket<AgentClientToServer, AgentServerToClient, Record<string, never>, { user: StaffClaims }>;
 type AgentNamespace = Namespace<AgentClientToServer, AgentServerToClient, Record<string, never>, { user: StaffClaims }>;
-
-/** History items a screen pop shows. */
-const POP_HISTORY = 10;
 
 export interface AgentGatewayDeps {
   io: Server;

@@ -10,6 +10,9 @@ import type { Channel, Identity, StoredEvent } from '../interactions/events.type
 import { customerEventsFromJson, customerEventsJson } from '../interactions/events.repository';
 import { chainFrom, tree } from '../customers/customers.repository';
 
+/** How many of the customer's latest events a screen pop shows. */
+export const POP_HISTORY = 10;
+
 export interface ScreenPopRecord {
   interaction: { id: string; channel: Channel; queueId: string | null; subject: string | null } | null;
   customer: { id: string; name: string | null; attributes: Record<string, unknown>; tags: string[]; identities: Identity[] } | null;
