@@ -6,22 +6,21 @@
  * message's statement (see readBehind) and follows any claim refused with a full pass. So any
  * number of processes can run it.
  */
-import type { Pool, PoolClient } from 'pg';
+import type { Pool } from 'pg';
 import type { Logger } from '../platform/logger';
 import type { Config } from '../platform/config';
-import { createPool, type Queryable, type TransactionEnd } from '../platform/db';
-import type { AcdContext, Effects, ReadsBehindChange } from './acd.context';
-import type { Assignment, Strategy, WaitingInteraction } from './selection';
-import { loadWaiting } from './routing.repository';
-import { limitFor, PASS_LIMIT, PASS_TRANSACTION, planFor, readWaitingAhead, shortOfSlots, within, type EarlyReads, type PassResult } from './pass-reads';
-import { MAX_HINTS, namedChange, scopeOf, workKey, type NamedChange, type RoutingHint } from './routing-hints';
+import { createPool, type Queryable } from '../platform/db';
+import type { AcdContext, ReadsBehindChange } from './acd.context';
+import type { PassResult } from './pass-reads';
+import { MAX_HINTS, namedChange, scopeOf, type NamedChange, type RoutingHint } from './routing-hints';
 import { FreeAgentView } from './free-agents.repository';
-import { expectedCandidates, loadFreeCandidates, prepareCandidates, type AgentScope } from './free-candidates';
+import { loadFreeCandidates, prepareCandidates, type AgentScope } from './free-candidates';
 import { PassCheck } from './pass-check';
 import { AgentProfiles } from './agent-profiles';
 import { SweepRunner, type SweepStep } from './sweep-runner';
-import { planOnReadsBehind, ReadsBehindWrites } from './reads-behind-writes';
+import { ReadsBehindWrites } from './reads-behind-writes';
 import type { ReadsBehind } from '../interactions/reads-behind';
+import { RoutingPass } from './routing-pass';
 
 const NOTHING_READ = Promise.resolve();
 
@@ -50,22 +49,9 @@ export class RouterService {
   private full = false;
   private hints: RoutingHint[] = [];
   readonly counts: PassCounts = { passes: 0, offering: 0, skipped: 0, presumed: 0 };
-  /**
-   * Passes' first reads of waiting work: read ahead and used; read ahead but the changes called
-   * for queues or channels it did not read (read again); none read ahead (nothing expected);
-   * read behind the statement that queued the work, and the pass planned from it (readBehind);
-   * read behind the COMMIT of an agent's change to available, and the pass planned from it
-   * (readsBehindAvailable).
-   */
-  readonly waitingReads = { ahead: 0, missed: 0, plain: 0, behind: 0, behindAvailable: 0 };
   /** An agent may have changed since the view's last read (a trigger named one, or a pass offered): see prepareWhileIdle. */
   private agentsMoved = false;
   private preparing: Promise<void> | null = null;
-  /**
-   * Plans of passes for contacts a message opened (see passOnReadsBehind): with the walk and
-   * planning index prepared before the reads behind came back (see prepareCandidates), or not.
-   */
-  readonly prepared = { used: 0, missed: 0 };
   private stopped = false;
   /** The sweep: its steps, then a full pass. */
   private readonly sweep: SweepRunner;
@@ -77,6 +63,8 @@ export class RouterService {
   private readonly readsBehind = new ReadsBehindWrites(this.profiles, this.freeAgents);
   /** Whether a trigger's hints call for a pass (see PassCheck). */
   private readonly check: PassCheck;
+  /** The passes themselves: their reads, plans and claims. */
+  private readonly passes: RoutingPass;
 
   /**
    * `db`: the router's own connections (see createRouterPool): a pass and the checks before it
@@ -88,6 +76,7 @@ export class RouterService {
     private readonly log: Logger,
   ) {
     this.check = new PassCheck(db, this.profiles, this.freeAgents);
+    this.passes = new RoutingPass(acd, db, this.profiles, this.freeAgents, this.readsBehind, () => this.trigger());
     acd.requestRouting = (hint) => this.trigger(hint);
     acd.readsBehindAvailable = (agentId) => this.readsBehindAvailable(agentId);
     this.sweep = new SweepRunner(log, () => {
@@ -150,7 +139,7 @@ export class RouterService {
         if (presumed.length > 0) this.counts.presumed++;
         // A hint that led here already found someone free: no second check. The pass reads only
         // the agents the hints name and those of the queues they name (see `scopeOf`).
-        const { offered, full: more, offeredIn } = await this.pass(!full, full ? undefined : scopeOf(hints), named);
+        const { offered, full: more, offeredIn } = await this.passes.run(!full, full ? undefined : scopeOf(hints), named);
         this.counts.passes++;
         if (offered > 0) {
           this.counts.offering++;
@@ -224,114 +213,19 @@ export class RouterService {
     return !this.stopped && !this.running && !this.readsBehind.underWay;
   }
 
-  /**
-   * One routing pass: match waiting work to free agents and record the offers. `scope`: only
-   * those agents can take work (the rest of the pass is the same). `named`: what the trigger
-   * named, the contacts of new work or agents freed; when reads were sent behind the write that
-   * made that change (readBehind, readsBehindAvailable) and saw it, the pass is planned from
-   * those reads and sends only its claims.
-   */
-  async pass(someoneFree = false, scope?: AgentScope, named?: NamedChange | null): Promise<PassResult> {
-    const early = this.readsBehind.take();
-    if (early && scope && named) {
-      const done = await this.passOnReadsBehind(early, scope, named);
-      if (done) return done;
-    }
-    const offeredIn = new Set<string>();
-    // Nobody can take work: skip the lock. Whatever frees an agent commits, then triggers a pass.
-    if (!someoneFree && (await this.freeAgents.refresh(this.db)).length === 0) return { offered: 0, full: false, offeredIn };
-    // What the free agents as last read call for, worked out before the pass's first write.
-    const expected = expectedCandidates(this.profiles, this.freeAgents, scope);
-    // The pass commits without waiting for the WAL (asyncCommit): an offer is a decision made
-    // again from what is kept, so should Postgres crash right after this commit and lose it, the
-    // contact is waiting again and the sweep offers it anew.
-    return this.acd.run(async (tx, fx, end) => {
-      // The free agents' changes go out with the BEGIN, and the read of the waiting work they
-      // would call for had none of them changed goes with them: one round trip for both when the
-      // changes leave the pass within what was read ahead (see readWaitingAhead).
-      const reading = loadFreeCandidates(tx, this.profiles, scope, this.freeAgents);
-      const ahead = readWaitingAhead(tx, expected);
-      const { agents, queueIds, channels, freeSlots } = await reading;
-      if (agents.length === 0) return { offered: 0, full: false, offeredIn };
-      let limit: number;
-      let waiting: WaitingInteraction[];
-      let strategies: Map<string, Strategy>;
-      if (ahead?.covers(queueIds, channels)) {
-        this.waitingReads.ahead++;
-        limit = ahead.limit;
-        ({ waiting, strategies } = await ahead.read);
-        waiting = within(waiting, queueIds, channels);
-      } else {
-        this.waitingReads[ahead ? 'missed' : 'plain']++;
-        limit = limitFor(freeSlots);
-        ({ waiting, strategies } = await loadWaiting(tx, queueIds, channels, limit));
-      }
-      if (waiting.length === 0) return { offered: 0, full: false, offeredIn };
-      let plan = planFor(waiting, agents, strategies);
-      // Slots left free while a queue and channel were cut short: the contacts beyond the first
-      // read may fit them (a plan over a longer read begins with the same assignments).
-      if (shortOfSlots(plan, freeSlots, waiting, limit)) {
-        limit = PASS_LIMIT;
-        ({ waiting, strategies } = await loadWaiting(tx, queueIds, channels, limit));
-        plan = planFor(waiting, agents, strategies);
-      }
-      const { offered } = await this.claim(tx, fx, end, plan, offeredIn);
-      return { offered, full: limit === PASS_LIMIT && waiting.length >= PASS_LIMIT, offeredIn };
-    }, PASS_TRANSACTION(this.db));
+  /** Passes' first reads of waiting work, by how they were made (see RoutingPass.waitingReads). */
+  get waitingReads(): RoutingPass['waitingReads'] {
+    return this.passes.waitingReads;
   }
 
-  /**
-   * A pass planned from reads sent behind the write that made the change its trigger names
-   * (readBehind, readsBehindAvailable), made after that commit but outside the routing lock: its
-   * transaction is BEGIN, the lock, the claims and COMMIT in one write. For contacts a message
-   * opened, the reads are the freshest there are of them (no rejection or timeout since); for an
-   * agent gone available, of the work its queues hold as it went. Null (a pass as usual follows)
-   * when the trigger names something else, or those reads did not see every contact it names
-   * (the statement failed; its messages were stored another way), find none of the agents in
-   * scope free, do not cover the queues and channels the free agents call for, failed, lack a
-   * profile, or would need reading further. A claim refused here (another process's pass took its
-   * agent or contact between the reads and the lock) asks for a full pass, which plans again
-   * under the lock.
-   */
-  private async passOnReadsBehind(early: EarlyReads, scope: AgentScope, named: NamedChange): Promise<PassResult | null> {
-    const planned = await planOnReadsBehind(this.profiles, this.freeAgents, early, scope, named);
-    if (!planned) return null;
-    if ('work' in named) this.prepared[planned.prepared ? 'used' : 'missed']++;
-    const { plan } = planned;
-    if (!plan) return null;
-    this.waitingReads['work' in named ? 'behind' : 'behindAvailable']++;
-    const offeredIn = new Set<string>();
-    if (plan.length === 0) return { offered: 0, full: false, offeredIn };
-    const { offered, refused } = await this.acd.run((tx, fx, end) => this.claim(tx, fx, end, plan, offeredIn), PASS_TRANSACTION(this.db));
-    if (refused > 0) this.trigger();
-    return { offered, full: false, offeredIn };
+  /** Plans of passes for contacts a message opened, prepared beforehand or not (see RoutingPass.prepared). */
+  get prepared(): RoutingPass['prepared'] {
+    return this.passes.prepared;
   }
 
-  /**
-   * Send the plan's claims with COMMIT right behind them and the offers' screen pop reads behind
-   * that, in one write; then count the offers made (and note their queues and channels in
-   * `offeredIn`) and the claims refused.
-   */
-  private async claim(tx: PoolClient, fx: Effects, end: TransactionEnd, plan: Assignment[], offeredIn: Set<string>): Promise<{ offered: number; refused: number }> {
-    // Claimed in interaction id order: the order in which a batch of messages locks its
-    // conversations, so the two never wait for each other in a cycle. No claim depends on
-    // another's answer (each checks its own conditions, in the order Postgres runs them), so
-    // all of them go out at once, in one write with the COMMIT right behind them and the
-    // offers' screen pop reads behind that (they then see the offers' own writes, and need no
-    // other connection).
-    const claims = end.together(() => {
-      const sent = [...plan].sort((x, y) => (x.interactionId < y.interactionId ? -1 : x.interactionId > y.interactionId ? 1 : 0)).map((a) => this.acd.offer(tx, fx, a));
-      end.commitBehind();
-      this.acd.readPopsBehind(end, fx, plan);
-      return sent;
-    });
-    let offered = 0;
-    for (const offer of await Promise.all(claims)) {
-      if (!offer) continue;
-      if (offer.queueId) offeredIn.add(workKey(offer.queueId, offer.channel));
-      offered++;
-    }
-    return { offered, refused: plan.length - offered };
+  /** One routing pass (see RoutingPass.run). */
+  pass(someoneFree = false, scope?: AgentScope, named?: NamedChange | null): Promise<PassResult> {
+    return this.passes.run(someoneFree, scope, named);
   }
 
   /** Add a repair step to the sweep (expiry, wrap-up timeouts, escalation, presence). */
