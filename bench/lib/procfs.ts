@@ -1,4 +1,4 @@
-/** Reading processes from /proc (Linux): descendants, resident memory, CPU time. */
+/** Reading processes from /proc (Linux): descendants, resident memory, CPU time and time waiting for a CPU. */
 import { readdirSync, readFileSync } from 'node:fs';
 
 interface ProcInfo {
@@ -70,40 +70,106 @@ export function cpuSecondsOf(pid: number): number | null {
 }
 
 /**
- * CPU seconds used so far by every live process whose command line contains `needle` (the
- * Postgres backends of one database, say: their titles name it). Processes that exited are lost.
+ * Seconds a thread has spent running on a CPU, and runnable but waiting for one, so far
+ * (/proc/<pid>/task/<tid>/schedstat: nanoseconds on the CPU, nanoseconds on a run queue). The
+ * thread of a process's own pid is its main thread: for node, the event loop.
  */
-export function cpuSecondsOfMatching(needle: string): { cpuSeconds(): number } {
+export function schedSecondsOf(pid: number, tid = pid): { run: number; wait: number } | null {
+  try {
+    const [run, wait] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').trim().split(/\s+/).map(Number);
+    return { run: (run ?? 0) / 1e9, wait: (wait ?? 0) / 1e9 };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A group of processes watched together (the Postgres backends of one database, say): the CPU
+ * seconds, and the seconds runnable but waiting for a CPU, of each member so far, by pid.
+ */
+export interface ProcessGroup {
+  members(): Map<number, { cpu: number; wait: number }>;
+}
+
+/** Every live process whose command line contains `needle`, as one group. */
+export function processesMatching(needle: string): ProcessGroup {
   return {
-    cpuSeconds() {
-      let sum = 0;
+    members() {
+      const out = new Map<number, { cpu: number; wait: number }>();
       for (const d of readdirSync('/proc')) {
         if (!/^\d+$/.test(d)) continue;
         const p = readProc(Number(d));
-        if (p?.cmdline.includes(needle)) sum += cpuSecondsOf(p.pid) ?? 0;
+        if (!p?.cmdline.includes(needle)) continue;
+        const cpu = cpuSecondsOf(p.pid);
+        const sched = schedSecondsOf(p.pid);
+        if (cpu !== null && sched !== null) out.set(p.pid, { cpu, wait: sched.wait });
       }
-      return sum;
+      return out;
     },
   };
 }
 
-type Watched = number | { cpuSeconds(): number | null } | null | undefined;
-const secondsOf = (w: Watched): number | null => (w == null ? null : typeof w === 'number' ? cpuSecondsOf(w) : w.cpuSeconds());
+/** The Postgres backends of one database (`postgres: <user> <database> <client> <state>`), as one group. */
+export const postgresBackends = (databaseName: string): ProcessGroup => processesMatching(` postgres ${databaseName} `);
 
-function machineTicks(): { busy: number; total: number } {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!; // "cpu  user nice system idle iowait irq softirq steal …"
-  const f = line.trim().split(/\s+/).slice(1).map(Number);
-  const idle = (f[3] ?? 0) + (f[4] ?? 0);
-  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
-  return { busy: total - idle, total };
+/** The same, for the database a connection string names. */
+export const postgresBackendsOf = (databaseUrl: string): ProcessGroup => postgresBackends(new URL(databaseUrl).pathname.slice(1));
+
+/** The machine's Redis server (the service's event stream, socket.io adapter and jobs; the baselines use none). */
+export const redisServer = (): ProcessGroup => processesMatching('redis-server');
+
+type Watched = number | ProcessGroup | null | undefined;
+
+/** A watched process's or group's CPU and waiting seconds so far (a group: per member). */
+function sample(w: Watched): Map<number, { cpu: number; wait: number }> | null {
+  if (w == null) return null;
+  if (typeof w !== 'number') return w.members();
+  const cpu = cpuSecondsOf(w);
+  const wait = schedSecondsOf(w)?.wait ?? null;
+  return cpu === null || wait === null ? null : new Map([[w, { cpu, wait }]]);
+}
+
+/**
+ * What the members used between two samples: those that started meanwhile count from zero;
+ * those that exited meanwhile are lost (their last seconds cannot be read).
+ */
+function usedBetween(a: Map<number, { cpu: number; wait: number }>, b: Map<number, { cpu: number; wait: number }>): { cpu: number; wait: number } {
+  let cpu = 0;
+  let wait = 0;
+  for (const [pid, end] of b) {
+    const start = a.get(pid) ?? { cpu: 0, wait: 0 };
+    cpu += end.cpu - start.cpu;
+    wait += end.wait - start.wait;
+  }
+  return { cpu, wait };
+}
+
+/** Busy and total clock ticks of the whole machine (first) and of each CPU (then), from /proc/stat. */
+function cpuTicks(): Array<{ busy: number; total: number }> {
+  return readFileSync('/proc/stat', 'utf8')
+    .split('\n')
+    .filter((l) => /^cpu\d* /.test(l)) // "cpu  user nice system idle iowait irq softirq steal …", then "cpu0 …"
+    .map((line) => {
+      const f = line.trim().split(/\s+/).slice(1).map(Number);
+      const idle = (f[3] ?? 0) + (f[4] ?? 0);
+      const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+      return { busy: total - idle, total };
+    });
 }
 
 export interface CpuUse {
   seconds: number;
   /** Cores' worth of CPU the whole machine used (of os.cpus().length). */
   machineCores: number;
+  /** How busy each CPU was, 0–1. */
+  perCpuBusy: number[];
   /** Cores' worth used by the named processes. */
   byProcess: Record<string, number>;
+  /**
+   * Cores' worth of time the named processes were runnable but waiting for a CPU: a process's
+   * main thread (the event loop, for node), every process of a group. 0.10 is 100 ms a second.
+   */
+  waitingByProcess: Record<string, number>;
   /** What everything else on the machine used meanwhile (other people's work): the noise. */
   othersCores: number;
 }
@@ -111,22 +177,36 @@ export interface CpuUse {
 /** CPU used over a window by the machine and by some processes of ours; `stop()` gives the averages. */
 export function watchCpu(pids: Record<string, Watched>): { stop(): CpuUse } {
   const t0 = performance.now();
-  const m0 = machineTicks();
-  const p0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, secondsOf(pid)]));
+  const m0 = cpuTicks();
+  const p0 = Object.fromEntries(Object.entries(pids).map(([k, w]) => [k, sample(w)]));
   return {
     stop() {
       const seconds = (performance.now() - t0) / 1000;
-      const m1 = machineTicks();
+      const m1 = cpuTicks();
       const round = (n: number) => Math.round(n * 100) / 100;
       const byProcess: Record<string, number> = {};
-      for (const [k, pid] of Object.entries(pids)) {
+      const waitingByProcess: Record<string, number> = {};
+      for (const [k, w] of Object.entries(pids)) {
         const a = p0[k];
-        const b = secondsOf(pid);
-        if (a !== null && a !== undefined && b !== null) byProcess[k] = round((b - a) / seconds);
+        const b = sample(w);
+        if (!a || !b) continue;
+        const used = usedBetween(a, b);
+        byProcess[k] = round(used.cpu / seconds);
+        waitingByProcess[k] = round(used.wait / seconds);
       }
-      const machineCores = round((m1.busy - m0.busy) / 100 / seconds); // USER_HZ = 100
+      const machineCores = round((m1[0]!.busy - m0[0]!.busy) / 100 / seconds); // USER_HZ = 100
+      const perCpuBusy = m1.slice(1).map((c, i) => round((c.busy - m0[i + 1]!.busy) / Math.max(1, c.total - m0[i + 1]!.total)));
       const ours = Object.values(byProcess).reduce((a, b) => a + b, 0);
-      return { seconds: round(seconds), machineCores, byProcess, othersCores: round(Math.max(0, machineCores - ours)) };
+      return { seconds: round(seconds), machineCores, perCpuBusy, byProcess, waitingByProcess, othersCores: round(Math.max(0, machineCores - ours)) };
     },
   };
+}
+
+/** "service 0.24 (waiting 0.10), generator 0.04, others on the machine 0.33; CPUs busy 0.37 / 0.20", for a scenario's line. */
+export function cpuLine(use: CpuUse): string {
+  const procs = Object.entries(use.byProcess).map(([k, v]) => {
+    const wait = use.waitingByProcess[k];
+    return `${k} ${v.toFixed(2)}${wait === undefined ? '' : ` (waiting for a CPU ${wait.toFixed(2)})`}`;
+  });
+  return `CPU cores: ${[...procs, `others on the machine ${use.othersCores.toFixed(2)}`].join(', ')}; CPUs busy ${use.perCpuBusy.map((b) => b.toFixed(2)).join(' / ')}`;
 }

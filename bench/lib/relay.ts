@@ -10,6 +10,8 @@ import { spawnTsx } from './worker';
 export interface Relay {
   url: string;
   child: ChildProcess;
+  /** Its scratch database (its Postgres backends' titles name it). */
+  dbName: string;
   stop(): Promise<void>;
 }
 
@@ -23,6 +25,7 @@ export async function startRelay(): Promise<Relay> {
   return {
     url: `http://127.0.0.1:${port}`,
     child: server.child,
+    dbName,
     async stop() {
       await server.stop();
       await admin.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`);

@@ -15,7 +15,7 @@ import { longTasks, monoMicros, summarizeProfile } from '../lib/cpuprofile';
 import { createAgents } from '../lib/http';
 import { startBenchService } from '../lib/service';
 import { describeGc, gcBetween, serviceFigures } from '../lib/service-metrics';
-import { watchCpu, type CpuUse } from '../lib/procfs';
+import { cpuLine, postgresBackendsOf, redisServer, watchCpu, type CpuUse } from '../lib/procfs';
 import { fmt, ms, type ScenarioResult } from '../lib/results';
 import { ratio, type Summary } from '../lib/stats';
 import { startWorker } from '../lib/worker';
@@ -63,7 +63,7 @@ export async function chatScenario(opts: ChatOptions, log: (s: string) => void =
       await driver.call('connectAgents', { url: svc.base, agents });
       const opened = await driver.call<{ open: number; seconds: number }>('openChats', { url: svc.base, count: opts.chats, widget: '*' });
       log(`  ${opened.open} chats open and accepted by ${opts.agents} agents (${fmt(opened.seconds)} s)`);
-      const cpu = watchCpu({ service: svc.procs[0]!.pid, generator: driver.pid });
+      const cpu = watchCpu({ service: svc.procs[0]!.pid, postgres: postgresBackendsOf(svc.env.DATABASE_URL!), redis: redisServer(), generator: driver.pid });
       const w0 = monoMicros() + WARMUP_SECONDS * 1e6;
       // The service's collections over the run (warm-up included: /metrics is read before and after).
       const { gc: gcBefore } = await serviceFigures(svc.base);
@@ -78,7 +78,7 @@ export async function chatScenario(opts: ChatOptions, log: (s: string) => void =
       data.serviceGc = { seconds: opts.seconds + WARMUP_SECONDS, byKind: gc, heapAfter: heap };
       log(
         `  ours: customer→agent p50 ${ms(ours.customerToAgent.p50)} p99 ${ms(ours.customerToAgent.p99)}; agent→customer p50 ${ms(ours.agentToCustomer.p50)} p99 ${ms(ours.agentToCustomer.p99)} ` +
-          `(${ours.customerToAgent.n + ours.agentToCustomer.n} samples, ${ours.errors} errors, ${ours.unanswered} unanswered; CPU cores: service ${fmt(cpuUse.byProcess.service, 2)}, generator ${fmt(cpuUse.byProcess.generator, 2)}, others on the machine ${fmt(cpuUse.othersCores, 2)})`,
+          `(${ours.customerToAgent.n + ours.agentToCustomer.n} samples, ${ours.errors} errors, ${ours.unanswered} unanswered; ${cpuLine(cpuUse)})`,
       );
       log(`  service GC over the ${opts.seconds + WARMUP_SECONDS} s run: ${describeGc(gc)}; heap then ${fmt(heap.heapUsedMiB)} MiB used of ${fmt(heap.heapTotalMiB)}`);
       await driver.call('close');

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Pool } from 'pg';
 import { ROOT } from '../../test/support/process';
 import { monoMicros, summarizeProfile } from '../lib/cpuprofile';
-import { cpuSecondsOfMatching, watchCpu } from '../lib/procfs';
+import { cpuLine, postgresBackendsOf, redisServer, watchCpu } from '../lib/procfs';
 import { freePort } from '../../test/support/process';
 import { startBenchService, TWILIO_AUTH_TOKEN } from '../lib/service';
 import { fmt, type ScenarioResult } from '../lib/results';
@@ -41,7 +41,7 @@ export async function ingestScenario(opts: { seconds: number; rates: number[]; i
     for (const [k, rate] of opts.rates.entries()) {
       const runId = `r${k}x`;
       // CPU of the service process and of the whole machine over the step (Postgres, Redis, the generator and others' work are the rest).
-      const cpu = watchCpu({ service: svc.procs[0]!.pid, postgres: cpuSecondsOfMatching(` postgres ${new URL(env.DATABASE_URL!).pathname.slice(1)} `) });
+      const cpu = watchCpu({ service: svc.procs[0]!.pid, postgres: postgresBackendsOf(env.DATABASE_URL!), redis: redisServer() });
       const window: [number, number] = [monoMicros(), 0];
       const r = JSON.parse(await runTsx(['bench/load/webhooks.ts', `${base}/twilio/sms`, String(rate), String(opts.seconds), String(opts.inflight), TWILIO_AUTH_TOKEN, base, runId]));
       window[1] = monoMicros();
@@ -50,7 +50,7 @@ export async function ingestScenario(opts: { seconds: number; rates: number[]; i
       const step = { rate, ...r, stored: rows[0]!.n, storedOnce: rows[0]!.n === r.ok, cpu: cpuUse, window };
       const sustained = r.failed === 0 && r.dropped === 0 && r.achieved >= rate * 0.95 && r.p99 < 500 && step.storedOnce;
       steps.push({ ...step, sustained });
-      process.stdout.write(`  ingest ${rate}/s: achieved ${r.achieved.toFixed(0)}/s p50 ${r.p50.toFixed(1)} ms p99 ${r.p99.toFixed(1)} ms failed ${r.failed} dropped ${r.dropped} stored-once ${step.storedOnce}; service ${cpuUse.byProcess.service ?? '?'} cores, its Postgres ${cpuUse.byProcess.postgres ?? '?'}, machine ${cpuUse.machineCores}\n`);
+      process.stdout.write(`  ingest ${rate}/s: achieved ${r.achieved.toFixed(0)}/s p50 ${r.p50.toFixed(1)} ms p99 ${r.p99.toFixed(1)} ms failed ${r.failed} dropped ${r.dropped} stored-once ${step.storedOnce}; ${cpuLine(cpuUse)}, machine ${cpuUse.machineCores}\n`);
       if (!sustained) break;
       best = { ...step };
     }

@@ -27,7 +27,7 @@ import { ms, fmt, type Row, type ScenarioResult } from '../lib/results';
 import { routerSql, type RouterSqlTimes } from '../lib/router-sql';
 import { writeSql, type WriteSqlTimes } from '../lib/write-sql';
 import { ratio, summarize, until, type Summary } from '../lib/stats';
-import { serverPid, watchCpu, type CpuUse } from '../lib/procfs';
+import { cpuLine, postgresBackends, postgresBackendsOf, redisServer, serverPid, watchCpu, type CpuUse } from '../lib/procfs';
 import { runTsx, startWorker, type WorkerHandle } from '../lib/worker';
 import { startRelay } from '../lib/relay';
 import { inclusiveOf, monoMicros, summarizeProfile, type FunctionTime } from '../lib/cpuprofile';
@@ -42,6 +42,8 @@ const phaseLine = (m: Measure) =>
     .join(' + ');
 const pair = (s: Summary | undefined) => `p50 ${ms(s?.p50)}, p99 ${ms(s?.p99)}`;
 const FILL_CONCURRENCY = 16;
+/** How long the processes are watched at rest before each measurement. */
+const REST_MS = 3000;
 
 export interface RoutingOptions {
   agents: number[];
@@ -109,8 +111,14 @@ export interface RoutingCell {
   fill: { seconds: number; perSecond: number; failed: number };
   /** Monotonic µs windows of the two measurements (to cut a --cpu-prof profile). */
   windows: Array<[number, number]>;
-  /** CPU used during the measurements: the service, the generator, and everyone else on the machine. */
+  /**
+   * CPU used during the measurements: the service, its Postgres backends, the generator, and
+   * everyone else on the machine; and how long each waited for a CPU (before 2026-12-07 the
+   * backends were counted among everyone else, and no waiting was recorded).
+   */
   cpu: CpuUse;
+  /** The same processes over REST_MS before the measurement, every console connected and nothing asked. */
+  restCpu: CpuUse;
   /** What the router counted during each measurement (its /metrics): how triggers went, how passes read. */
   router: { enqueue: RoutingCounts; available: RoutingCounts };
   profile?: CellProfile;
@@ -203,7 +211,12 @@ async function serviceCells(M: number, opts: RoutingOptions, driver: WorkerHandl
       await analyze(svc.env.DATABASE_URL!);
       log(`  ${W} waiting (filled at ${fmt(fill.perSecond, 0)}/s)`);
 
-      const cpu = watchCpu({ service: serverPid, generator: driver.pid });
+      const watched = { service: serverPid, postgres: postgresBackendsOf(svc.env.DATABASE_URL!), redis: redisServer(), generator: driver.pid };
+      // The machine with every console connected and nothing asked of it: what the measurement's own work stands on.
+      const rest = watchCpu(watched);
+      await new Promise((r) => setTimeout(r, REST_MS));
+      const restCpu = rest.stop();
+      const cpu = watchCpu(watched);
       const r0 = await routingCounts(svc.base);
       const w0 = monoMicros();
       const enqueue = await driver.call<Measure>('measureEnqueue', { url: svc.base, widget: 'probe', samples: opts.samples, timeoutMs: 10000 });
@@ -233,7 +246,7 @@ async function serviceCells(M: number, opts: RoutingOptions, driver: WorkerHandl
           `router SQL: all free agents ${ms(sql.availableAgents.p50)}, changed agents ${ms(sql.changedAgents.p50)}, waiting ${ms(sql.waiting.p50)}; ` +
           `${writeLine(writes)}; ` +
           `passes planned from the reads behind the probe's write: ${router.enqueue['waiting_reads_total.behind_message'] ?? 0} of ${opts.samples} messages, ${router.available['waiting_reads_total.behind_available'] ?? 0} of ${opts.samples} changes to available; ` +
-          `CPU cores: service ${fmt(cpuUse.byProcess.service, 2)}, generator ${fmt(cpuUse.byProcess.generator, 2)}, others on the machine ${fmt(cpuUse.othersCores, 2)}`,
+          `${cpuLine(cpuUse)}; at rest before it ${cpuLine(restCpu)}`,
       );
       cells.push({
         agents: M,
@@ -247,6 +260,7 @@ async function serviceCells(M: number, opts: RoutingOptions, driver: WorkerHandl
         fill: { seconds: fill.seconds, perSecond: fill.perSecond, failed: fill.failed },
         windows: [[w0, w1], [w1, w2]],
         cpu: cpuUse,
+        restCpu,
         router,
       });
     }
@@ -263,10 +277,10 @@ async function baselineCells(M: number, opts: RoutingOptions, driver: WorkerHand
     await driver.call('baselineConnect', { url: server.url, agents: M });
     const relayPid = serverPid(server.child.pid!, 'socket-relay.ts');
     for (const cell of cells) {
-      const cpu = watchCpu({ service: relayPid, generator: driver.pid });
+      const cpu = watchCpu({ service: relayPid, postgres: postgresBackends(server.dbName), redis: redisServer(), generator: driver.pid });
       cell.baseline = await driver.call('baselineMeasure', { waiting: cell.waiting, samples: opts.samples, timeoutMs: 10000 });
       cell.baselineCpu = cpu.stop();
-      log(`  baseline M=${M} W=${cell.waiting}: enqueue→offer p50 ${ms(cell.baseline!.enqueue.p50)} p99 ${ms(cell.baseline!.enqueue.p99)}; available→offer p50 ${ms(cell.baseline!.available.p50)} p99 ${ms(cell.baseline!.available.p99)}; others on the machine ${fmt(cell.baselineCpu.othersCores, 2)} cores`);
+      log(`  baseline M=${M} W=${cell.waiting}: enqueue→offer p50 ${ms(cell.baseline!.enqueue.p50)} p99 ${ms(cell.baseline!.enqueue.p99)}; available→offer p50 ${ms(cell.baseline!.available.p50)} p99 ${ms(cell.baseline!.available.p99)}; ${cpuLine(cell.baselineCpu)}`);
     }
   } finally {
     await driver.call('baselineClose').catch(() => undefined);
