@@ -4,7 +4,9 @@
  * process over loopback TCP), and a fixed piece of JavaScript. The shared VMs here come in a quick
  * and a slow kind, and a figure is only comparable to one taken on the same kind; these say which
  * kind a run had, so that sessions no longer judge it by how long creating agents took.
- * Round trips are what the slow kind makes slow: each one wakes a process that was waiting.
+ * Round trips are what the slow kind makes slow: each one wakes a process that was waiting. The
+ * Postgres round trip is also taken 10 ms apart, as the routing probes come: after a pause the
+ * same round trip takes longer and costs the client more CPU.
  */
 import { spawn } from 'node:child_process';
 import net from 'node:net';
@@ -15,6 +17,13 @@ import { summarize, type Summary } from './stats';
 export interface MachineSpeed {
   /** `SELECT 1` on one connection, one at a time, microseconds. */
   postgresRoundTripMicros: Summary;
+  /**
+   * The same round trip 10 ms apart, as the routing probes come (each after a pause in which
+   * the machine may go idle), microseconds; and the client's own CPU per round trip both ways.
+   * On the slower VMs here, work that comes after a pause costs several times the CPU it costs
+   * back to back: the same round trip, the same JavaScript.
+   */
+  postgresSpaced: { roundTripMicros: Summary; clientCpuMicros: number; backToBackClientCpuMicros: number };
   /** 16 bytes to a Node echo process and back over loopback TCP, one at a time, microseconds. */
   loopbackRoundTripMicros: Summary;
   /** Milliseconds for a fixed piece of JavaScript (JSON of a message-shaped object, 20,000 times), best of 5. */
@@ -39,11 +48,37 @@ async function timed(rounds: number, once: () => Promise<unknown>): Promise<Summ
   return summarize(samples);
 }
 
-async function postgresRoundTrip(): Promise<Summary> {
+/** Microseconds of this process's CPU (user and system) per round, over `run`. */
+async function cpuPerRound<T>(rounds: number, run: () => Promise<T>): Promise<{ result: T; micros: number }> {
+  const before = process.cpuUsage();
+  const result = await run();
+  const used = process.cpuUsage(before);
+  return { result, micros: Math.round((used.user + used.system) / rounds) };
+}
+
+const SPACED_ROUNDS = 300;
+const SPACING_MS = 10;
+
+async function postgresRoundTrips(): Promise<Pick<MachineSpeed, 'postgresRoundTripMicros' | 'postgresSpaced'>> {
   const client = new Client({ connectionString: `${PG_BASE}/postgres` });
   await client.connect();
+  const once = () => client.query({ name: 'speed', text: 'SELECT 1' });
   try {
-    return await timed(ROUNDS, () => client.query({ name: 'speed', text: 'SELECT 1' }));
+    const backToBack = await cpuPerRound(ROUNDS + WARMUP, () => timed(ROUNDS, once));
+    const spaced = await cpuPerRound(SPACED_ROUNDS, async () => {
+      const samples: number[] = [];
+      for (let i = 0; i < SPACED_ROUNDS; i++) {
+        await new Promise((r) => setTimeout(r, SPACING_MS));
+        const t0 = performance.now();
+        await once();
+        samples.push((performance.now() - t0) * 1000);
+      }
+      return summarize(samples);
+    });
+    return {
+      postgresRoundTripMicros: backToBack.result,
+      postgresSpaced: { roundTripMicros: spaced.result, clientCpuMicros: spaced.micros, backToBackClientCpuMicros: backToBack.micros },
+    };
   } finally {
     await client.end();
   }
@@ -102,7 +137,7 @@ function javascriptMs(): number {
 
 export async function measureMachineSpeed(): Promise<MachineSpeed> {
   return {
-    postgresRoundTripMicros: await postgresRoundTrip(),
+    ...(await postgresRoundTrips()),
     loopbackRoundTripMicros: await loopbackRoundTrip(),
     javascriptMs: javascriptMs(),
   };
@@ -110,5 +145,9 @@ export async function measureMachineSpeed(): Promise<MachineSpeed> {
 
 export function describeSpeed(s: MachineSpeed): string {
   const rt = (x: Summary) => `p50 ${Math.round(x.p50)} µs, p99 ${Math.round(x.p99)} µs`;
-  return `machine speed: Postgres round trip ${rt(s.postgresRoundTripMicros)}; loopback round trip to a process ${rt(s.loopbackRoundTripMicros)}; JavaScript unit ${s.javascriptMs} ms`;
+  const spaced = s.postgresSpaced;
+  return (
+    `machine speed: Postgres round trip ${rt(s.postgresRoundTripMicros)}, ${SPACING_MS} ms apart ${rt(spaced.roundTripMicros)} ` +
+    `(client CPU per round trip ${spaced.backToBackClientCpuMicros} µs back to back, ${spaced.clientCpuMicros} µs ${SPACING_MS} ms apart); loopback round trip to a process ${rt(s.loopbackRoundTripMicros)}; JavaScript unit ${s.javascriptMs} ms`
+  );
 }
