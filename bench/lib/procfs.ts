@@ -191,8 +191,9 @@ export function watchCpu(pids: Record<string, Watched>): { stop(): CpuUse } {
         const b = sample(w);
         if (!a || !b) continue;
         const used = usedBetween(a, b);
-        byProcess[k] = round(used.cpu / seconds);
-        waitingByProcess[k] = round(used.wait / seconds);
+        // Three decimals: a floor's process uses 0.04 cores, and a probe's share of it is what is read off.
+        byProcess[k] = Math.round((used.cpu / seconds) * 1000) / 1000;
+        waitingByProcess[k] = Math.round((used.wait / seconds) * 1000) / 1000;
       }
       const machineCores = round((m1[0]!.busy - m0[0]!.busy) / 100 / seconds); // USER_HZ = 100
       const perCpuBusy = m1.slice(1).map((c, i) => round((c.busy - m0[i + 1]!.busy) / Math.max(1, c.total - m0[i + 1]!.total)));
