@@ -101,8 +101,7 @@ export function processesMatching(needle: string): ProcessGroup {
         const p = readProc(Number(d));
         if (!p?.cmdline.includes(needle)) continue;
         const cpu = cpuSecondsOf(p.pid);
-        const sched = schedSecondsOf(p.pid);
-        if (cpu !== null && sched !== null) out.set(p.pid, { cpu, wait: sched.wait });
+        if (cpu !== null) out.set(p.pid, { cpu, wait: schedSecondsOf(p.pid)?.wait ?? NaN });
       }
       return out;
     },
@@ -120,13 +119,15 @@ export const redisServer = (): ProcessGroup => processesMatching('redis-server')
 
 type Watched = number | ProcessGroup | null | undefined;
 
-/** A watched process's or group's CPU and waiting seconds so far (a group: per member). */
+/**
+ * A watched process's or group's CPU and waiting seconds so far (a group: per member); waiting
+ * NaN where the kernel keeps no schedstat, so that no waiting is reported for it.
+ */
 function sample(w: Watched): Map<number, { cpu: number; wait: number }> | null {
   if (w == null) return null;
   if (typeof w !== 'number') return w.members();
   const cpu = cpuSecondsOf(w);
-  const wait = schedSecondsOf(w)?.wait ?? null;
-  return cpu === null || wait === null ? null : new Map([[w, { cpu, wait }]]);
+  return cpu === null ? null : new Map([[w, { cpu, wait: schedSecondsOf(w)?.wait ?? NaN }]]);
 }
 
 /**
@@ -193,7 +194,7 @@ export function watchCpu(pids: Record<string, Watched>): { stop(): CpuUse } {
         const used = usedBetween(a, b);
         // Three decimals: a floor's process uses 0.04 cores, and a probe's share of it is what is read off.
         byProcess[k] = Math.round((used.cpu / seconds) * 1000) / 1000;
-        waitingByProcess[k] = Math.round((used.wait / seconds) * 1000) / 1000;
+        if (!Number.isNaN(used.wait)) waitingByProcess[k] = Math.round((used.wait / seconds) * 1000) / 1000;
       }
       const machineCores = round((m1[0]!.busy - m0[0]!.busy) / 100 / seconds); // USER_HZ = 100
       const perCpuBusy = m1.slice(1).map((c, i) => round((c.busy - m0[i + 1]!.busy) / Math.max(1, c.total - m0[i + 1]!.total)));
