@@ -70,14 +70,14 @@ export function cpuSecondsOf(pid: number): number | null {
 }
 
 /**
- * Seconds a thread has spent running on a CPU, and runnable but waiting for one, so far
- * (/proc/<pid>/task/<tid>/schedstat: nanoseconds on the CPU, nanoseconds on a run queue). The
- * thread of a process's own pid is its main thread: for node, the event loop.
+ * Seconds a process's main thread (for node, the event loop) has spent runnable but waiting for
+ * a CPU so far: the second field of /proc/<pid>/task/<pid>/schedstat, nanoseconds on a run
+ * queue. Null when it cannot be read (the process is gone, or the kernel keeps no schedstat).
  */
-export function schedSecondsOf(pid: number, tid = pid): { run: number; wait: number } | null {
+export function waitSecondsOf(pid: number): number | null {
   try {
-    const [run, wait] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').trim().split(/\s+/).map(Number);
-    return { run: (run ?? 0) / 1e9, wait: (wait ?? 0) / 1e9 };
+    const wait = Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').trim().split(/\s+/)[1]);
+    return Number.isFinite(wait) ? wait / 1e9 : null;
   } catch {
     return null;
   }
@@ -101,7 +101,7 @@ export function processesMatching(needle: string): ProcessGroup {
         const p = readProc(Number(d));
         if (!p?.cmdline.includes(needle)) continue;
         const cpu = cpuSecondsOf(p.pid);
-        if (cpu !== null) out.set(p.pid, { cpu, wait: schedSecondsOf(p.pid)?.wait ?? NaN });
+        if (cpu !== null) out.set(p.pid, { cpu, wait: waitSecondsOf(p.pid) ?? NaN });
       }
       return out;
     },
@@ -127,7 +127,7 @@ function sample(w: Watched): Map<number, { cpu: number; wait: number }> | null {
   if (w == null) return null;
   if (typeof w !== 'number') return w.members();
   const cpu = cpuSecondsOf(w);
-  return cpu === null ? null : new Map([[w, { cpu, wait: schedSecondsOf(w)?.wait ?? NaN }]]);
+  return cpu === null ? null : new Map([[w, { cpu, wait: waitSecondsOf(w) ?? NaN }]]);
 }
 
 /**

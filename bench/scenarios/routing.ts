@@ -112,9 +112,9 @@ export interface RoutingCell {
   /** Monotonic µs windows of the two measurements (to cut a --cpu-prof profile). */
   windows: Array<[number, number]>;
   /**
-   * CPU used during the measurements: the service, its Postgres backends, the generator, and
-   * everyone else on the machine; and how long each waited for a CPU (before 2026-12-07 the
-   * backends were counted among everyone else, and no waiting was recorded).
+   * CPU used during the measurements: the service, its Postgres backends, Redis, the generator,
+   * and everyone else on the machine; and how long each waited for a CPU (before 2026-12-07 the
+   * backends and Redis were counted among everyone else, and no waiting was recorded).
    */
   cpu: CpuUse;
   /** The same processes over REST_MS before the measurement, every console connected and nothing asked. */
