@@ -245,7 +245,7 @@ async function serviceCells(M: number, opts: RoutingOptions, driver: WorkerHandl
           `same-priority chat ${samePriority.offered ? `offered in ${ms(samePriority.ms)}` : 'NOT offered within 5 s'}; ` +
           `router SQL: all free agents ${ms(sql.availableAgents.p50)}, changed agents ${ms(sql.changedAgents.p50)}, waiting ${ms(sql.waiting.p50)}; ` +
           `${writeLine(writes)}; ` +
-          `passes planned from the reads behind the probe's write: ${router.enqueue['waiting_reads_total.behind_message'] ?? 0} of ${opts.samples} messages, ${router.available['waiting_reads_total.behind_available'] ?? 0} of ${opts.samples} changes to available; ` +
+          `passes planned from the reads behind the probe's write: ${router.enqueue['waiting_reads_total.behind_message'] ?? 0} of ${opts.samples} messages (claimed ahead of their pass in the message's write: ${router.enqueue['waiting_reads_total.claimed_ahead'] ?? 0}, refused ${router.enqueue['waiting_reads_total.ahead_refused'] ?? 0}), ${router.available['waiting_reads_total.behind_available'] ?? 0} of ${opts.samples} changes to available; ` +
           `${cpuLine(cpuUse)}; at rest before it ${cpuLine(restCpu)}`,
       );
       cells.push({

@@ -8,18 +8,30 @@
  * it is durable.
  */
 import { randomUUID } from 'node:crypto';
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { flushWal, sendTogether, type Queryable } from '../platform/db';
 import type { MessageCommand } from './append';
 import type { OneStatementOptions } from './append-statement';
-import type { IngestResult } from './events.types';
+import type { Channel, IngestResult } from './events.types';
+
+/** A conversation a message may open: its id (named before the message leaves) and what decides where it waits. */
+export interface NewContact {
+  id: string;
+  channel: Channel;
+  entryAddress: string;
+  ivr: boolean;
+  direction: 'in' | 'out';
+  /** Whether it brings skills of its own (attributes.skills). */
+  ownSkills: boolean;
+}
 
 /**
  * Send, on the connection given, right behind messages just sent there, the reads a routing pass
- * begins with; `opening`: the ids the conversations those messages may open would have. Settled
- * once they are answered.
+ * begins with; `opening`: the ids the conversations those messages may open would have, and what
+ * decides where each would wait (the router may send a claim for one ahead of those reads: see
+ * routing/claim-ahead.ts). Settled once everything sent is answered.
  */
-export type ReadsBehind = (db: Queryable, opening: string[]) => Promise<unknown>;
+export type ReadsBehind = (db: PoolClient, opening: NewContact[]) => Promise<unknown>;
 
 /** A write of messages in one statement (appendMessagesInOneStatement). */
 export type MessagesWrite = (db: Queryable, cmds: MessageCommand[], opts: OneStatementOptions) => Promise<IngestResult[]>;
@@ -45,7 +57,7 @@ function askReads(ask: () => ReadsBehind | null): ReadsBehind | null {
 }
 
 /** Send the router's reads; null when they failed to go (the write goes on without them). */
-function sendReads(reads: ReadsBehind, db: Queryable, opening: string[]): Promise<unknown> | null {
+function sendReads(reads: ReadsBehind, db: PoolClient, opening: NewContact[]): Promise<unknown> | null {
   try {
     return reads(db, opening);
   } catch {
@@ -57,7 +69,9 @@ function sendReads(reads: ReadsBehind, db: Queryable, opening: string[]): Promis
 export async function writeWithReadsBehind(cmds: MessageCommand[], write: MessagesWrite, opts: ReadsBehindOptions): Promise<IngestResult[]> {
   // The ids their new conversations would get, named here so the reads know them.
   const named = cmds.map((c) => (c.interaction.open.id ? c : { ...c, interaction: { ...c.interaction, open: { ...c.interaction.open, id: randomUUID() } } }));
-  const opening = named.map((c) => c.interaction.open.id!);
+  const opening = named.map(({ channel, interaction: { open } }): NewContact => ({
+    id: open.id!, channel, entryAddress: open.entryAddress, ivr: open.ivr ?? false, direction: open.direction, ownSkills: open.attributes?.skills !== undefined,
+  }));
   const client = await opts.pool.connect();
   let broken = false;
   const onError = (): void => {

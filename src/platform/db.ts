@@ -158,88 +158,105 @@ export class RolledBackAtCommit extends Error {
 
 /** Run `fn` in one transaction (see TransactionOptions); commit on success, roll back on any error. */
 export async function withTransaction<T>(pool: Pool, fn: (tx: PoolClient, end: TransactionEnd) => Promise<T>, opts: TransactionOptions = {}): Promise<T> {
-  const lock = opts.advisoryLock;
-  if (lock !== undefined && !Number.isSafeInteger(lock)) throw new Error(`advisory lock key ${lock} is not an integer`);
+  checkLock(opts);
   const client = await pool.connect();
   client.on('error', ignoreClientError);
+  const run = transactionOn(client, fn, opts);
+  // The caller goes on at once; the connection follows once the reads behind the COMMIT are in.
+  void run.released.then((broken) => {
+    client.off('error', ignoreClientError);
+    client.release(broken);
+  });
+  return run.result;
+}
+
+/**
+ * Run `fn` in one transaction on `client`, a connection the caller holds, with BEGIN sent at
+ * once, before this returns: behind whatever the caller has already sent there (a statement
+ * whose answer it has not had yet, say), so the transaction runs once that has. `released`
+ * settles once nothing sent for the transaction is still on its way (true when the connection
+ * broke); the caller keeps the connection until then.
+ */
+export function transactionOn<T>(client: PoolClient, fn: (tx: PoolClient, end: TransactionEnd) => Promise<T>, opts: TransactionOptions = {}): { result: Promise<T>; released: Promise<boolean> } {
+  checkLock(opts);
+  const lock = opts.advisoryLock;
   let broken = false;
   /** Reads sent behind the COMMIT (TransactionEnd.behindCommit), settled before the connection goes back. */
   const behind: Array<Promise<unknown>> = [];
-  let sendHeld: (() => void) | undefined;
+  // BEGIN, the plan setting and the advisory lock go in one message, and on a pipelined pool
+  // the transaction's first statement follows it without waiting for its answer. Postgres runs
+  // them in order, so that statement runs inside the transaction (and after the lock); should
+  // anything after BEGIN fail, the transaction is aborted and every statement behind it fails.
+  // BEGIN itself fails only with its session, which then runs nothing else.
+  // They go out in one write with the statements the body sends before it first waits.
+  const sendHeld = holdWrites(client);
+  const begun = client
+    .query([
+      'BEGIN',
+      ...(opts.genericPlans ? ['SET LOCAL plan_cache_mode = force_generic_plan'] : []),
+      ...(opts.asyncCommit ? ['SET LOCAL synchronous_commit = off'] : []),
+      ...(lock === undefined ? [] : [`SELECT pg_advisory_xact_lock(${lock})`]),
+    ].join('; '))
+    .then(() => null, (err: unknown) => err);
+  const begin = async (): Promise<void> => {
+    const failed = await begun;
+    if (failed) throw failed;
+  };
+  let committing: Promise<{ command: string }> | null = null;
+  const end: TransactionEnd = {
+    commitBehind: () => {
+      if (committing) return;
+      committing = client.query('COMMIT');
+      // Awaited below; the body's own error comes first should both fail.
+      committing.catch(() => undefined);
+    },
+    behindCommit: (read) => {
+      if (!committing) throw new Error('behindCommit before commitBehind');
+      const p = read(client);
+      behind.push(p.catch(() => undefined));
+      return p;
+    },
+    together: (issue) => sendTogether(client, issue),
+  };
+  let body: Promise<T>;
   try {
-    // BEGIN, the plan setting and the advisory lock go in one message, and on a pipelined pool
-    // the transaction's first statement follows it without waiting for its answer. Postgres runs
-    // them in order, so that statement runs inside the transaction (and after the lock); should
-    // anything after BEGIN fail, the transaction is aborted and every statement behind it fails.
-    // BEGIN itself fails only with its session, which then runs nothing else.
-    // They go out in one write with the statements the body sends before it first waits.
-    sendHeld = holdWrites(client);
-    const begun = client
-      .query([
-        'BEGIN',
-        ...(opts.genericPlans ? ['SET LOCAL plan_cache_mode = force_generic_plan'] : []),
-        ...(opts.asyncCommit ? ['SET LOCAL synchronous_commit = off'] : []),
-        ...(lock === undefined ? [] : [`SELECT pg_advisory_xact_lock(${lock})`]),
-      ].join('; '))
-      .then(() => null, (err: unknown) => err);
-    const begin = async (): Promise<void> => {
-      const failed = await begun;
-      if (failed) throw failed;
-    };
-    if (!client.pipeline) {
-      sendHeld();
-      await begin();
-    }
-    let committing: Promise<{ command: string }> | null = null;
-    const end: TransactionEnd = {
-      commitBehind: () => {
-        if (committing) return;
-        committing = client.query('COMMIT');
-        // Awaited below; the body's own error comes first should both fail.
-        committing.catch(() => undefined);
-      },
-      behindCommit: (read) => {
-        if (!committing) throw new Error('behindCommit before commitBehind');
-        const p = read(client);
-        behind.push(p.catch(() => undefined));
-        return p;
-      },
-      together: (issue) => sendTogether(client, issue),
-    };
-    let result: T;
-    try {
-      let body: Promise<T>;
-      try {
-        body = fn(client, end);
-      } finally {
-        sendHeld();
-      }
-      result = await body;
-    } finally {
-      await begin();
-    }
-    // A transaction one of whose statements failed answers COMMIT with ROLLBACK, not an error:
-    // a body that went on after a failed statement must not be told its writes are kept.
-    const { command } = await (committing ?? client.query('COMMIT'));
-    if (command !== 'COMMIT') throw new RolledBackAtCommit();
-    return result;
+    body = client.pipeline ? fn(client, end) : begin().then(() => fn(client, end));
   } catch (err) {
-    sendHeld?.();
-    try {
-      await client.query('ROLLBACK');
-    } catch {
-      broken = true;
-    }
-    throw err;
+    body = Promise.reject(err);
   } finally {
-    // The caller goes on at once; the connection follows once the reads behind the COMMIT are in.
-    const release = (): void => {
-      client.off('error', ignoreClientError);
-      client.release(broken);
-    };
-    if (behind.length === 0) release();
-    else void Promise.all(behind).then(release);
+    sendHeld();
   }
+  const result = (async (): Promise<T> => {
+    try {
+      let value: T;
+      try {
+        value = await body;
+      } finally {
+        await begin();
+      }
+      // A transaction one of whose statements failed answers COMMIT with ROLLBACK, not an error:
+      // a body that went on after a failed statement must not be told its writes are kept.
+      const { command } = await (committing ?? client.query('COMMIT'));
+      if (command !== 'COMMIT') throw new RolledBackAtCommit();
+      return value;
+    } catch (err) {
+      try {
+        await client.query('ROLLBACK');
+      } catch {
+        broken = true;
+      }
+      throw err;
+    }
+  })();
+  const released = result.then(noop, noop).then(() => Promise.all(behind)).then(() => broken);
+  return { result, released };
+}
+
+const noop = (): void => undefined;
+
+function checkLock(opts: TransactionOptions): void {
+  const lock = opts.advisoryLock;
+  if (lock !== undefined && !Number.isSafeInteger(lock)) throw new Error(`advisory lock key ${lock} is not an integer`);
 }
 
 /** Create the database named in DATABASE_URL if it does not exist. Safe when several processes race. */

@@ -3,7 +3,7 @@ import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client
 /** The routing counters as the router keeps them (RouterService.counts and waitingReads), read when /metrics is. */
 export interface RoutingFigures {
   counts: Readonly<Record<'passes' | 'offering' | 'skipped' | 'presumed', number>>;
-  waitingReads: Readonly<Record<'ahead' | 'missed' | 'plain' | 'behind' | 'behindAvailable', number>>;
+  waitingReads: Readonly<Record<'ahead' | 'missed' | 'plain' | 'behind' | 'behindAvailable' | 'claimedAhead' | 'aheadRefused', number>>;
 }
 
 /**
@@ -35,7 +35,7 @@ export function createMetrics() {
     set({ outcome: 'nothing_offered' }, c.passes - c.offering);
     set({ outcome: 'skipped' }, c.skipped);
   });
-  keptCounter(registry, 'switchboard_routing_waiting_reads_total', "Routing passes by how they read the waiting work: read ahead with the free agents' changes (ahead), read ahead but read again (missed), read after them (plain), or planned from reads sent behind a message's statement (behind_message) or an agent's change to available (behind_available)", ['how'] as const, (set) => {
+  keptCounter(registry, 'switchboard_routing_waiting_reads_total', "Routing passes by how they read the waiting work: read ahead with the free agents' changes (ahead), read ahead but read again (missed), read after them (plain), or planned from reads sent behind a message's statement (behind_message) or an agent's change to available (behind_available); none, the contact claimed ahead of the pass in its message's write (claimed_ahead); and such claims refused (ahead_refused, the pass then counted by how it read)", ['how'] as const, (set) => {
     const w = routing?.().waitingReads;
     if (!w) return;
     set({ how: 'ahead' }, w.ahead);
@@ -43,6 +43,8 @@ export function createMetrics() {
     set({ how: 'plain' }, w.plain);
     set({ how: 'behind_message' }, w.behind);
     set({ how: 'behind_available' }, w.behindAvailable);
+    set({ how: 'claimed_ahead' }, w.claimedAhead);
+    set({ how: 'ahead_refused' }, w.aheadRefused);
   });
   return {
     registry,

@@ -6,13 +6,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
-import { flushWal, withTransaction, type Queryable, type TransactionEnd } from '../platform/db';
+import { flushWal, transactionOn, withTransaction, type Queryable, type TransactionEnd } from '../platform/db';
 import { AppError, notFound } from '../platform/errors';
 import type { Logger } from '../platform/logger';
 import type { IngestService } from '../interactions/ingest.service';
 import type { EventPayload, EventType, HeldInteraction, IngestResult, InteractionRecord, StoredEvent } from '../interactions/events.types';
 import { lockInteraction } from '../interactions/interactions.repository';
-import { createOffer, type CreatedOffer } from './offers.repository';
+import { createOffer, type ClaimAheadGuard, type CreatedOffer } from './offers.repository';
 import type { Explanation } from './selection';
 import { ROUTER_LOCK_KEY } from './routing.repository';
 import type { RoutingHint } from './routing-hints';
@@ -95,6 +95,12 @@ export class AcdContext {
    * RouterService.readsBehindAvailable), or null for none.
    */
   readsBehindAvailable: (agentId: string) => ReadsBehindChange | null = () => null;
+  /**
+   * Set by the router: told after a transaction that changed what an agent holds or is (an offer
+   * made or answered, an interaction of theirs changed, a state set) has committed, so that it
+   * reads the free agents again while idle (see RouterService.prepareWhileIdle).
+   */
+  agentsTouched: () => void = () => undefined;
   /** Channels that act when an agent accepts (voice: dial the agent's softphone). */
   readonly onAccepted: Array<(i: InteractionRecord) => Promise<void>> = [];
   readonly onTransferred: Array<(i: InteractionRecord) => Promise<void>> = [];
@@ -115,18 +121,26 @@ export class AcdContext {
    * visible then); its notifications, and the answer to the caller, wait for the WAL flush that
    * `fn` sends behind the COMMIT (flushBehind), or else one made after it. A routing pass writes
    * only after the commit it acts on, so a crash of Postgres that lost that commit loses the
-   * pass's writes too; nobody has been told of it.
+   * pass's writes too; nobody has been told of it. `on`: run on this connection, which the caller
+   * holds, with BEGIN sent before this returns (see transactionOn; the caller keeps it until
+   * `released` settles) instead of on a connection of a pool.
    */
   async run<T>(
     fn: (tx: PoolClient, fx: Effects, end: TransactionEnd) => Promise<T>,
-    opts: { routerLock?: boolean; genericPlans?: boolean; asyncCommit?: boolean; visibleFirst?: boolean; pool?: Pool } = {},
+    opts: { routerLock?: boolean; genericPlans?: boolean; asyncCommit?: boolean; visibleFirst?: boolean; pool?: Pool; on?: { client: PoolClient; released: (p: Promise<boolean>) => void } } = {},
   ): Promise<T> {
     const fx = new Effects();
     let result: T;
     try {
-      result = await withTransaction(opts.pool ?? this.db, (tx, end) => fn(tx, fx, end), {
-        advisoryLock: opts.routerLock ? ROUTER_LOCK_KEY : undefined, genericPlans: opts.genericPlans, asyncCommit: opts.asyncCommit || opts.visibleFirst,
-      });
+      const body = (tx: PoolClient, end: TransactionEnd): Promise<T> => fn(tx, fx, end);
+      const txOpts = { advisoryLock: opts.routerLock ? ROUTER_LOCK_KEY : undefined, genericPlans: opts.genericPlans, asyncCommit: opts.asyncCommit || opts.visibleFirst };
+      if (opts.on) {
+        const running = transactionOn(opts.on.client, body, txOpts);
+        opts.on.released(running.released);
+        result = await running.result;
+      } else {
+        result = await withTransaction(opts.pool ?? this.db, body, txOpts);
+      }
     } catch (err) {
       for (const undo of fx.ifRolledBack) undo();
       fx.durable?.catch(() => undefined);
@@ -140,6 +154,7 @@ export class AcdContext {
       await this.notify(fx);
       this.route(fx);
     }
+    if (fx.offers.length + fx.answered.length + fx.revoked.length + fx.agentStates.length + fx.changed.length > 0) this.agentsTouched();
     return result;
   }
 
@@ -204,18 +219,21 @@ export class AcdContext {
    * offer and its `offer.created` event in one statement; `eventExplanation` is the event's
    * account of why, when not the offer's own). Null when the claim's conditions do not hold.
    * Pushed to its agent after commit, its screen pop read from now on, beside the rest of the
-   * transaction.
+   * transaction. `guard`: a claim sent ahead of a pass, made only if what it was planned from
+   * still holds (see ClaimAheadGuard).
    */
   async offer(
     tx: PoolClient,
     fx: Effects,
     o: { interactionId: string; agentId: string; explanation: Explanation | Record<string, unknown>; eventExplanation?: Record<string, unknown>; requireAvailable?: boolean },
+    guard?: ClaimAheadGuard,
   ): Promise<CreatedOffer | null> {
     const offerId = randomUUID();
     const claimed = await createOffer(
       tx,
       { offerId, interactionId: o.interactionId, agentId: o.agentId, explanation: o.explanation, timeoutSeconds: this.offerTimeoutSeconds, requireAvailable: o.requireAvailable },
       { idempotencyKey: `offer.created:${offerId}`, payload: { offerId, agentId: o.agentId, explanation: o.eventExplanation ?? o.explanation }, occurredAt: new Date() },
+      guard,
     );
     if (!claimed) return null;
     const { offer, held, event } = claimed;

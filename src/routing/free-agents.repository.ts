@@ -206,6 +206,14 @@ export class FreeAgentView {
     return [...new Set(agentIds)].flatMap((id) => this.byId.get(id) ?? []);
   }
 
+  /**
+   * The horizon the rows as they stand were read through; null before the first read and while a
+   * read is under way (the rows are then about to change).
+   */
+  get readThrough(): Horizon | null {
+    return this.reading ? null : this.horizon;
+  }
+
   /** The read under way, if any: the next waits for it, so each reads from the horizon the one before left. */
   private reading: Promise<unknown> | null = null;
 

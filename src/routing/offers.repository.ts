@@ -10,6 +10,34 @@ import type { Explanation } from './selection';
 import { openOn } from './free-agents.repository';
 import { interactionColumns, interactionFromRow, type InteractionRow } from '../interactions/interactions.repository';
 import { rootOf } from '../customers/customers.repository';
+import { ROUTER_LOCK_KEY } from './routing.repository';
+
+/**
+ * What a claim sent ahead of a pass (see routing/claim-ahead.ts) was planned from, checked in
+ * its statement: the contact in this queue, new (not relaxed by escalation, no skills of its
+ * own), the queue's skills and strategy as the plan took them, nothing else waiting in the
+ * agent's queues on the channels it had free, no agent changed since the free agents were read
+ * (`horizon`, `epoch`: see Horizon), and the routing lock free (taken for the transaction).
+ */
+export interface ClaimAheadGuard {
+  queueId: string;
+  queueSkills: Record<string, number>;
+  strategy: string;
+  agentQueueIds: string[];
+  agentChannels: Channel[];
+  horizon: string;
+  epoch: string | null;
+}
+
+const AHEAD_GUARD = `AND i.queue_id = $10::uuid AND i.skill_relax = 0 AND NOT (i.attributes ? 'skills')
+          AND EXISTS (SELECT 1 FROM queues q WHERE q.id = $10::uuid AND q.skills = $11::jsonb AND q.strategy = $12::text)
+          AND NOT EXISTS (SELECT 1 FROM unnest($13::uuid[]) AS aq(id) CROSS JOIN unnest($14::text[]) AS ac(channel) CROSS JOIN LATERAL (
+                            SELECT 1 FROM interactions w WHERE w.state = 'queued' AND w.queue_id = aq.id AND w.channel = ac.channel AND w.id <> $1
+                             ORDER BY w.priority DESC, w.queued_at LIMIT 1) w)
+          AND NOT EXISTS (SELECT 1 FROM agents_changed_since($15::pg_snapshot))
+          AND (SELECT through < pg_snapshot_xmin($15::pg_snapshot) FROM agent_changes_pruned)
+          AND pg_stat_get_bgwriter_stat_reset_time()::text IS NOT DISTINCT FROM $16::text
+          AND pg_try_advisory_xact_lock(${ROUTER_LOCK_KEY})`;
 
 export interface CreatedOffer {
   id: string;
@@ -43,9 +71,10 @@ export async function createOffer(
   tx: Queryable,
   o: { offerId: string; interactionId: string; agentId: string; explanation: Explanation | Record<string, unknown>; timeoutSeconds: number; requireAvailable?: boolean },
   event: OfferEvent,
+  guard?: ClaimAheadGuard,
 ): Promise<{ offer: CreatedOffer; held: HeldInteraction; event: StoredEvent } | null> {
   const { rows } = await tx.query<InteractionRow & { offer_id: string; expires_at: Date; offer_created_at: Date; customer_root: string; event_id: string | null; event_seq: number }>({
-    name: 'offers.create',
+    name: guard ? 'offers.create-ahead' : 'offers.create',
     text: `WITH agent AS (
        SELECT a.id, a.capacity FROM agents a WHERE a.id = $2 AND (a.state = 'available' OR NOT $5)
      ), claimed AS (
@@ -53,6 +82,7 @@ export async function createOffer(
         FROM agent
         WHERE i.id = $1 AND i.state = 'queued'
           AND ${openOn('$2', 'i.channel')} < COALESCE((agent.capacity ->> i.channel)::int, 0)
+          ${guard ? AHEAD_GUARD : ''}
        RETURNING ${interactionColumns('i')}, i.last_seq
      ), touched AS (
        UPDATE agents SET last_offer_at = clock_timestamp() WHERE id = $2 AND EXISTS (SELECT 1 FROM claimed)
@@ -71,7 +101,10 @@ export async function createOffer(
      SELECT claimed.*, made.id AS offer_id, made.expires_at, made.created_at AS offer_created_at, input.customer_id AS customer_root,
             appended.id AS event_id, input.seq AS event_seq
        FROM made CROSS JOIN claimed CROSS JOIN input LEFT JOIN appended ON true`,
-    values: [o.interactionId, o.agentId, JSON.stringify(o.explanation), o.timeoutSeconds, o.requireAvailable ?? true, o.offerId, event.idempotencyKey, JSON.stringify(event.payload), event.occurredAt],
+    values: [
+      o.interactionId, o.agentId, JSON.stringify(o.explanation), o.timeoutSeconds, o.requireAvailable ?? true, o.offerId, event.idempotencyKey, JSON.stringify(event.payload), event.occurredAt,
+      ...(guard ? [guard.queueId, JSON.stringify(guard.queueSkills), guard.strategy, guard.agentQueueIds, guard.agentChannels, guard.horizon, guard.epoch] : []),
+    ],
   });
   const r = rows[0];
   if (!r) return null;

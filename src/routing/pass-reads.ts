@@ -10,6 +10,7 @@ import type { Channel } from '../interactions/events.types';
 import { planAssignments, type AgentCandidate, type Assignment, type Strategy, type WaitingInteraction } from './selection';
 import { loadWaiting } from './routing.repository';
 import { keptIndex, type FreeCandidates } from './free-candidates';
+import type { CreatedOffer } from './offers.repository';
 
 /** How many waiting interactions one pass considers per queue and channel (the best ones); another pass follows if it read that many and offered some. */
 export const PASS_LIMIT = 500;
@@ -89,4 +90,6 @@ export interface EarlyReads {
   opening: Set<string>;
   /** The agents whose change to available that statement committed (see RouterService.readsBehindAvailable). */
   freed: Set<string>;
+  /** A claim of one of the contacts `opening` names, sent ahead of these reads (see claim-ahead.ts): its offer, or null. */
+  claimedAhead?: Promise<CreatedOffer | null>;
 }

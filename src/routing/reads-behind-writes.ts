@@ -12,6 +12,7 @@ import type { FreeAgentView } from './free-agents.repository';
 import { expectedCandidates, heldCandidates, keptIndex, prepareCandidates, type AgentScope } from './free-candidates';
 import type { AgentProfiles } from './agent-profiles';
 import type { NamedChange } from './routing-hints';
+import type { CreatedOffer } from './offers.repository';
 
 export class ReadsBehindWrites {
   /** The reads sent last and not yet taken by a pass. */
@@ -31,10 +32,11 @@ export class ReadsBehindWrites {
    * the view's last read are expected, and as many contacts per queue and channel as a pass for
    * that many new ones reads first: sent behind every such statement while the router is idle,
    * they must stay few); or the COMMIT of the agents `freed` going available (those agents are
-   * expected, with every slot their profiles give). Null when nothing is expected (nobody free, or
+   * expected, with every slot their profiles give). `claimedAhead`: a claim of one of those
+   * contacts sent ahead of these reads (see claim-ahead.ts), its offer or null. Null when nothing is expected (nobody free, or
    * only agents whose profiles are not held), else settled once both are answered.
    */
-  send(db: Queryable, sentFor: { opening: string[] } | { freed: string[] }): Promise<unknown> | null {
+  send(db: Queryable, sentFor: { opening: string[] } | { freed: string[] }, claimedAhead?: Promise<CreatedOffer | null>): Promise<unknown> | null {
     const opening = 'opening' in sentFor ? sentFor.opening : [];
     const freed = 'freed' in sentFor ? sentFor.freed : [];
     const expected = freed.length > 0 ? expectedCandidates(this.profiles, this.view, { agentIds: freed, queueIds: [] }) : expectedCandidates(this.profiles, this.view);
@@ -45,7 +47,7 @@ export class ReadsBehindWrites {
     // While the write and these reads are on their way (once the caller has sent them, which
     // it does before any microtask runs): the pass's walk and planning index, then at hand.
     queueMicrotask(() => prepareCandidates(this.profiles, this.view));
-    this.early = { refreshed, ahead, opening: new Set(opening), freed: new Set(freed) };
+    this.early = { refreshed, ahead, opening: new Set(opening), freed: new Set(freed), claimedAhead };
     this.underWay = true;
     void settled.then(() => (this.underWay = false));
     return settled;
@@ -54,6 +56,11 @@ export class ReadsBehindWrites {
   /** Whether the reads sent last, not yet taken, were sent for what `named` names. */
   sentFor(named: NamedChange | null): boolean {
     return this.early !== null && named !== null && sentFor(this.early, named);
+  }
+
+  /** Whether the reads sent last, not yet taken, came behind a claim of the one contact `named` names (see claim-ahead.ts). */
+  claimedAheadFor(named: NamedChange | null, early: EarlyReads | null = this.early): boolean {
+    return early?.claimedAhead !== undefined && named !== null && 'work' in named && named.work.length === 1 && sentFor(early, named);
   }
 
   /**

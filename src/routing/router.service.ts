@@ -6,7 +6,7 @@
  * message's statement (see readBehind) and follows any claim refused with a full pass. So any
  * number of processes can run it.
  */
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import type { Logger } from '../platform/logger';
 import type { Config } from '../platform/config';
 import { createPool, type Queryable } from '../platform/db';
@@ -19,8 +19,9 @@ import { PassCheck } from './pass-check';
 import { AgentProfiles } from './agent-profiles';
 import { SweepRunner, type SweepStep } from './sweep-runner';
 import { ReadsBehindWrites } from './reads-behind-writes';
-import type { ReadsBehind } from '../interactions/reads-behind';
+import type { NewContact, ReadsBehind } from '../interactions/reads-behind';
 import { RoutingPass } from './routing-pass';
+import { EntryRoutes } from './claim-ahead';
 
 const NOTHING_READ = Promise.resolve();
 
@@ -61,6 +62,8 @@ export class RouterService {
   private readonly freeAgents = new FreeAgentView();
   /** Reads sent behind a write that may lead to an offer, for the next pass (see readBehind, readsBehindAvailable). */
   private readonly readsBehind = new ReadsBehindWrites(this.profiles, this.freeAgents);
+  /** Where new contacts wait, as last read (for claims sent ahead of a pass: see claim-ahead.ts). */
+  private readonly routes = new EntryRoutes();
   /** Whether a trigger's hints call for a pass (see PassCheck). */
   private readonly check: PassCheck;
   /** The passes themselves: their reads, plans and claims. */
@@ -76,9 +79,13 @@ export class RouterService {
     private readonly log: Logger,
   ) {
     this.check = new PassCheck(db, this.profiles, this.freeAgents);
-    this.passes = new RoutingPass(acd, db, this.profiles, this.freeAgents, this.readsBehind, () => this.trigger());
+    this.passes = new RoutingPass(acd, db, this.profiles, this.freeAgents, this.readsBehind, this.routes, () => this.trigger());
     acd.requestRouting = (hint) => this.trigger(hint);
     acd.readsBehindAvailable = (agentId) => this.readsBehindAvailable(agentId);
+    acd.agentsTouched = () => {
+      this.agentsMoved = true;
+      this.prepareWhileIdle();
+    };
     this.sweep = new SweepRunner(log, () => {
       this.trigger();
       return this.running ?? Promise.resolve();
@@ -107,16 +114,19 @@ export class RouterService {
    * the profiles of agents new to it) and prepare the walk and planning index that a pass for new
    * work would otherwise make on its way to the offer (0.5 ms at 1,000 free agents on a slow
    * machine). The reads sent behind the next message then usually bring no change, and its pass
-   * plans from what is prepared. One read at a time; a failure is left to the next pass, which
-   * reads for itself.
+   * plans from what is prepared, or its contact is claimed ahead (see claim-ahead.ts) from these
+   * rows and the entry points read beside them. One read at a time; a failure is left to the next
+   * pass, which reads for itself.
    */
   private prepareWhileIdle(): void {
     if (!this.agentsMoved || this.stopped || this.running || this.preparing) return;
     this.agentsMoved = false;
-    this.preparing = loadFreeCandidates(this.db, this.profiles, undefined, this.freeAgents)
+    this.preparing = Promise.all([loadFreeCandidates(this.db, this.profiles, undefined, this.freeAgents), this.routes.refresh(this.db)])
       .then(() => prepareCandidates(this.profiles, this.freeAgents), () => undefined)
       .finally(() => {
         this.preparing = null;
+        // Agents changed while it read: read again (a claim ahead plans only from a view with no change since).
+        this.prepareWhileIdle();
       });
   }
 
@@ -132,7 +142,9 @@ export class RouterService {
         // Agents who went available with the reads their pass begins with sent behind the COMMIT:
         // no check, those reads tell (a pass planned from them takes no lock when nothing waits).
         const freedBehind = named !== null && 'freed' in named && this.readsBehind.sentFor(named);
-        if (!full && presumed.length === 0 && !freedBehind && !(await this.check.worthAPass(hints))) {
+        // A contact claimed ahead of its pass (see claim-ahead.ts): no check, the claim tells.
+        const claimedAhead = this.readsBehind.claimedAheadFor(named);
+        if (!full && presumed.length === 0 && !freedBehind && !claimedAhead && !(await this.check.worthAPass(hints))) {
           this.counts.skipped++;
           continue;
         }
@@ -168,7 +180,7 @@ export class RouterService {
    */
   wantsReadsBehind(): ReadsBehind | null {
     if (!this.mayReadBehind() || this.freeAgents.size === 0) return null;
-    return (db, opening) => this.readBehind(db, opening) ?? NOTHING_READ;
+    return (db, opening) => this.readBehind(db, opening.map((c) => c.id), opening.length === 1 ? { client: db, contact: opening[0]! } : undefined) ?? NOTHING_READ;
   }
 
   /**
@@ -180,11 +192,16 @@ export class RouterService {
    * pass the statement's trigger starts then sends only its claims, with BEGIN, the lock and
    * COMMIT (see `pass`). Sent only while no pass runs or waits in this process, someone was free
    * at the view's last read and no such reads are under way (asked first: wantsReadsBehind);
-   * null when not sent, else settled once both are answered (the caller keeps `db` until then).
+   * null when not sent, else settled once everything sent is answered (the caller keeps `db`
+   * until then). `ahead`: one contact the statement may open, on the statement's own connection:
+   * ahead of those reads goes the claim a pass would make of it, when one can be planned now
+   * (see claim-ahead.ts); its pass then only learns the outcome.
    */
-  readBehind(db: Queryable, opening: string[]): Promise<unknown> | null {
+  readBehind(db: Queryable, opening: string[], ahead?: { client: PoolClient; contact: NewContact }): Promise<unknown> | null {
     if (!this.mayReadBehind()) return null;
-    return this.readsBehind.send(db, { opening });
+    const claim = ahead && !this.preparing ? this.passes.claimAhead(ahead.client, ahead.contact) : null;
+    const reads = this.readsBehind.send(db, { opening }, claim?.offer);
+    return claim ? Promise.allSettled([reads, claim.released]) : reads;
   }
 
   /**

@@ -5,6 +5,9 @@
  * affair (router.service.ts); this is what one does.
  */
 import type { Pool, PoolClient } from 'pg';
+import type { NewContact } from '../interactions/reads-behind';
+import type { CreatedOffer } from './offers.repository';
+import { planClaimAhead, type EntryRoutes } from './claim-ahead';
 import type { TransactionEnd } from '../platform/db';
 import type { AcdContext, Effects } from './acd.context';
 import type { Assignment, Strategy, WaitingInteraction } from './selection';
@@ -22,9 +25,11 @@ export class RoutingPass {
    * for queues or channels it did not read (read again); none read ahead (nothing expected);
    * read behind the statement that queued the work, and the pass planned from it
    * (RouterService.readBehind); read behind the COMMIT of an agent's change to available, and the
-   * pass planned from it (RouterService.readsBehindAvailable).
+   * pass planned from it (RouterService.readsBehindAvailable); none, its contact claimed ahead of
+   * it (claimedAhead: see claimAhead), or read behind such a claim refused (aheadRefused, also
+   * counted by how the pass then read).
    */
-  readonly waitingReads = { ahead: 0, missed: 0, plain: 0, behind: 0, behindAvailable: 0 };
+  readonly waitingReads = { ahead: 0, missed: 0, plain: 0, behind: 0, behindAvailable: 0, claimedAhead: 0, aheadRefused: 0 };
   /**
    * Plans of passes for contacts a message opened (see passOnReadsBehind): with the walk and
    * planning index prepared before the reads behind came back (see prepareCandidates), or not.
@@ -33,8 +38,8 @@ export class RoutingPass {
 
   /**
    * `db`: the router's own connections (see createRouterPool); `profiles`, `freeAgents`,
-   * `readsBehind`: the router's, kept across passes; `refused`: asks for a full pass, when a claim
-   * planned outside the routing lock was refused.
+   * `readsBehind`, `routes`: the router's, kept across passes; `refused`: asks for a full pass,
+   * when a claim planned outside the routing lock was refused.
    */
   constructor(
     private readonly acd: AcdContext,
@@ -42,6 +47,7 @@ export class RoutingPass {
     private readonly profiles: AgentProfiles,
     private readonly freeAgents: FreeAgentView,
     private readonly readsBehind: ReadsBehindWrites,
+    private readonly routes: EntryRoutes,
     private readonly refused: () => void,
   ) {}
 
@@ -54,6 +60,14 @@ export class RoutingPass {
    */
   async run(someoneFree = false, scope?: AgentScope, named?: NamedChange | null): Promise<PassResult> {
     const early = this.readsBehind.take();
+    if (early?.claimedAhead && this.readsBehind.claimedAheadFor(named ?? null, early)) {
+      const offer = await early.claimedAhead;
+      if (offer) {
+        this.waitingReads.claimedAhead++;
+        return { offered: 1, full: false, offeredIn: new Set(offer.queueId ? [workKey(offer.queueId, offer.channel)] : []) };
+      }
+      this.waitingReads.aheadRefused++;
+    }
     if (early && scope && named) {
       const done = await this.passOnReadsBehind(early, scope, named);
       if (done) return done;
@@ -129,6 +143,32 @@ export class RoutingPass {
   }
 
   /**
+   * Send on `client`, right behind a message's statement just sent there, the claim a pass would
+   * make of `contact` should that statement open it (see claim-ahead.ts), in a transaction of its
+   * own: BEGIN, the claim, COMMIT and the offer's screen pop read in one write. `offer`: the offer
+   * made (published, pushed and timed once committed, as a pass's), or null (what it was planned
+   * from no longer held, or it failed: nothing written); `released`: once nothing sent is still on
+   * its way (the caller keeps `client` until then). Null when no claim can be planned now.
+   */
+  claimAhead(client: PoolClient, contact: NewContact): { offer: Promise<CreatedOffer | null>; released: Promise<unknown> } | null {
+    const planned = planClaimAhead(this.profiles, this.freeAgents, this.routes, contact);
+    if (!planned) return null;
+    const { assignment, guard } = planned;
+    let released: Promise<unknown> = Promise.resolve();
+    const offer = this.acd.run(
+      (tx, fx, end) =>
+        end.together(() => {
+          const sent = this.acd.offer(tx, fx, assignment, guard);
+          end.commitBehind();
+          this.acd.readPopsBehind(end, fx, [assignment]);
+          return sent;
+        }),
+      { genericPlans: true, asyncCommit: true, on: { client, released: (p) => (released = p) } },
+    );
+    return { offer: offer.catch(() => null), released: offer.then(noop, noop).then(() => released) };
+  }
+
+  /**
    * Send the plan's claims with COMMIT right behind them and the offers' screen pop reads behind
    * that, in one write; then count the offers made (and note their queues and channels in
    * `offeredIn`) and the claims refused.
@@ -155,3 +195,5 @@ export class RoutingPass {
     return { offered, refused: plan.length - offered };
   }
 }
+
+const noop = (): void => undefined;

@@ -256,15 +256,17 @@ describe('a first message or a change to available routed before its WAL flush',
 
   // Here a synchronous standby that never answers holds every commit that waits for the WAL (the
   // flush behind the message among them) while the contact is offered; the ack follows once it
-  // is released.
+  // is released. The contact is claimed ahead of its pass (routing/claim-ahead.ts), in the
+  // message's own write between its statement and that flush.
   it('offers a first message while its acknowledgement still waits for the WAL flush', async () => {
     const { agent, visitor } = await oneAvailable('held-flush');
     const { router } = t.app.services;
-    const before = router.waitingReads.behind;
+    const before = router.waitingReads.claimedAhead;
     await answeredOnceReleased(visitor, 'held-1', async () => {
       expect((await agent.nextOffer(5000)).interaction.id).toBe(visitor.session.interactionId);
-      // By the pass the message's statement triggered, planned from the reads behind it.
-      expect(router.waitingReads.behind).toBe(before + 1);
+      // By the claim sent ahead of the pass, behind the message's statement and before its flush
+      // (the pass counts it once the offer is pushed and timed).
+      await waitFor(() => router.waitingReads.claimedAhead === before + 1, 5000, 'the pass to count the claim ahead');
       await new Promise((r) => setTimeout(r, 100));
     });
   }, 30000);

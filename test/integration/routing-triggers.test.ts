@@ -201,21 +201,86 @@ describe('routing triggers', () => {
   };
 
   // A message that may open a conversation carries, right behind its statement on the same
-  // connection, the first reads of the pass its new contact calls for; Postgres runs them after
-  // the statement's commit. That pass then sends only its claims, with BEGIN, the lock and COMMIT.
-  it('plans a new contact\'s pass from the reads sent behind its message, and offers it to the agent a pass of its own would choose', async () => {
+  // connection, the claim a pass would make of its new contact (planned from the free agents and
+  // entry points the router holds, made only if they still hold), then the first reads of the
+  // pass it calls for; Postgres runs them after the statement's commit. The pass then has nothing
+  // left to do.
+  it('claims a new contact ahead of its pass, in its message\'s write, for the agent a pass of its own would choose', async () => {
     const { older, newer } = await twoAvailable('behind-a');
 
     // Longest idle: the agent available first.
+    let before = reads();
     await offeredTo(older, 'behind-a', 'hello');
+    await settled();
+    expect(reads()).toEqual({ ...before, claimedAhead: before.claimedAhead + 1 });
     expect(await older.emit('offer:accept', { offerId: older.offers[0]!.offerId })).toMatchObject({ ok: true });
     await settled();
 
-    const before = reads();
+    // The accept moved an agent: the router read the free agents again while idle, so the next
+    // contact is claimed ahead too, for the one agent free.
+    before = reads();
     await offeredTo(newer, 'behind-a', 'hello again');
     await settled();
-    expect(reads()).toEqual({ ...before, behind: before.behind + 1 });
+    expect(reads()).toEqual({ ...before, claimedAhead: before.claimedAhead + 1 });
     expect(older.offers).toHaveLength(1);
+    const { db } = t.app.services;
+    const made = await db.query<{ explanation: { strategy: string; eligibleAgents: number } }>('SELECT explanation FROM offers WHERE id = $1', [newer.offers[0]!.offerId]);
+    expect(made.rows[0]!.explanation).toMatchObject({ strategy: 'longest-idle', eligibleAgents: 1 });
+  });
+
+  // When what a claim ahead was planned from no longer holds in Postgres, it writes nothing, and
+  // the pass plans from the reads sent behind it (the agent changes they bring, the waiting work).
+  it('refuses a claim ahead planned from an agent changed behind the router\'s back, and the pass offers to the agent that is longest idle now', async () => {
+    const { older, newer } = await twoAvailable('behind-stale');
+    const { db } = t.app.services;
+    // Another process made `newer` the longer idle (no trigger here: the router does not know).
+    await db.query("UPDATE agents SET last_idle_at = now() - interval '1 hour' WHERE id = $1", [newer.agentId]);
+    const before = reads();
+    await offeredTo(newer, 'behind-stale', 'hello');
+    await settled();
+    expect(reads()).toEqual({ ...before, aheadRefused: before.aheadRefused + 1, behind: before.behind + 1 });
+    expect(older.offers).toHaveLength(0);
+  });
+
+  it('refuses a claim ahead while something else waits in the agent\'s queues on its free channel, and the pass offers the contact waiting longest first', async () => {
+    const q = await createQueue(t, { name: 'behind-other' });
+    const expert = await createQueue(t, { name: 'behind-expert', skills: { french: 3 } });
+    await chatEntry(t, 'behind-other', q);
+    await chatEntry(t, 'behind-expert', expert);
+    const a = await createAgent(t, [q, expert], { capacity: { chat: 2 }, skills: { french: 1 }, wrapupSeconds: 600 });
+    open.push(a);
+    expect(await a.emit('state:set', { state: 'available' })).toMatchObject({ ok: true });
+    await settled();
+    // Waits in a queue of the agent's that asks for more than the agent has: nobody takes it.
+    await customer('behind-expert', 'bonjour');
+    await settled();
+    expect(a.offers).toHaveLength(0);
+    const before = reads();
+    await offeredTo(a, 'behind-other', 'hello');
+    await settled();
+    expect(reads()).toEqual({ ...before, aheadRefused: before.aheadRefused + 1, behind: before.behind + 1 });
+    expect(a.offers).toHaveLength(1);
+  });
+
+  it('refuses a claim ahead for an entry point repointed since the router read it, and the pass offers in the queue the contact waits in', async () => {
+    const first = await createQueue(t, { name: 'behind-moved-1' });
+    const second = await createQueue(t, { name: 'behind-moved-2' });
+    await chatEntry(t, 'behind-moved', first);
+    const a = await agent(first);
+    const b = await agent(second);
+    for (const x of [a, b]) {
+      expect(await x.emit('state:set', { state: 'available' })).toMatchObject({ ok: true });
+      await settled();
+    }
+    // Repointed with no agent change: the router still holds the entry point's old queue.
+    await chatEntry(t, 'behind-moved', second);
+    const before = reads();
+    const c = await offeredTo(b, 'behind-moved', 'hello');
+    await settled();
+    expect(reads()).toEqual({ ...before, aheadRefused: before.aheadRefused + 1, behind: before.behind + 1 });
+    expect(a.offers).toHaveLength(0);
+    const queued = await t.app.services.db.query<{ queue_id: string }>('SELECT queue_id FROM interactions WHERE id = $1', [c.session.interactionId]);
+    expect(queued.rows[0]!.queue_id).toBe(second);
   });
 
   // That message's statement commits without waiting for the WAL: its contact is announced (the
@@ -237,7 +302,7 @@ describe('routing triggers', () => {
     await settled();
     expect(seen).toEqual(['visible interaction.queued', 'visible message.received', 'published interaction.queued', 'published message.received']);
     expect(ingest.announcedBeforeFlush).toBe(before.announced + 1);
-    expect(reads()).toEqual({ ...before.reads, behind: before.reads.behind + 1 });
+    expect(reads()).toEqual({ ...before.reads, claimedAhead: before.reads.claimedAhead + 1 });
     const { passes, skipped } = counts();
     expect(passes + skipped).toBe(before.counts.passes + before.counts.skipped + 1);
   });
@@ -245,19 +310,38 @@ describe('routing triggers', () => {
   // Once idle after agents changed, the router reads the free agents' changes and prepares the
   // walk and planning index; the reads behind the next message then bring nothing new, and its
   // pass plans from what was prepared, in longest-idle order without a walk over every agent.
+  // (Here the claims ahead of the passes are refused, the routing lock held a moment elsewhere,
+  // so the passes plan from the reads behind.)
   it('prepares the next pass while idle after agents change, and plans a new contact from what it prepared', async () => {
     const { older, newer } = await twoAvailable('prepared-a');
-    const { router } = t.app.services;
+    const { router, db } = t.app.services;
     const before = { ...router.prepared };
-    const c1 = await offeredTo(older, 'prepared-a', 'hello');
+    const offeredHeld = async (a: AgentClient, text: string) => {
+      const lock = await db.connect();
+      try {
+        await lock.query('BEGIN');
+        await lock.query('SELECT pg_advisory_xact_lock($1)', [ROUTER_LOCK_KEY]);
+        const offered = a.nextOffer(3000);
+        const c = await customer('prepared-a', text);
+        await sleep(100);
+        await lock.query('COMMIT');
+        expect((await offered).interaction.id).toBe(c.session.interactionId);
+        return c;
+      } finally {
+        lock.release();
+      }
+    };
+    const refused = reads().aheadRefused;
+    const c1 = await offeredHeld(older, 'hello');
 
     // The agent who took it changes: it accepts, ends and wraps up (free again, now the newest idle).
     expect(await older.emit('offer:accept', { offerId: older.offers[0]!.offerId })).toMatchObject({ ok: true });
     await finish(older, c1.session.interactionId!);
     await settled();
-    await offeredTo(newer, 'prepared-a', 'hello again');
+    await offeredHeld(newer, 'hello again');
 
     expect(router.prepared).toEqual({ used: before.used + 2, missed: before.missed });
+    expect(reads().aheadRefused).toBe(refused + 2);
     expect(older.offers).toHaveLength(1);
   });
 
@@ -411,7 +495,10 @@ describe('routing triggers', () => {
       plain: metric('switchboard_routing_waiting_reads_total', 'how="plain"'),
       behind: metric('switchboard_routing_waiting_reads_total', 'how="behind_message"'),
       behindAvailable: metric('switchboard_routing_waiting_reads_total', 'how="behind_available"'),
+      claimedAhead: metric('switchboard_routing_waiting_reads_total', 'how="claimed_ahead"'),
+      aheadRefused: metric('switchboard_routing_waiting_reads_total', 'how="ahead_refused"'),
     }).toEqual(w);
+    expect(w.claimedAhead).toBeGreaterThan(0);
     expect(w.behindAvailable).toBeGreaterThan(0);
     expect(c.offering).toBeGreaterThan(0);
   });
