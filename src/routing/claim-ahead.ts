@@ -24,6 +24,16 @@ import type { AgentProfiles } from './agent-profiles';
 import { heldCandidates } from './free-candidates';
 import { planFor } from './pass-reads';
 
+/** An entry point with its queue's skills and strategy, as EntryRoutes reads them. */
+export interface EntryRouteRow {
+  channel: Channel;
+  address: string;
+  queue_id: string | null;
+  flow_id: string | null;
+  skills: Record<string, number> | null;
+  strategy: Strategy | null;
+}
+
 interface Route {
   queueId: string | null;
   flowId: string | null;
@@ -41,10 +51,15 @@ export class EntryRoutes {
 
   /** Read every entry point with its queue (a small table, read while the router is idle). */
   async refresh(db: Queryable): Promise<void> {
-    const { rows } = await db.query<{ channel: Channel; address: string; queue_id: string | null; flow_id: string | null; skills: Record<string, number> | null; strategy: Strategy | null }>({
+    const { rows } = await db.query<EntryRouteRow>({
       name: 'routing.entry-routes',
       text: 'SELECT e.channel, e.address, e.queue_id, e.flow_id, q.skills, q.strategy FROM entry_points e LEFT JOIN queues q ON q.id = e.queue_id',
     });
+    this.set(rows);
+  }
+
+  /** Hold these entry points (every one there is) in place of those held. */
+  set(rows: EntryRouteRow[]): void {
     this.byAddress.clear();
     for (const r of rows) this.byAddress.set(key(r.channel, r.address), { queueId: r.queue_id, flowId: r.flow_id, skills: r.skills ?? {}, strategy: r.strategy ?? 'longest-idle' });
   }
