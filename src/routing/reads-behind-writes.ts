@@ -33,8 +33,9 @@ export class ReadsBehindWrites {
    * that many new ones reads first: sent behind every such statement while the router is idle,
    * they must stay few); or the COMMIT of the agents `freed` going available (those agents are
    * expected, with every slot their profiles give). `claimedAhead`: a claim of one of those
-   * contacts sent ahead of these reads (see claim-ahead.ts), its offer or null. Null when nothing is expected (nobody free, or
-   * only agents whose profiles are not held), else settled once both are answered.
+   * contacts sent ahead of these reads (see claim-ahead.ts), its offer or null. Null when nothing
+   * is expected (nobody free, or only agents whose profiles are not held), else settled once both
+   * are answered.
    */
   send(db: Queryable, sentFor: { opening: string[] } | { freed: string[] }, claimedAhead?: Promise<CreatedOffer | null>): Promise<unknown> | null {
     const opening = 'opening' in sentFor ? sentFor.opening : [];

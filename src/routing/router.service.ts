@@ -121,8 +121,9 @@ export class RouterService {
   private prepareWhileIdle(): void {
     if (!this.agentsMoved || this.stopped || this.running || this.preparing) return;
     this.agentsMoved = false;
-    this.preparing = Promise.all([loadFreeCandidates(this.db, this.profiles, undefined, this.freeAgents), this.routes.refresh(this.db)])
-      .then(() => prepareCandidates(this.profiles, this.freeAgents), () => undefined)
+    const agents = loadFreeCandidates(this.db, this.profiles, undefined, this.freeAgents).then(() => prepareCandidates(this.profiles, this.freeAgents));
+    this.preparing = Promise.allSettled([agents, this.routes.refresh(this.db)])
+      .then(() => undefined)
       .finally(() => {
         this.preparing = null;
         // Agents changed while it read: read again (a claim ahead plans only from a view with no change since).
