@@ -27,6 +27,18 @@ async function post(base: string, path: string, token: string | null, body: unkn
 }
 
 const rand = (n: number) => Math.floor(Math.random() * n);
+
+/** Contacts claimed ahead of their passes (routing/claim-ahead.ts), and such claims refused, in these processes so far (from /metrics). */
+async function claimsAhead(urls: string[]): Promise<{ made: number; refused: number }> {
+  const ahead = { made: 0, refused: 0 };
+  for (const url of urls) {
+    const text = await fetch(`${url}/metrics`).then((r) => r.text());
+    const metric = (how: string) => Number(new RegExp(`^switchboard_routing_waiting_reads_total\\{how="${how}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+    ahead.made += metric('claimed_ahead');
+    ahead.refused += metric('ahead_refused');
+  }
+  return ahead;
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** An agent console that accepts, rejects or ignores offers at random and wraps up at random; it moves to a live process when its own dies. */
@@ -235,13 +247,7 @@ service log: ${procs[0]!.p.lines.slice(-20).join('\n')}`);
     const rona = await count("SELECT count(*) AS n FROM offers WHERE state = 'expired'");
     const rejected = await count("SELECT count(*) AS n FROM offers WHERE state = 'rejected'");
     // How many contacts the live processes claimed ahead of their passes (routing/claim-ahead.ts), and refused so.
-    const ahead = { made: 0, refused: 0 };
-    for (const url of live()) {
-      const text = await fetch(`${url}/metrics`).then((r) => r.text());
-      const metric = (how: string) => Number(new RegExp(`^switchboard_routing_waiting_reads_total\\{how="${how}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
-      ahead.made += metric('claimed_ahead');
-      ahead.refused += metric('ahead_refused');
-    }
+    const ahead = await claimsAhead(live());
     // Figures for the issue notes.
     process.stdout.write(`contention: ${offers.length} offers (${rejected} rejected, ${rona} expired), peak load ${peak}/${CAPACITY}, finished ${finishedAfterKillMs} ms after kill -9, probe offered in ${latencyMs} ms; claimed ahead of their pass in the live processes: ${ahead.made} (refused ${ahead.refused})\n`);
   }, 240000);
@@ -272,16 +278,7 @@ service log: ${procs[0]!.p.lines.slice(-20).join('\n')}`);
       expect(await agent.emitWithAck('interaction:end', { interactionId: o.interaction.id })).toMatchObject({ ok: true });
       expect(await agent.emitWithAck('interaction:wrapup', { interactionId: o.interaction.id, disposition: 'done' })).toMatchObject({ ok: true });
     };
-    const metrics = async () => {
-      const ahead = { made: 0, refused: 0 };
-      for (const url of [p0, p1]) {
-        const text = await fetch(`${url}/metrics`).then((r) => r.text());
-        const metric = (how: string) => Number(new RegExp(`^switchboard_routing_waiting_reads_total\\{how="${how}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
-        ahead.made += metric('claimed_ahead');
-        ahead.refused += metric('ahead_refused');
-      }
-      return ahead;
-    };
+    const metrics = () => claimsAhead([p0, p1]);
     const before = await metrics();
     try {
       for (let round = 0; round < ROUNDS; round++) {
