@@ -165,7 +165,9 @@ export class RoutingPass {
         }),
       { genericPlans: true, asyncCommit: true, on: { client, released: (p) => (released = p) } },
     );
-    return { offer: offer.catch(() => null), released: offer.then(noop, noop).then(() => released) };
+    // `released` was set as run() sent BEGIN, before it returned; it settles once the COMMIT and
+    // the screen pop read behind it are answered.
+    return { offer: offer.catch(() => null), released };
   }
 
   /**
@@ -195,5 +197,3 @@ export class RoutingPass {
     return { offered, refused: plan.length - offered };
   }
 }
-
-const noop = (): void => undefined;
