@@ -29,7 +29,16 @@ describe('IMAP intake: a UIDVALIDITY change', () => {
     await imap.mailboxDelete('Support');
     await imap.mailboxCreate('Support');
     for (const i of [1, 2, 3, 4]) await imap.append('Support', msg(i));
-    await waitFor(async () => (await stored()) === 4, 20000, 'the new message after the resync');
+    // On failure, say where the watcher got to: its checkpoint and lease, and what was stored.
+    let seen = '';
+    const where = async (): Promise<boolean> => {
+      const n = await stored();
+      const cp = (await t.app.services.db.query('SELECT uid_validity, last_uid, updated_at FROM mailbox_checkpoints')).rows[0];
+      const lease = (await t.app.services.db.query('SELECT fence, expires_at > now() AS live FROM mailbox_leases')).rows[0];
+      seen = `stored ${n}, checkpoint ${JSON.stringify(cp)} (before: ${before}), lease ${JSON.stringify(lease)}`;
+      return n === 4;
+    };
+    await waitFor(where, 20000, 'the new message after the resync', () => seen);
     await new Promise((r) => setTimeout(r, 1000));
     expect(await stored()).toBe(4);
     const after = (await t.app.services.db.query('SELECT uid_validity, last_uid FROM mailbox_checkpoints')).rows[0];

@@ -76,7 +76,14 @@ export class ImapWatcher {
     const t = this.deps.target;
     const client = new ImapFlow({ host: t.host, port: t.port, secure: t.secure, auth: { user: t.user, pass: t.pass }, logger: false, autoIdleDelay: this.deps.idleDelayMs ?? 500 });
     this.client = client;
-    const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+    // The session ends when the connection closes. Also checked on every poll below: a client no
+    // longer usable ends it even should its 'close' event never come, or else a watcher could
+    // wait on a dead connection for good.
+    let ended!: () => void;
+    const closed = new Promise<void>((resolve) => {
+      ended = resolve;
+      client.once('close', () => resolve());
+    });
     client.on('error', () => undefined); // 'close' follows; the loop reconnects
     let check: NodeJS.Timeout | null = null;
     const renew = setInterval(() => {
@@ -106,6 +113,10 @@ export class ImapWatcher {
       // IDLE can miss things (a mailbox deleted and recreated under us, a lost notification):
       // every few seconds compare UIDVALIDITY and UIDNEXT, reconnect or drain as needed.
       check = setInterval(() => {
+        if (!client.usable) {
+          ended();
+          return;
+        }
         void client.status(t.mailbox, { uidValidity: true, uidNext: true }).then(
           (st) => {
             if (st && st.uidValidity !== undefined && Number(st.uidValidity) !== uidValidity) client.close();
@@ -114,7 +125,9 @@ export class ImapWatcher {
           () => client.close(),
         );
       }, this.deps.checkIntervalMs ?? 5000);
-      await draining;
+      // The first drain's failure ends the session with an error (the loop backs off); a
+      // connection closed under it ends the session without waiting for that drain to give up.
+      await Promise.race([draining, closed]);
       await closed;
     } finally {
       clearInterval(renew);
