@@ -131,13 +131,21 @@ const ALL_FREE_SQL = `WITH ${OPEN_WORK},
      SELECT ${HORIZON}, f.* FROM (SELECT 1) one LEFT JOIN free f ON true`;
 
 /**
+ * Whether the changes since a horizon (`snapshot`, `epoch`: SQL for its parameters) can no longer
+ * be told, evaluated over agent_changes_pruned's row: changes since then were pruned, or the
+ * server has recovered from a crash since. A read of the changes then reads all again, and a
+ * claim planned from a view read at that horizon is not made (offers.repository, ClaimAheadGuard).
+ */
+export const horizonLost = (snapshot: string, epoch: string): string =>
+  `(through >= pg_snapshot_xmin(${snapshot}::pg_snapshot) OR pg_stat_get_bgwriter_stat_reset_time()::text IS DISTINCT FROM ${epoch}::text)`;
+
+/**
  * The agents changed since the horizon ($1 its snapshot, $2 its epoch: one row each, with the
  * free-agent columns when the agent is free now), and the new horizon; `lost` when changes since
  * then were pruned, or the server has recovered from a crash since (read all again).
  */
 const CHANGED_FREE_SQL = `WITH changed AS (SELECT id FROM agents_changed_since($1::pg_snapshot) AS id),
-     gap AS (SELECT through >= pg_snapshot_xmin($1::pg_snapshot) OR pg_stat_get_bgwriter_stat_reset_time()::text IS DISTINCT FROM $2::text AS lost
-               FROM agent_changes_pruned),
+     gap AS (SELECT ${horizonLost('$1', '$2')} AS lost FROM agent_changes_pruned),
      ${openWork('(SELECT id FROM changed)')},
      free AS (SELECT ${FREE_COLUMNS} FROM changed c JOIN agents a ON a.id = c.id LEFT JOIN open_work o ON o.agent_id = a.id WHERE ${HAS_FREE_SLOT})
      SELECT ${HORIZON}, gap.lost, c.id AS changed_id, f.*

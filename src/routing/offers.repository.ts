@@ -7,7 +7,7 @@ import type { Queryable } from '../platform/db';
 import type { Channel, EventPayload, HeldInteraction, StoredEvent } from '../interactions/events.types';
 import { insertEventsFrom } from '../interactions/events.repository';
 import type { Explanation } from './selection';
-import { openOn } from './free-agents.repository';
+import { horizonLost, openOn } from './free-agents.repository';
 import { interactionColumns, interactionFromRow, type InteractionRow } from '../interactions/interactions.repository';
 import { rootOf } from '../customers/customers.repository';
 import { ROUTER_LOCK_KEY } from './routing.repository';
@@ -35,8 +35,7 @@ const AHEAD_GUARD = `AND i.queue_id = $10::uuid AND i.skill_relax = 0 AND NOT (i
                             SELECT 1 FROM interactions w WHERE w.state = 'queued' AND w.queue_id = aq.id AND w.channel = ac.channel AND w.id <> $1
                              ORDER BY w.priority DESC, w.queued_at LIMIT 1) w)
           AND NOT EXISTS (SELECT 1 FROM agents_changed_since($15::pg_snapshot))
-          AND (SELECT through < pg_snapshot_xmin($15::pg_snapshot) FROM agent_changes_pruned)
-          AND pg_stat_get_bgwriter_stat_reset_time()::text IS NOT DISTINCT FROM $16::text
+          AND NOT (SELECT ${horizonLost('$15', '$16')} FROM agent_changes_pruned)
           AND pg_try_advisory_xact_lock(${ROUTER_LOCK_KEY})`;
 
 export interface CreatedOffer {
